@@ -1,0 +1,3 @@
+"""districtbench: benchmarks for every US school district."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from districtbench.cli import main
+
+main()

@@ -1,0 +1,207 @@
+"""The tables districtbench reads and writes (schema.md), as SQLAlchemy Core.
+
+These are the *latest* shape of the schema; the Alembic revisions build it step by step
+and adopt an application database that already has some of it.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+# Prisma/PostgreSQL's own default names, so an app-created index or key is recognised.
+NAMING_CONVENTION = {
+    "pk": "%(table_name)s_pkey",
+    "ix": "%(table_name)s_%(column_0_N_name)s_idx",
+    "uq": "%(table_name)s_%(column_0_N_name)s_key",
+    "fk": "%(table_name)s_%(column_0_name)s_fkey",
+    "ck": "%(table_name)s_%(constraint_name)s_check",
+}
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+# TIMESTAMP(3) without time zone on PostgreSQL; plain TIMESTAMP elsewhere.
+Timestamp = postgresql.TIMESTAMP(precision=3)
+NOW = sa.text("CURRENT_TIMESTAMP")
+
+
+def Decimal(precision: int, scale: int) -> sa.Numeric:
+    return sa.Numeric(precision, scale)
+
+
+# Benchmark columns added by the second revision ("benchmarks"): name -> type factory.
+METRIC_KEYS = (
+    "absenteeism",
+    "graduation",
+    "student_teacher_ratio",
+    "swd_pct",
+    "ell_pct",
+    "math_proficiency",
+    "read_proficiency",
+    "expenditure_pp",
+)
+TREND_COLUMNS = (
+    "swd_trend_3yr",
+    "ell_trend_3yr",
+    "absenteeism_trend_3yr",
+    "graduation_trend_3yr",
+    "student_teacher_ratio_trend_3yr",
+    "math_proficiency_trend_3yr",
+    "read_proficiency_trend_3yr",
+    "expenditure_pp_trend_3yr",
+)
+
+
+def _benchmark_district_columns() -> list[tuple[str, sa.types.TypeEngine]]:
+    columns: list[tuple[str, sa.types.TypeEngine]] = [
+        ("swd_pct", Decimal(5, 2)),
+        ("ell_pct", Decimal(5, 2)),
+    ]
+    columns += [(name, Decimal(8, 2)) for name in TREND_COLUMNS]
+    columns += [(f"{key}_vs_state", Decimal(8, 2)) for key in METRIC_KEYS]
+    columns += [(f"{key}_vs_national", Decimal(8, 2)) for key in METRIC_KEYS]
+    columns += [(f"{key}_quartile_state", sa.String(15)) for key in METRIC_KEYS]
+    return columns
+
+
+BENCHMARK_COLUMNS: dict[str, list[tuple[str, sa.types.TypeEngine]]] = {
+    "districts": _benchmark_district_columns(),
+    "states": [
+        ("avg_chronic_absenteeism_rate", Decimal(5, 2)),
+        ("avg_student_teacher_ratio", Decimal(8, 2)),
+        ("avg_swd_pct", Decimal(5, 2)),
+        ("avg_ell_pct", Decimal(5, 2)),
+        ("avg_enrollment", sa.Integer()),
+        ("avg_math_proficiency", Decimal(5, 2)),
+        ("avg_read_proficiency", Decimal(5, 2)),
+    ],
+    "district_data_history": [
+        ("ell_students", sa.Integer()),
+        ("chronic_absenteeism_rate", Decimal(5, 2)),
+    ],
+}
+
+
+def _benchmark(table: str) -> list[sa.Column]:
+    return [sa.Column(name, type_, nullable=True) for name, type_ in BENCHMARK_COLUMNS[table]]
+
+
+states = sa.Table(
+    "states",
+    metadata,
+    sa.Column("fips", sa.String(2), primary_key=True),
+    sa.Column("abbrev", sa.String(2), nullable=False, unique=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("total_districts", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("total_enrollment", sa.Integer),
+    sa.Column("avg_expenditure_per_pupil", Decimal(12, 2)),
+    sa.Column("avg_graduation_rate", Decimal(5, 2)),
+    sa.Column("avg_poverty_rate", Decimal(5, 2)),
+    sa.Column("aggregates_updated_at", Timestamp),
+    sa.Column("created_at", Timestamp, nullable=False, server_default=NOW),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    *_benchmark("states"),
+)
+
+districts = sa.Table(
+    "districts",
+    metadata,
+    sa.Column("leaid", sa.String(7), primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("state_fips", sa.String(2), sa.ForeignKey("states.fips"), nullable=False, index=True),
+    sa.Column("state_abbrev", sa.String(2), index=True),
+    sa.Column("city_location", sa.String(100)),
+    sa.Column("county_name", sa.String(100)),
+    sa.Column("urban_centric_locale", sa.Integer),
+    sa.Column("number_of_schools", sa.Integer),
+    sa.Column("enrollment", sa.Integer),
+    sa.Column("urban_institute_year", sa.Integer),
+    sa.Column("spec_ed_students", sa.Integer),
+    sa.Column("ell_students", sa.Integer),
+    sa.Column("teachers_fte", Decimal(10, 2)),
+    sa.Column("staff_total_fte", Decimal(10, 2)),
+    sa.Column("staff_data_year", sa.Integer),
+    sa.Column("total_expenditure", Decimal(15, 2)),
+    sa.Column("expenditure_per_pupil", Decimal(12, 2)),
+    sa.Column("finance_data_year", sa.Integer),
+    sa.Column("children_poverty_percent", Decimal(5, 2)),
+    sa.Column("saipe_data_year", sa.Integer),
+    sa.Column("graduation_rate_total", Decimal(5, 2)),
+    sa.Column("graduation_data_year", sa.Integer),
+    sa.Column("chronic_absenteeism_rate", Decimal(5, 2)),
+    sa.Column("absenteeism_data_year", sa.Integer),
+    sa.Column("math_proficiency_pct", Decimal(5, 2)),
+    sa.Column("read_proficiency_pct", Decimal(5, 2)),
+    sa.Column("assessment_data_year", sa.Integer),
+    sa.Column("student_teacher_ratio", Decimal(8, 2)),
+    sa.Column("enrollment_trend_3yr", Decimal(8, 2)),
+    sa.Column("staffing_trend_3yr", Decimal(8, 2)),
+    sa.Column("vacancy_pressure_signal", Decimal(8, 2)),
+    sa.Column("created_at", Timestamp, nullable=False, server_default=NOW),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    *_benchmark("districts"),
+)
+
+district_data_history = sa.Table(
+    "district_data_history",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("leaid", sa.String(7), sa.ForeignKey("districts.leaid"), nullable=False, index=True),
+    sa.Column("year", sa.Integer, nullable=False, index=True),
+    sa.Column("source", sa.String(30), nullable=False, index=True),
+    sa.Column("enrollment", sa.Integer),
+    sa.Column("teachers_fte", Decimal(10, 2)),
+    sa.Column("staff_total_fte", Decimal(10, 2)),
+    sa.Column("spec_ed_students", sa.Integer),
+    sa.Column("total_revenue", Decimal(15, 2)),
+    sa.Column("total_expenditure", Decimal(15, 2)),
+    sa.Column("federal_revenue", Decimal(15, 2)),
+    sa.Column("state_revenue", Decimal(15, 2)),
+    sa.Column("local_revenue", Decimal(15, 2)),
+    sa.Column("sped_expenditure", Decimal(15, 2)),
+    sa.Column("expenditure_pp", Decimal(12, 2)),
+    sa.Column("poverty_pct", Decimal(5, 2)),
+    sa.Column("graduation_rate", Decimal(5, 2)),
+    sa.Column("math_proficiency", Decimal(5, 2)),
+    sa.Column("read_proficiency", Decimal(5, 2)),
+    sa.Column("created_at", Timestamp, nullable=False, server_default=NOW),
+    *_benchmark("district_data_history"),
+    sa.UniqueConstraint("leaid", "year", "source"),
+)
+
+data_refresh_logs = sa.Table(
+    "data_refresh_logs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("data_source", sa.String(50), nullable=False),
+    sa.Column("data_year", sa.Integer),
+    sa.Column("records_updated", sa.Integer, nullable=False),
+    sa.Column("records_failed", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("error_message", sa.Text),
+    sa.Column("started_at", Timestamp, nullable=False),
+    sa.Column("completed_at", Timestamp, nullable=False, server_default=NOW),
+    sa.Index(None, "data_source", "completed_at"),
+)
+
+fetch_units = sa.Table(
+    "districtbench_fetch_units",
+    metadata,
+    sa.Column("source", sa.String(30), primary_key=True),
+    sa.Column("year", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("state_fips", sa.String(2), primary_key=True),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("rows_written", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("rows_skipped", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("error_message", sa.Text),
+    sa.Column("fetched_at", Timestamp, nullable=False),
+)
+
+HISTORY_SOURCES = (
+    "ccd_directory",
+    "ccd_finance",
+    "saipe",
+    "edfacts_grad",
+    "edfacts_assess",
+    "crdc_absenteeism",
+)

@@ -1,0 +1,132 @@
+"""Builds the plugin manager and collects what the plugins register."""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any, Iterable
+
+import pluggy
+
+from districtbench.errors import PluginError
+from districtbench.plugins import hookspecs
+
+ENTRY_POINT_GROUP = "districtbench"
+
+# Built-in sources and families are ordinary plugin modules, always registered.
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "districtbench.sources.directory",
+    "districtbench.sources.finance",
+    "districtbench.sources.poverty",
+    "districtbench.sources.graduation",
+    "districtbench.sources.assessments",
+    "districtbench.sources.absenteeism",
+    "districtbench.metrics.latest",
+    "districtbench.metrics.ratios",
+    "districtbench.metrics.averages",
+    "districtbench.metrics.trends",
+    "districtbench.metrics.deltas",
+)
+
+
+class PluginLoadWarning(UserWarning):
+    """A plugin could not be imported or loaded; it was skipped."""
+
+
+@dataclass
+class Registry:
+    """Named things registered by plugins; a second registration of a name is an error."""
+
+    kind: str
+    items: dict[str, Any] = field(default_factory=dict)
+    owners: dict[str, str] = field(default_factory=dict)
+
+    def add(self, item: Any, owner: str) -> None:
+        name = getattr(item, "name", None)
+        if not isinstance(name, str) or not name:
+            raise PluginError(f"Plugin {owner} registered a {self.kind} without a name: {item!r}")
+        if name in self.items:
+            raise PluginError(
+                f"Two plugins register the {self.kind} {name!r}: {self.owners[name]} and {owner}.",
+                hint="Uninstall or rename one of them.",
+            )
+        self.items[name] = item
+        self.owners[name] = owner
+
+    def __getitem__(self, name: str) -> Any:
+        return self.items[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.items
+
+    def __iter__(self):
+        return iter(self.items.values())
+
+    def names(self) -> list[str]:
+        return list(self.items)
+
+
+def build_plugin_manager(
+    *,
+    default_plugins: Iterable[str] = DEFAULT_PLUGINS,
+    load_entry_points: bool = True,
+    extra_plugins: Iterable[object] = (),
+) -> pluggy.PluginManager:
+    """A fresh manager: built-ins by module name, installed plugins by entry point."""
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    for module_name in default_plugins:
+        _register_module(pm, module_name)
+    if load_entry_points:
+        for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+            try:
+                plugin = entry_point.load()
+            except Exception as exc:  # any import failure must not break the CLI
+                _warn(f"Plugin {entry_point.name!r} ({entry_point.value}) failed to load: {exc}")
+                continue
+            _register_object(pm, plugin, entry_point.name)
+    for plugin in extra_plugins:
+        _register_object(pm, plugin, getattr(plugin, "__name__", None) or repr(plugin))
+    pm.check_pending()
+    return pm
+
+
+def _register_module(pm: pluggy.PluginManager, module_name: str) -> None:
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:
+        _warn(f"Plugin {module_name!r} failed to import: {exc}")
+        return
+    _register_object(pm, module, module_name)
+
+
+def _register_object(pm: pluggy.PluginManager, plugin: object, name: str) -> None:
+    if pm.is_registered(plugin) or pm.has_plugin(name):
+        return
+    try:
+        pm.register(plugin, name=name)
+    except Exception as exc:
+        _warn(f"Plugin {name!r} could not be registered: {exc}")
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, PluginLoadWarning, stacklevel=3)
+
+
+def _collect(pm: pluggy.PluginManager, hook_name: str, kind: str) -> Registry:
+    registry = Registry(kind)
+    hook = getattr(pm.hook, hook_name)
+    for impl in hook.get_hookimpls():
+        owner = pm.get_name(impl.plugin) or repr(impl.plugin)
+        impl.function(register=lambda item, _owner=owner: registry.add(item, _owner))
+    return registry
+
+
+def collect_sources(pm: pluggy.PluginManager) -> Registry:
+    return _collect(pm, "register_sources", "source")
+
+
+def collect_metric_families(pm: pluggy.PluginManager) -> Registry:
+    return _collect(pm, "register_metric_families", "metric family")
