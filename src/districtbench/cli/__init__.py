@@ -1,0 +1,130 @@
+"""The command line: composes the global options and one small module per command."""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+from typing import Optional
+
+import typer
+from typer.core import TyperGroup
+
+from districtbench import __version__, console
+from districtbench.cli.state import AppState
+from districtbench.config import resolve_settings
+from districtbench.errors import DistrictbenchError
+from districtbench.plugins.host import PluginLoadWarning, build_plugin_manager
+
+# Each module has `register(app)`; the order is the order of `--help`.
+COMMAND_MODULES: tuple[str, ...] = (
+    "districtbench.cli.migrate",
+    "districtbench.cli.listing",
+)
+
+
+class DistrictbenchGroup(TyperGroup):
+    """Turns library errors into one red line and the exit codes of cli.md."""
+
+    def invoke(self, ctx: typer.Context):
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise
+        except DistrictbenchError as exc:
+            _report(ctx, exc, str(exc))
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            console.error_line("interrupted; completed work is kept — run the same command again to resume.")
+            ctx.exit(130)
+        except Exception as exc:  # unexpected: still one line unless --debug
+            _report(ctx, exc, f"unexpected error: {type(exc).__name__}: {exc}")
+            if not _debug(ctx):
+                console.note("Run again with --debug for the full traceback.")
+            ctx.exit(1)
+
+    def list_commands(self, ctx: typer.Context) -> list[str]:
+        return list(self.commands)  # registration order, not alphabetical
+
+
+def _debug(ctx: typer.Context) -> bool:
+    state = ctx.find_object(AppState)
+    return bool(state and state.settings.debug)
+
+
+def _report(ctx: typer.Context, exc: BaseException, message: str) -> None:
+    if _debug(ctx):
+        console.print_traceback(exc)
+    first, _, rest = message.partition("\n")
+    console.error_line(first)
+    if rest:
+        console.info(rest)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"districtbench {__version__}")
+        raise typer.Exit()
+
+
+def build_app(plugin_manager=None) -> typer.Typer:
+    """A new Typer app with every built-in command and the commands plugins add."""
+    app = typer.Typer(
+        cls=DistrictbenchGroup,
+        name="districtbench",
+        help="Benchmarks for every US school district, from the Urban Institute Education Data Portal.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        rich_markup_mode="rich",
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+
+    @app.callback()
+    def main_options(
+        ctx: typer.Context,
+        database_url: Optional[str] = typer.Option(
+            None,
+            "--database-url",
+            metavar="URL",
+            help="Database to write to. Default: $DISTRICTBENCH_DATABASE_URL, $DIRECT_URL, "
+            "$DATABASE_URL (also read from ./.env), else sqlite:///districtbench.db.",
+            show_default=False,
+        ),
+        api_url: Optional[str] = typer.Option(
+            None,
+            "--api-url",
+            metavar="URL",
+            help="Urban Institute API base URL. Default: $DISTRICTBENCH_API_URL, else "
+            "https://educationdata.urban.org/api/v1.",
+            show_default=False,
+        ),
+        debug: bool = typer.Option(False, "--debug", help="Show full tracebacks (passwords masked)."),
+        version: bool = typer.Option(
+            False, "--version", callback=_version_callback, is_eager=True, help="Show the version and exit."
+        ),
+    ) -> None:
+        settings = resolve_settings(database_url, api_url, debug)
+        console.register_secret_url(settings.database_url)
+        ctx.obj = AppState(settings=settings, plugin_manager=plugin_manager)
+
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(app)
+
+    pm = plugin_manager
+    if pm is None:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", PluginLoadWarning)
+            pm = build_plugin_manager()
+        for warning in caught:
+            console.warn(str(warning.message))
+        plugin_manager = pm
+    pm.hook.register_commands(app=app)
+    return app
+
+
+def main() -> None:
+    try:
+        app = build_app()
+    except DistrictbenchError as exc:
+        console.error_line(str(exc))
+        raise SystemExit(exc.exit_code) from None
+    app()

@@ -1,0 +1,78 @@
+"""`districtbench sources` and `districtbench metrics`: what the plugin host has registered."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from districtbench import console
+from districtbench.cli.state import get_state
+
+
+def format_years(years) -> str:
+    """Compress a year list: 1994–2020 as one range, gaps as commas (1991, 1994–2020)."""
+    years = sorted(set(years))
+    if not years:
+        return "—"
+    runs: list[str] = []
+    start = previous = years[0]
+    for year in years[1:] + [None]:
+        if year is not None and year == previous + 1:
+            previous = year
+            continue
+        runs.append(str(start) if start == previous else f"{start}–{previous}")
+        if year is not None:
+            start = previous = year
+    return ", ".join(runs)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("sources")
+    def sources_command(ctx: typer.Context) -> None:
+        """List the source plugins: name, endpoint, years available, history columns written."""
+        state = get_state(ctx)
+        table = Table(title="Sources", title_justify="left")
+        for heading in ("source", "endpoint", "years", "history rows", "columns written"):
+            table.add_column(heading, overflow="fold")
+        for source in state.sources:
+            table.add_row(
+                source.name,
+                "\n".join(source.endpoints),
+                format_years(source.years),
+                source.history_source,
+                ", ".join(source.columns),
+            )
+        console.out_console.print(table)
+
+    @app.command("metrics")
+    def metrics_command(ctx: typer.Context) -> None:
+        """List the metric families (runs after, columns written) and the eight metrics."""
+        state = get_state(ctx)
+        families = Table(title="Metric families", title_justify="left")
+        for heading in ("family", "runs after", "columns written"):
+            families.add_column(heading, overflow="fold")
+        for family in state.families:
+            families.add_row(family.name, ", ".join(family.runs_after) or "—", ", ".join(family.columns))
+        console.out_console.print(families)
+        _print_metric_definitions()
+
+
+def _print_metric_definitions() -> None:
+    try:
+        from districtbench.metrics.definitions import METRICS
+    except ImportError:
+        return
+    table = Table(title="Metrics", title_justify="left")
+    for heading in ("metric", "district column", "history", "trend", "higher is better", "units"):
+        table.add_column(heading, overflow="fold")
+    for metric in METRICS:
+        better = {True: "yes", False: "no", None: "—"}[metric.higher_is_better]
+        table.add_row(
+            metric.key,
+            metric.district_column,
+            f"{metric.history_source}.{metric.history_expression}",
+            f"{metric.trend_column} ({metric.trend_kind})",
+            better,
+            metric.units,
+        )
+    console.out_console.print(table)

@@ -1,0 +1,58 @@
+"""What every command gets from the global options: settings, plugins, the database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import pluggy
+import typer
+from sqlalchemy.engine import Engine
+
+from districtbench.config import Settings
+from districtbench.plugins.host import (
+    Registry,
+    build_plugin_manager,
+    collect_metric_families,
+    collect_sources,
+)
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    plugin_manager: pluggy.PluginManager | None = None
+    _engine: Engine | None = field(default=None, repr=False)
+
+    @cached_property
+    def pm(self) -> pluggy.PluginManager:
+        return self.plugin_manager or build_plugin_manager()
+
+    @cached_property
+    def sources(self) -> Registry:
+        return collect_sources(self.pm)
+
+    @cached_property
+    def families(self) -> Registry:
+        return collect_metric_families(self.pm)
+
+    def engine(self) -> Engine:
+        """The database engine (created on first use; reachability checked)."""
+        if self._engine is None:
+            from districtbench.db.engine import check_reachable, create_db_engine
+
+            self._engine = create_db_engine(self.settings.database_url)
+            check_reachable(self._engine)
+        return self._engine
+
+    def migrated_engine(self) -> Engine:
+        """The engine, after checking the schema is at the latest revision."""
+        from districtbench.db.migrations import require_current
+
+        engine = self.engine()
+        require_current(engine)
+        return engine
+
+
+def get_state(ctx: typer.Context) -> AppState:
+    return ctx.ensure_object(AppState) if ctx.obj is None else ctx.obj

@@ -1,0 +1,54 @@
+"""The one place that owns rich: consoles, error lines and progress display."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+from rich.console import Console
+
+from districtbench.config import mask_text
+
+# Progress and messages go to stderr; stdout carries data only.
+err_console = Console(stderr=True, highlight=False)
+out_console = Console(highlight=False, soft_wrap=True)
+
+_secret_urls: list[str] = []
+
+
+def register_secret_url(url: str) -> None:
+    """Remember a URL whose password must be masked in anything we print."""
+    if url not in _secret_urls:
+        _secret_urls.append(url)
+
+
+def masked(text: str) -> str:
+    return mask_text(text, *_secret_urls)
+
+
+def info(message: str) -> None:
+    err_console.print(masked(message), markup=False)
+
+
+def note(message: str) -> None:
+    err_console.print(f"[dim]{_escape(masked(message))}[/dim]")
+
+
+def warn(message: str) -> None:
+    err_console.print(f"[yellow]warning:[/yellow] {_escape(masked(message))}")
+
+
+def error_line(message: str) -> None:
+    err_console.print(f"[bold red]error:[/bold red] {_escape(masked(message))}")
+
+
+def print_traceback(exc: BaseException) -> None:
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    sys.stderr.write(masked(text))
+    sys.stderr.flush()
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)

@@ -1,0 +1,51 @@
+"""Opening the database: engines, reachability, and friendly errors with masked URLs."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, make_url
+
+from districtbench.config import mask_text, mask_url
+from districtbench.errors import DatabaseUnavailableError
+
+
+def create_db_engine(url: str, **kwargs) -> Engine:
+    """An engine for `url`. SQLite gets foreign keys on and a busy timeout, so it
+    behaves like PostgreSQL in what it accepts and tolerates concurrent writers."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        kwargs.setdefault("connect_args", {"timeout": 60})
+        engine = sa.create_engine(url, **kwargs)
+        event.listen(engine, "connect", _sqlite_on_connect)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("connect_args", {"connect_timeout": 10, "application_name": "districtbench"})
+    return sa.create_engine(url, **kwargs)
+
+
+def _sqlite_on_connect(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def is_sqlite(bind) -> bool:
+    return bind.dialect.name == "sqlite"
+
+
+def check_reachable(engine: Engine) -> None:
+    """Open one connection, or raise DatabaseUnavailableError with a masked message."""
+    url = engine.url.render_as_string(hide_password=False)
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+    except sa.exc.DBAPIError as exc:
+        detail = mask_text(str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc), url)
+        raise DatabaseUnavailableError(
+            f"Cannot connect to the database {mask_url(url)}: {detail}",
+            hint=(
+                "Check --database-url (or DISTRICTBENCH_DATABASE_URL / DIRECT_URL / DATABASE_URL) "
+                "and that the database server is running."
+            ),
+        ) from None

@@ -1,0 +1,7 @@
+pytest_plugins = ["tests.db_fixtures"]
+
+
+def pytest_sessionfinish(session, exitstatus):
+    from tests.db_fixtures import drop_template_databases
+
+    drop_template_databases()
