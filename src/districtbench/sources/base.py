@@ -3,13 +3,51 @@
 A source never touches the database, rich, threads or `time.sleep`: the backfill host
 fetches every endpoint of a unit (source, year, state) through the HTTP client, hands the
 records to `parse_unit`, and writes what comes back atomically.
+
+Value types in `UnitRows.history`: INTEGER columns hold `int`, NUMERIC(p,s) columns hold
+`decimal.Decimal` quantized to the column's scale (ROUND_HALF_UP), a missing value is `None`.
+Every value fits its column: one that does not is `None` and counted in `UnitRows.nulled`.
+Rows are sorted by `leaid`.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
+
+from districtbench.errors import DistrictbenchError
+
+
+class MissingFieldError(DistrictbenchError):
+    """A field the source needs is absent from every row of a non-empty response.
+
+    The API has renamed fields before; parsing on would silently write NULLs. The unit fails.
+    """
+
+    exit_code = 1
+
+    def __init__(self, endpoint: str, field_name: str, rows: int):
+        super().__init__(
+            f"Field {field_name!r} is missing from all {rows} rows of {endpoint}",
+            hint="The Urban API may have renamed it; the source plugin needs updating.",
+        )
+        self.endpoint = endpoint
+        self.field = field_name
+
+
+def check_required_fields(endpoint: str, records: list[Mapping[str, Any]], fields: Iterable[str]) -> None:
+    """Raise MissingFieldError for the first field absent from every record.
+
+    A field written `a|b` is satisfied by either name (the API has used both).
+    An empty response (no rows) passes: that is a valid answer, not a rename.
+    """
+    if not records:
+        return
+    for required in fields:
+        names = required.split("|")
+        if not any(name in record for record in records for name in names):
+            raise MissingFieldError(endpoint, " or ".join(names), len(records))
 
 
 @dataclass
@@ -22,11 +60,16 @@ class UnitRows:
         urban_centric_locale, number_of_schools); empty for other sources.
     skipped: rows dropped, counted by reason (`invalid leaid`, `fips disagrees with leaid`,
         `percentage out of range`, `not a subgroup total`, `no leaid`, …).
+    nulled: values written as NULL although the API sent something, by reason
+        (`negative value: enrollment`, `too large for column: total_revenue`,
+        `zero denominator: expenditure_pp`, …). The row itself is kept. The usual missing
+        codes (-1, -2, -3, null) are not counted: they are ordinary missing data.
     """
 
     history: list[dict[str, Any]] = field(default_factory=list)
     roster: list[dict[str, Any]] = field(default_factory=list)
     skipped: Counter = field(default_factory=Counter)
+    nulled: Counter = field(default_factory=Counter)
 
 
 @dataclass(frozen=True)
@@ -41,6 +84,7 @@ class Source:
     columns: the `district_data_history` columns it writes (and nothing else).
     required_fields: per endpoint template, fields that must appear in the response;
         a field absent from every row of a non-empty response fails the unit.
+        An entry `a|b` accepts either name.
     provides_roster: True for directory-based sources (they upsert `districts`).
     """
 
@@ -53,12 +97,21 @@ class Source:
     description: str = ""
     provides_roster: bool = False
 
+    def check_required(self, listings: Mapping[str, list[dict[str, Any]]]) -> None:
+        """Raise MissingFieldError if a required field is absent from a whole listing.
+
+        `parse_unit` of the built-in sources calls it first; a host may call it earlier.
+        """
+        for endpoint, fields in self.required_fields.items():
+            check_required_fields(endpoint, listings.get(endpoint) or [], fields)
+
     def parse_unit(
         self, listings: Mapping[str, list[dict[str, Any]]], year: int, state_fips: str
     ) -> UnitRows:
         """Turn the fetched records of one unit into history rows.
 
         listings: endpoint template -> all records of that endpoint for (year, state).
-        Pure: no I/O. Subclasses implement it.
+        state_fips: two-digit string (`'05'`). Pure: no I/O. Subclasses implement it.
+        Raises MissingFieldError when a required field is absent from every row.
         """
         raise NotImplementedError
