@@ -1,0 +1,34 @@
+"""Run the fake Urban API standalone: `python -m districtbench.fakeapi --port 8765`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+
+from districtbench.fakeapi import FakeUrbanApi, load_dataset
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m districtbench.fakeapi",
+                                     description="Serve the fake Urban API on 127.0.0.1.")
+    parser.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--page-size", type=int, default=1000)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds per request")
+    args = parser.parse_args(argv)
+    api = FakeUrbanApi(load_dataset(), page_size=args.page_size, latency=args.latency,
+                       host=args.host, port=args.port).start()
+    print(f"Fake Urban API at {api.url}  (Ctrl-C to stop)", file=sys.stderr)
+    print(f"  try: {api.url}/school-districts/ccd/directory/2018/?fips=5", file=sys.stderr)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        api.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
