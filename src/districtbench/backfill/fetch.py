@@ -1,0 +1,82 @@
+"""The worker side of a backfill: fetch one task's endpoints, check, parse. No database.
+
+Runs in the thread pool. Every failure becomes a reason string on the unit's result; nothing
+here raises except KeyboardInterrupt/SystemExit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Mapping, Protocol
+
+from districtbench.backfill.plan import FetchTask, Unit
+from districtbench.backfill.report import utcnow
+from districtbench.errors import DistrictbenchError, FetchError
+from districtbench.sources.base import UnitRows
+
+
+class Client(Protocol):
+    def fetch_all(self, path: str, params: dict | None = None) -> list[dict]: ...
+
+
+@dataclass
+class UnitResult:
+    """What a worker hands back for one unit: parsed rows, or why it failed."""
+
+    unit: Unit
+    rows: UnitRows | None
+    failure: str | None
+    started_at: datetime
+
+
+def run_task(client: Client, task: FetchTask) -> list[UnitResult]:
+    """Fetch every endpoint of `task` for its (year, state) once, then parse each unit."""
+    started = utcnow()
+    listings: dict[str, list[dict[str, Any]]] = {}
+    params = {"fips": int(task.state_fips)}  # ?fips=6, never ?fips=06
+    try:
+        for template in task.endpoints:
+            listings[template] = client.fetch_all(template.format(year=task.year), dict(params))
+    except FetchError as exc:
+        return [UnitResult(unit, None, str(exc), started) for unit in task.units]
+    except Exception as exc:  # a client bug or an unexpected transport error: still per-unit
+        reason = f"fetch failed: {type(exc).__name__}: {exc}"
+        return [UnitResult(unit, None, reason, started) for unit in task.units]
+    return [_parse(unit, listings, started) for unit in task.units]
+
+
+def _parse(unit: Unit, listings: Mapping[str, list[dict[str, Any]]], started: datetime) -> UnitResult:
+    source = unit.source
+    mine = {template: listings[template] for template in source.endpoints}
+    try:
+        check_required(source, mine)
+        rows = source.parse_unit(mine, unit.year, unit.state_fips)
+        if not isinstance(rows, UnitRows):
+            raise TypeError(f"parse_unit returned {type(rows).__name__}, not UnitRows")
+    except DistrictbenchError as exc:
+        return UnitResult(unit, None, str(exc).splitlines()[0], started)
+    except Exception as exc:
+        return UnitResult(unit, None, f"parse error: {type(exc).__name__}: {exc}", started)
+    return UnitResult(unit, rows, None, started)
+
+
+def check_required(source, listings: Mapping[str, list[dict[str, Any]]]) -> None:
+    """A required field absent from every row of a non-empty listing fails the unit.
+
+    Uses the source's own `check_required` when it has one; `a|b` accepts either name.
+    """
+    own = getattr(source, "check_required", None)
+    if callable(own):
+        own(listings)
+        return
+    for template, fields in source.required_fields.items():
+        records = listings.get(template) or []
+        if not records:
+            continue
+        for required in fields:
+            names = required.split("|")
+            if not any(name in record for record in records for name in names):
+                raise DistrictbenchError(
+                    f"Field {' or '.join(map(repr, names))} is missing from all {len(records)} rows of {template}"
+                )
