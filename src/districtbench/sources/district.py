@@ -1,0 +1,60 @@
+"""A source that reads one district-level endpoint: one history row per district.
+
+Subclasses say which subgroup columns mark the all-students row and how one record turns
+into history values (`parse_row`); the shared rules (leaid, fips, duplicates, roster) live
+here and in `values.py`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from districtbench.sources.base import Source, UnitRows
+from districtbench.sources.values import DropRow, Row, district_records, measure, roster_row
+
+
+@dataclass(frozen=True)
+class DistrictSource(Source):
+    """`measures`: (history column, API field) pairs copied through `values.measure`.
+    `subgroup_columns`: columns that are 99 on the all-students row (checked where present).
+    """
+
+    measures: tuple[tuple[str, str], ...] = ()
+    subgroup_columns: tuple[str, ...] = ()
+
+    @property
+    def endpoint(self) -> str:
+        return self.endpoints[0]
+
+    def batch_context(self, records: Mapping[str, Row]) -> Any:
+        """Whatever `parse_row` needs to know about the whole unit (e.g. a value scale)."""
+        return None
+
+    def parse_row(self, record: Row, nulled: Counter, context: Any) -> dict[str, Any]:
+        """History values of one district (the `columns`); raise DropRow to drop it."""
+        return {column: measure(record.get(field), column, nulled) for column, field in self.measures}
+
+    def parse_unit(
+        self, listings: Mapping[str, list[dict[str, Any]]], year: int, state_fips: str
+    ) -> UnitRows:
+        self.check_required(listings)
+        out = UnitRows()
+        records = district_records(
+            listings.get(self.endpoint) or [], state_fips, out.skipped, self.subgroup_columns
+        )
+        context = self.batch_context(records)
+        for leaid, record in records.items():
+            nulled: Counter = Counter()
+            try:
+                values = self.parse_row(record, nulled, context)
+                roster = roster_row(leaid, record, state_fips, nulled) if self.provides_roster else None
+            except DropRow as drop:
+                out.skipped[drop.reason] += 1
+                continue
+            out.nulled.update(nulled)
+            out.history.append({"leaid": leaid, **{column: values[column] for column in self.columns}})
+            if roster is not None:
+                out.roster.append(roster)
+        return out

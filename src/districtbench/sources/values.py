@@ -1,0 +1,290 @@
+"""Validation rules every source shares (cli.md "How backfill behaves", urban-api.md).
+
+- `leaid` becomes a 7-character zero-padded string; one that is not 7 digits after padding,
+  a `fips` that disagrees with its first two digits, or a row of another state is dropped
+  and counted.
+- On measure columns the missing codes -1/-2/-3 and JSON null become None; any other negative
+  measure becomes None and is counted in `nulled`. Code columns are never touched here.
+- A percentage outside 0–100 drops the row (counted). A value that does not fit its column
+  (INTEGER above 2**31-1, NUMERIC(p,s) with too many integer digits) becomes None, counted.
+- Duplicates of a leaid within a unit: one is kept, chosen by content (not by arrival order,
+  which the API does not fix), the others are counted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any, Iterable, Mapping
+
+import sqlalchemy as sa
+
+from districtbench.db import tables
+from districtbench.db.states import BY_FIPS
+
+MISSING_CODES = frozenset({Decimal(-1), Decimal(-2), Decimal(-3)})
+INT_MAX = 2**31 - 1
+
+# Reasons a row is dropped (UnitRows.skipped).
+NO_LEAID = "no leaid"
+INVALID_LEAID = "invalid leaid"
+NO_FIPS = "no fips"
+FIPS_MISMATCH = "fips disagrees with leaid"
+OTHER_STATE = "fips of another state"
+DUPLICATE_LEAID = "duplicate leaid"
+PCT_OUT_OF_RANGE = "percentage out of range"
+NOT_SUBGROUP_TOTAL = "not a subgroup total"
+NO_NAME = "no district name"
+
+Row = Mapping[str, Any]
+
+
+class DropRow(Exception):
+    """Raised while parsing a row that must be dropped; `reason` is what gets counted."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+# --- identifiers -------------------------------------------------------------------------
+
+def normalize_leaid(value: Any) -> str:
+    """`'0100002'`, `100002`, `'100002'` → `'0100002'`; raises DropRow otherwise."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise DropRow(NO_LEAID)
+    if isinstance(value, bool):
+        raise DropRow(INVALID_LEAID)
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise DropRow(INVALID_LEAID)
+        value = int(value)
+    text = str(value).strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 7:
+        raise DropRow(INVALID_LEAID)
+    return text.zfill(7)
+
+
+def normalize_fips(value: Any) -> str:
+    """`6`, `'6'`, `'06'` → `'06'`; raises DropRow(NO_FIPS) when missing or unusable."""
+    if value is None or isinstance(value, bool):
+        raise DropRow(NO_FIPS)
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise DropRow(NO_FIPS)
+        value = int(value)
+    text = str(value).strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 2:
+        raise DropRow(NO_FIPS)
+    return text.zfill(2)
+
+
+def district_leaid(record: Row, state_fips: str) -> str:
+    """The validated leaid of a district (or school) row of the unit's state, or DropRow."""
+    leaid = normalize_leaid(record.get("leaid"))
+    fips = normalize_fips(record.get("fips"))
+    if leaid[:2] != fips:
+        raise DropRow(FIPS_MISMATCH)
+    if fips != state_fips:
+        raise DropRow(OTHER_STATE)
+    return leaid
+
+
+def is_subgroup_total(record: Row, columns: Iterable[str]) -> bool:
+    """True when every subgroup column present (and not null) in the row is 99."""
+    for column in columns:
+        value = record.get(column)
+        if value is not None and value != 99:
+            return False
+    return True
+
+
+def _content_key(record: Row) -> tuple[int, str]:
+    filled = sum(value is not None for value in record.values())
+    return filled, json.dumps(record, sort_keys=True, default=str)
+
+
+def pick_one(records: list[Row]) -> Row:
+    """The duplicate to keep: the most filled-in, ties broken by content — never by order."""
+    return max(records, key=_content_key)
+
+
+def group_unique(
+    keyed: Iterable[tuple[str, Row]], skipped: Counter, reason: str
+) -> dict[str, Row]:
+    """key -> one record; the extra records of a key are counted under `reason`."""
+    groups: dict[str, list[Row]] = {}
+    for key, record in keyed:
+        groups.setdefault(key, []).append(record)
+    unique: dict[str, Row] = {}
+    for key in sorted(groups):
+        candidates = groups[key]
+        if len(candidates) > 1:
+            skipped[reason] += len(candidates) - 1
+        unique[key] = pick_one(candidates)
+    return unique
+
+
+def district_records(
+    records: Iterable[Row],
+    state_fips: str,
+    skipped: Counter,
+    subgroup_columns: Iterable[str] | None = None,
+) -> dict[str, Row]:
+    """Validated, de-duplicated district rows of the unit: leaid -> record, sorted by leaid.
+
+    With `subgroup_columns`, rows that are not the all-students total are dropped first.
+    """
+    subgroup_columns = tuple(subgroup_columns or ())
+    keyed: list[tuple[str, Row]] = []
+    for record in records:
+        if subgroup_columns and not is_subgroup_total(record, subgroup_columns):
+            skipped[NOT_SUBGROUP_TOTAL] += 1
+            continue
+        try:
+            keyed.append((district_leaid(record, state_fips), record))
+        except DropRow as drop:
+            skipped[drop.reason] += 1
+    return group_unique(keyed, skipped, DUPLICATE_LEAID)
+
+
+# --- measures ----------------------------------------------------------------------------
+
+def raw_number(value: Any, label: str, nulled: Counter) -> Decimal | None:
+    """A JSON value as an exact Decimal (sign and missing codes kept); null → None;
+    a value that is not a number → None (counted)."""
+    if value is None:
+        return None
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        if isinstance(value, float):
+            number = Decimal(repr(value))
+        elif isinstance(value, str):
+            number = Decimal(value.strip())
+        else:
+            number = Decimal(value)
+    except (InvalidOperation, TypeError, ValueError):
+        number = None
+    if number is None or not number.is_finite():
+        nulled[f"not a number: {label}"] += 1
+        return None
+    return number
+
+
+def to_number(value: Any, label: str, nulled: Counter) -> Decimal | None:
+    """A measure as an exact Decimal; missing codes and null → None; other negatives → None
+    (counted)."""
+    number = raw_number(value, label, nulled)
+    if number is None or number in MISSING_CODES:
+        return None
+    if number < 0:
+        nulled[f"negative value: {label}"] += 1
+        return None
+    return number
+
+
+def _column_type(column: str) -> sa.types.TypeEngine:
+    for table in (tables.district_data_history, tables.districts):
+        if column in table.c:
+            return table.c[column].type
+    raise KeyError(f"unknown column {column!r}")
+
+
+def fit(column: str, number: Decimal | None, nulled: Counter) -> int | Decimal | None:
+    """`number` in the Python type of `column` (int or quantized Decimal), or None if it
+    does not fit (counted)."""
+    if number is None:
+        return None
+    type_ = _column_type(column)
+    if isinstance(type_, sa.Numeric) and not isinstance(type_, sa.Integer):
+        scale = type_.scale or 0
+        quantized = number.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
+        if abs(quantized) >= Decimal(10) ** (type_.precision - scale):
+            nulled[f"too large for column: {column}"] += 1
+            return None
+        return quantized
+    integer = int(number.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    if abs(integer) > INT_MAX:
+        nulled[f"too large for column: {column}"] += 1
+        return None
+    return integer
+
+
+def measure(value: Any, column: str, nulled: Counter) -> int | Decimal | None:
+    """A raw API measure for a count or amount column."""
+    return fit(column, to_number(value, column, nulled), nulled)
+
+
+def percent_value(number: Decimal | None, column: str, nulled: Counter) -> Decimal | None:
+    """A percentage (already a Decimal or None); outside 0–100 raises DropRow."""
+    if number is None:
+        return None
+    if number < 0 or number > 100:
+        raise DropRow(PCT_OUT_OF_RANGE)
+    return fit(column, number, nulled)
+
+
+def percent(value: Any, column: str, nulled: Counter) -> Decimal | None:
+    """A raw API percentage. Missing codes and null → None; any other value outside 0–100
+    (negatives included) raises DropRow."""
+    number = raw_number(value, column, nulled)
+    if number is None or number in MISSING_CODES:
+        return None
+    return percent_value(number, column, nulled)
+
+
+def ratio(numerator: Decimal | int | None, denominator: Decimal | int | None, scale: int = 1) -> Decimal | None:
+    """scale · numerator / denominator when both are present and the denominator > 0."""
+    if numerator is None or denominator is None or denominator <= 0:
+        return None
+    return Decimal(scale) * Decimal(numerator) / Decimal(denominator)
+
+
+# --- roster ------------------------------------------------------------------------------
+
+def _text(value: Any, column: str, nulled: Counter) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not text:
+        return None
+    limit = tables.districts.c[column].type.length
+    if limit and len(text) > limit:
+        nulled[f"too long for column: {column}"] += 1
+        return None
+    return text
+
+
+def _code(value: Any) -> int | None:
+    """A code column (urban_centric_locale): kept as sent, negatives included."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if abs(number) <= INT_MAX else None
+
+
+def roster_row(leaid: str, record: Row, state_fips: str, nulled: Counter) -> dict[str, Any]:
+    """The `districts` roster fields of a directory row; DropRow(NO_NAME) without a name."""
+    name = _text(record.get("lea_name"), "name", nulled)
+    if name is None:
+        raise DropRow(NO_NAME)
+    abbrev = BY_FIPS.get(state_fips, (None, None))[0] or _text(
+        record.get("state_location"), "state_abbrev", nulled
+    )
+    return {
+        "leaid": leaid,
+        "name": name,
+        "state_fips": state_fips,
+        "state_abbrev": abbrev,
+        "city_location": _text(record.get("city_location"), "city_location", nulled),
+        "county_name": _text(record.get("county_name"), "county_name", nulled),
+        "urban_centric_locale": _code(record.get("urban_centric_locale")),
+        "number_of_schools": fit(
+            "number_of_schools", to_number(record.get("number_of_schools"), "number_of_schools", nulled), nulled
+        ),
+    }
