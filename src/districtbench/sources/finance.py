@@ -1,0 +1,57 @@
+"""`finance`: CCD school-district finance (F-33), one row per district.
+
+Per-pupil spending follows the NCES convention: current elementary-secondary expenditure
+divided by fall membership (`exp_current_elsec_total / enrollment_fall_responsible`, both > 0).
+`exp_total` (with capital outlay and debt service) is stored as `total_expenditure` only.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from districtbench.plugins.hookspecs import hookimpl
+from districtbench.sources.district import DistrictSource
+from districtbench.sources.values import Row, fit, ratio, to_number
+
+FINANCE = "school-districts/ccd/finance/{year}/"
+YEARS = (1991, *range(1994, 2021))
+
+AMOUNTS = (
+    ("total_revenue", "rev_total"),
+    ("federal_revenue", "rev_fed_total"),
+    ("state_revenue", "rev_state_total"),
+    ("local_revenue", "rev_local_total"),
+    ("total_expenditure", "exp_total"),
+    ("sped_expenditure", "exp_sped_current"),
+)
+PER_PUPIL_FIELDS = ("exp_current_elsec_total", "enrollment_fall_responsible")
+
+
+class FinanceSource(DistrictSource):
+    def parse_row(self, record: Row, nulled: Counter, context: Any) -> dict[str, Any]:
+        values = super().parse_row(record, nulled, context)
+        spending = to_number(record.get("exp_current_elsec_total"), "exp_current_elsec_total", nulled)
+        pupils = to_number(record.get("enrollment_fall_responsible"), "enrollment_fall_responsible", nulled)
+        per_pupil = ratio(spending, pupils) if spending and spending > 0 else None
+        if per_pupil is None and spending and pupils == 0:
+            nulled["zero denominator: expenditure_pp"] += 1
+        values["expenditure_pp"] = fit("expenditure_pp", per_pupil, nulled)
+        return values
+
+
+SOURCE = FinanceSource(
+    name="finance",
+    history_source="ccd_finance",
+    endpoints=(FINANCE,),
+    years=YEARS,
+    columns=tuple(column for column, _ in AMOUNTS) + ("expenditure_pp",),
+    required_fields={FINANCE: ("leaid", "fips") + tuple(f for _, f in AMOUNTS) + PER_PUPIL_FIELDS},
+    description="CCD finance: revenue by source, expenditure, current spending per pupil",
+    measures=AMOUNTS,
+)
+
+
+@hookimpl
+def register_sources(register) -> None:
+    register(SOURCE)
