@@ -1,0 +1,153 @@
+"""`absenteeism`: CRDC chronic absenteeism, school rows summed per district.
+
+Two endpoints: the absent counts and the CRDC enrollment, both school level by race and sex;
+the all-students row (race = sex = 99, and disability/lep/homeless = 99 where present) of
+each school is used, joined on `ncessch` (or `crdc_id` when a response has no `ncessch`).
+District rate = 100 · Σ absent / Σ enrollment over the schools where both are present and
+valid: a school with a missing or suppressed absent count (or no enrollment) enters neither
+sum, or the rate would be biased low.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from decimal import Decimal
+from typing import Any, Iterable, Mapping
+
+from districtbench.plugins.hookspecs import hookimpl
+from districtbench.sources.base import Source, UnitRows
+from districtbench.sources.values import (
+    NO_FIPS,
+    NO_LEAID,
+    NOT_SUBGROUP_TOTAL,
+    DropRow,
+    Row,
+    district_leaid,
+    group_unique,
+    is_subgroup_total,
+    percent_value,
+    ratio,
+    to_number,
+)
+
+ABSENT = "schools/crdc/chronic-absenteeism/{year}/race/sex/"
+ENROLLED = "schools/crdc/enrollment/{year}/race/sex/"
+YEARS = (2013, 2015, 2017, 2020, 2021, 2022)
+SUBGROUPS = ("race", "sex", "disability", "lep", "homeless")
+# The absent count has been published under both names (urban-api.md: uncertain).
+ABSENT_FIELDS = ("students_chronically_absent", "chronic_absent")
+JOIN_FIELDS = ("ncessch", "crdc_id")
+COLUMN = "chronic_absenteeism_rate"
+
+SCHOOL_NO_DISTRICT = "school without leaid or fips"
+SCHOOL_NO_ID = "school without ncessch"
+DUPLICATE_SCHOOL = "duplicate school"
+DUPLICATE_ENROLLMENT = "duplicate school enrollment"
+SCHOOL_COUNT_MISSING = "school absent count missing"
+SCHOOL_NO_ENROLLMENT = "school enrollment missing"
+
+
+def join_field(*listings: Iterable[Row]) -> str:
+    """`ncessch` unless no row of the unit has it, then `crdc_id`."""
+    if any("ncessch" in row for rows in listings for row in rows):
+        return "ncessch"
+    return "crdc_id"
+
+
+def school_id(record: Row, field: str) -> str | None:
+    value = record.get(field)
+    if value is None or isinstance(value, bool):
+        return None
+    if field == "ncessch" and isinstance(value, int):
+        return str(value).zfill(12)
+    text = str(value).strip()
+    return text or None
+
+
+def absent_count(record: Row, nulled: Counter) -> Decimal | None:
+    for field in ABSENT_FIELDS:
+        if record.get(field) is not None:
+            return to_number(record[field], field, nulled)
+    return None
+
+
+def _total_rows(records: Iterable[Row], field: str, skipped: Counter | None):
+    """(school id, record) of the all-students rows; problems counted when `skipped` is given."""
+    for record in records:
+        if not is_subgroup_total(record, SUBGROUPS):
+            if skipped is not None:
+                skipped[NOT_SUBGROUP_TOTAL] += 1
+            continue
+        identifier = school_id(record, field)
+        if identifier is None:
+            if skipped is not None:
+                skipped[SCHOOL_NO_ID] += 1
+            continue
+        yield identifier, record
+
+
+class AbsenteeismSource(Source):
+    def parse_unit(
+        self, listings: Mapping[str, list[dict[str, Any]]], year: int, state_fips: str
+    ) -> UnitRows:
+        self.check_required(listings)
+        out = UnitRows()
+        absent_rows = listings.get(ABSENT) or []
+        enrolled_rows = listings.get(ENROLLED) or []
+        field = join_field(absent_rows, enrolled_rows)
+        enrolled = group_unique(_total_rows(enrolled_rows, field, None), out.skipped, DUPLICATE_ENROLLMENT)
+        schools = group_unique(_total_rows(absent_rows, field, out.skipped), out.skipped, DUPLICATE_SCHOOL)
+
+        sums: dict[str, list[Decimal]] = {}  # leaid -> [Σ absent, Σ enrollment, schools used]
+        for identifier, record in schools.items():
+            try:
+                leaid = district_leaid(record, state_fips)
+            except DropRow as drop:
+                no_district = drop.reason in (NO_LEAID, NO_FIPS)
+                out.skipped[SCHOOL_NO_DISTRICT if no_district else drop.reason] += 1
+                continue
+            totals = sums.setdefault(leaid, [Decimal(0), Decimal(0), Decimal(0)])
+            absent = absent_count(record, out.nulled)
+            if absent is None:
+                out.skipped[SCHOOL_COUNT_MISSING] += 1
+                continue
+            match = enrolled.get(identifier)
+            pupils = to_number(match.get("enrollment_crdc"), "enrollment_crdc", out.nulled) if match else None
+            if pupils is None:
+                out.skipped[SCHOOL_NO_ENROLLMENT] += 1
+                continue
+            totals[0] += absent
+            totals[1] += pupils
+            totals[2] += 1
+
+        for leaid in sorted(sums):
+            absent, pupils, used = sums[leaid]
+            rate = ratio(absent, pupils, 100)
+            if rate is None and used:
+                out.nulled[f"zero denominator: {COLUMN}"] += 1
+            try:
+                value = percent_value(rate, COLUMN, out.nulled)
+            except DropRow as drop:
+                out.skipped[drop.reason] += 1
+                continue
+            out.history.append({"leaid": leaid, COLUMN: value})
+        return out
+
+
+SOURCE = AbsenteeismSource(
+    name="absenteeism",
+    history_source="crdc_absenteeism",
+    endpoints=(ABSENT, ENROLLED),
+    years=YEARS,
+    columns=(COLUMN,),
+    required_fields={
+        ABSENT: ("leaid", "fips", "race", "sex", "|".join(JOIN_FIELDS), "|".join(ABSENT_FIELDS)),
+        ENROLLED: ("race", "sex", "|".join(JOIN_FIELDS), "enrollment_crdc"),
+    },
+    description="CRDC: percent of students chronically absent (school counts summed per district)",
+)
+
+
+@hookimpl
+def register_sources(register) -> None:
+    register(SOURCE)
