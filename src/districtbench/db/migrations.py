@@ -1,36 +1,285 @@
-"""Schema management entry points used by the CLI and tests.
+"""Schema management: the Alembic revisions, run in code on an open connection.
 
-TEMPORARY: creates the schema with metadata.create_all until the Alembic revisions land.
+The Alembic `Config` is built here (no alembic.ini needed, logging left alone) and receives
+the connection through `cfg.attributes["connection"]` (Alembic cookbook). The scripts come
+from the repository's `alembic/` in a checkout, else from the wheel's `districtbench/_alembic`.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import io
+import re
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy.engine import Connection, Engine, make_url
 
+import districtbench
+from districtbench.config import mask_text
 from districtbench.db import tables
-from districtbench.db.states import NATIONAL, STATES, TERRITORIES
-from districtbench.errors import NotMigratedError
+from districtbench.db.adoption import BOOKKEEPING_TABLE
+from districtbench.errors import ConfigurationError, DistrictbenchError, NotMigratedError, UsageError
+
+VERSION_TABLE = "districtbench_alembic_version"
+_LOCK_KEY = 0x6469737462656E63  # "distbenc": serialises concurrent `migrate` runs on PostgreSQL
 
 
-def upgrade(engine: Engine) -> None:
-    tables.metadata.create_all(engine)
-    now = datetime.utcnow()
-    with engine.begin() as connection:
-        existing = set(connection.execute(sa.select(tables.states.c.fips)).scalars())
-        rows = [
-            {"fips": f, "abbrev": a, "name": n, "created_at": now, "updated_at": now}
-            for f, a, n in STATES + TERRITORIES + (NATIONAL,)
-            if f not in existing
+class MigrationFailedError(DistrictbenchError):
+    """The database refused a migration statement (nothing of that run is kept on PostgreSQL)."""
+
+    exit_code = 1
+
+
+@dataclass
+class MigrationReport:
+    """What one upgrade or downgrade did, from the tables before and after it."""
+
+    database: str
+    from_revision: str | None
+    to_revision: str | None
+    created_tables: list[str] = field(default_factory=list)
+    adopted_tables: list[str] = field(default_factory=list)
+    dropped_tables: list[str] = field(default_factory=list)
+    added_columns: list[str] = field(default_factory=list)  # "table.column", on tables kept
+    dropped_columns: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return self.from_revision != self.to_revision
+
+    @classmethod
+    def compare(cls, database, start, end, before: dict, after: dict) -> "MigrationReport":
+        kept = [t for t in before if t in after]
+        return cls(
+            database, start, end,
+            created_tables=[t for t in after if t not in before],
+            adopted_tables=list(before) if start is None and end is not None else [],
+            dropped_tables=[t for t in before if t not in after],
+            added_columns=[f"{t}.{c}" for t in kept for c in after[t] if c not in before[t]],
+            dropped_columns=[f"{t}.{c}" for t in kept for c in before[t] if c not in after[t]],
+        )
+
+    def summary(self) -> str:
+        if not self.changed:
+            return f"Database {self.database} is already up to date (revision {self.to_revision})."
+        parts = [
+            f"{label} {', '.join(names)}"
+            for label, names in (("created tables", self.created_tables),
+                                 ("adopted existing tables", self.adopted_tables),
+                                 ("dropped tables", self.dropped_tables))
+            if names
         ]
-        if rows:
-            connection.execute(tables.states.insert(), rows)
+        parts += [f"{label} {len(names)} columns" for label, names in
+                  (("added", self.added_columns), ("dropped", self.dropped_columns)) if names]
+        start = self.from_revision or "no districtbench schema"
+        end = self.to_revision or "no districtbench schema"
+        details = "; ".join(parts) or "no table changes"
+        return f"Migrated {self.database} from {start} to {end}: {details}."
+
+
+def snapshot(connection: Connection) -> dict[str, list[str]]:
+    """districtbench's tables present in the database, with their column names."""
+    inspector = sa.inspect(connection)
+    present = set(inspector.get_table_names())
+    return {
+        name: [c["name"] for c in inspector.get_columns(name)]
+        for name in tables.metadata.tables
+        if name in present
+    }
+
+
+def script_location() -> Path:
+    """The repository's alembic/ in a checkout or editable install, else the packaged copy."""
+    package = Path(districtbench.__file__).resolve().parent
+    checkout = package.parents[1]
+    if package.parent.name == "src" and (checkout / "alembic" / "env.py").is_file():
+        return checkout / "alembic"
+    packaged = package / "_alembic"
+    if (packaged / "env.py").is_file():
+        return packaged
+    raise ConfigurationError(
+        "The districtbench migration scripts are missing from this installation.",
+        hint="Reinstall districtbench (the wheel carries them as districtbench/_alembic).",
+    )
+
+
+def alembic_config(*, connection: Connection | None = None, dialect_name: str | None = None,
+                   output: io.StringIO | None = None) -> Config:
+    cfg = Config(output_buffer=output, stdout=io.StringIO())  # alembic chatter stays off stdout
+    cfg.set_main_option("script_location", str(script_location()).replace("%", "%%"))
+    cfg.set_main_option("path_separator", "os")
+    cfg.attributes["connection"] = connection
+    cfg.attributes["dialect_name"] = dialect_name
+    return cfg
+
+
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
+
+
+def head_revision() -> str:
+    return _scripts().get_current_head()
+
+
+def revisions() -> list[tuple[str, str]]:
+    """(revision id, short name), oldest first: [("0001_base", "base"), …]."""
+    scripts = reversed(list(_scripts().walk_revisions()))
+    return [(s.revision, (s.doc or "").partition(":")[0].strip()) for s in scripts]
+
+
+def _current(connection: Connection) -> str | None:
+    context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+    return context.get_current_revision()
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return _current(connection)
+
+
+def is_current(engine: Engine) -> bool:
+    return current_revision(engine) == head_revision()
+
+
+def _masked(engine_or_connection) -> str:
+    return engine_or_connection.engine.url.render_as_string(hide_password=True)
 
 
 def require_current(engine: Engine) -> None:
-    if not sa.inspect(engine).has_table("districts"):
-        raise NotMigratedError(
-            "The database has no districtbench schema.", hint="Run `districtbench migrate` first."
-        )
+    """Raise NotMigratedError unless the schema is at the latest revision."""
+    current, head = current_revision(engine), head_revision()
+    if current == head:
+        return
+    database = _masked(engine)
+    hint = "Run `districtbench migrate` first."
+    if current is None:
+        with engine.connect() as connection:
+            present = set(sa.inspect(connection).get_table_names()) & set(tables.metadata.tables)
+        state = "has tables districtbench can adopt" if present else "has no districtbench schema"
+        raise NotMigratedError(f"The database {database} {state} (no schema revision).", hint=hint)
+    if current not in {rev for rev, _ in revisions()}:
+        raise _unknown_revision(database, current)
+    raise NotMigratedError(
+        f"The database {database} is at the older schema revision {current} (latest: {head}).",
+        hint=hint,
+    )
+
+
+def _unknown_revision(database: str, current: str) -> ConfigurationError:
+    return ConfigurationError(
+        f"The database {database} is at schema revision {current}, which this version of "
+        "districtbench does not know (a newer districtbench migrated it).",
+        hint="Upgrade districtbench.",
+    )
+
+
+@contextmanager
+def _migration(engine: Engine) -> Iterator[tuple[Connection, Config]]:
+    """One transaction, one Alembic config on it; database errors become typed errors."""
+    url = engine.url.render_as_string(hide_password=False)
+    try:
+        with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+                _ensure_search_path_schema(connection)
+            yield connection, alembic_config(connection=connection)
+    except sa.exc.DBAPIError as exc:
+        detail = str(exc.orig if exc.orig is not None else exc).strip().splitlines()[0]
+        raise MigrationFailedError(
+            f"Migrating {_masked(engine)} failed: {mask_text(detail, url)}",
+            hint="No change of this run was kept on PostgreSQL; fix the cause and run it again.",
+        ) from None
+
+
+def _ensure_search_path_schema(connection: Connection) -> None:
+    """`?schema=app` (Prisma) becomes the search path; create that schema if it is missing."""
+    if connection.execute(sa.text("SELECT current_schema()")).scalar() is not None:
+        return
+    first = connection.execute(sa.text("SHOW search_path")).scalar().split(",")[0].strip().strip('"')
+    if first and first != "$user":
+        connection.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{first}"'))
+
+
+def upgrade(engine: Engine, revision: str = "head") -> MigrationReport:
+    """Upgrade to `revision` (default: the latest); report what was created or adopted."""
+    with _migration(engine) as (connection, cfg):
+        before, start = snapshot(connection), _current(connection)
+        if start is not None and start not in {rev for rev, _ in revisions()}:
+            raise _unknown_revision(_masked(engine), start)
+        try:
+            command.upgrade(cfg, revision)
+        except CommandError as exc:
+            raise UsageError(f"Cannot upgrade to {revision!r}: {exc}", hint=_known_hint()) from None
+        return MigrationReport.compare(_masked(engine), start, _current(connection), before, snapshot(connection))
+
+
+def downgrade(engine: Engine, revision: str) -> MigrationReport:
+    """Go back to `revision` (an id or unique prefix, `base`, or `-N`); report what was dropped."""
+    validate_revision(revision)
+    with _migration(engine) as (connection, cfg):
+        before, start = snapshot(connection), _current(connection)
+        try:
+            command.downgrade(cfg, revision)
+        except CommandError as exc:
+            raise UsageError(
+                f"Cannot downgrade from {start or 'an empty schema'} to {revision!r}: {exc}",
+                hint=_known_hint(),
+            ) from None
+        return MigrationReport.compare(_masked(engine), start, _current(connection), before, snapshot(connection))
+
+
+def _known_hint() -> str:
+    listed = ", ".join(f"{rev} ({doc})" for rev, doc in revisions())
+    return f"Known revisions, oldest first: {listed}; or `base` (empty) or -N (N steps back)."
+
+
+def validate_revision(revision: str) -> None:
+    """Raise UsageError (listing the known revisions) unless `revision` names a target."""
+    if revision == "base" or re.fullmatch(r"-[1-9][0-9]*", revision):
+        return
+    try:
+        found = _scripts().get_revision(revision) if revision else None
+    except CommandError:
+        found = None
+    if found is None:
+        raise UsageError(f"Unknown revision {revision!r}.", hint=_known_hint())
+
+
+def upgrade_sql(url: str) -> str:
+    """The DDL of a full upgrade for the URL's kind of database, without connecting to it."""
+    try:
+        dialect_name = make_url(url).get_backend_name()
+    except sa.exc.ArgumentError as exc:
+        raise ConfigurationError(f"Cannot read the database URL: {mask_text(str(exc), url)}") from None
+    output = io.StringIO()
+    command.upgrade(alembic_config(dialect_name=dialect_name, output=output), "head", sql=True)
+    return output.getvalue()
+
+
+def include_object(obj, name, type_, reflected, compare_to) -> bool:
+    """What autogenerate/check compares: our tables and columns, not the app's extras."""
+    if type_ == "table":
+        return name in tables.metadata.tables and name != BOOKKEEPING_TABLE
+    if reflected and compare_to is None:
+        return False  # a column, index or key the application added: not ours to judge
+    return True
+
+
+def check(engine: Engine) -> None:
+    """Raise NotMigratedError if the database's tables differ from the models (alembic check)."""
+    with engine.connect() as connection:
+        try:
+            command.check(alembic_config(connection=connection))
+        except CommandError as exc:
+            raise NotMigratedError(
+                f"The schema of {_masked(engine)} differs from districtbench's models: {exc}",
+                hint="Run `districtbench migrate`; if it is up to date, a revision is missing.",
+            ) from None

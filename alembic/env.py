@@ -1,0 +1,67 @@
+"""Alembic environment of districtbench.
+
+districtbench.db.migrations builds the Config in code and hands over an open connection in
+`config.attributes["connection"]` (offline: `config.attributes["dialect_name"]`). Run as the
+plain `alembic` command from a checkout, the database comes from districtbench's own settings
+(--database-url is not available there: use DISTRICTBENCH_DATABASE_URL or .env).
+Logging is left as the caller configured it (no fileConfig).
+"""
+
+from alembic import context
+from sqlalchemy.engine import make_url
+
+from districtbench.db import tables
+from districtbench.db.migrations import VERSION_TABLE, include_object
+
+config = context.config
+
+
+def _options(dialect_name: str) -> dict:
+    return {
+        "target_metadata": tables.metadata,
+        "version_table": VERSION_TABLE,
+        "render_as_batch": dialect_name == "sqlite",
+        "include_object": include_object,
+        "compare_type": True,
+        "compare_server_default": True,
+    }
+
+
+def _settings_url() -> str:
+    from districtbench.config import resolve_settings
+
+    return resolve_settings().database_url
+
+
+def run_migrations_offline() -> None:
+    dialect_name = config.attributes.get("dialect_name") or make_url(_settings_url()).get_backend_name()
+    context.configure(dialect_name=dialect_name, literal_binds=True, **_options(dialect_name))
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def _run_on(connection) -> None:
+    context.configure(connection=connection, **_options(connection.dialect.name))
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _run_on(connection)
+        return
+    from districtbench.db.engine import create_db_engine
+
+    engine = create_db_engine(_settings_url())
+    try:
+        with engine.begin() as connection:
+            _run_on(connection)
+    finally:
+        engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()
