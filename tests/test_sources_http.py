@@ -1,25 +1,14 @@
 """Each source over real HTTP: UrbanClient fetches a unit from the fake Urban API, parse_unit
 parses it, and the values are checked against a plain-Python calculation over the records
-of the fake server's dataset."""
+of the fake server's dataset. `fake_api` is the shared fixture (tests/fakeapi_fixtures.py)."""
 
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
-from districtbench.fakeapi.dataset import load_dataset
-from districtbench.fakeapi.server import FakeUrbanApi
 from districtbench.sources import absenteeism, assessments, directory, finance, graduation, poverty
 from districtbench.urban.client import UrbanClient
-
-try:  # the shared fixture, once tests/fakeapi_fixtures.py exists
-    from tests.fakeapi_fixtures import fake_api  # noqa: F401
-except ImportError:
-
-    @pytest.fixture(scope="module")
-    def fake_api():
-        with FakeUrbanApi(load_dataset(), page_size=250) as api:
-            yield api
 
 
 def fetch_and_parse(api, source, year, state):
