@@ -190,6 +190,9 @@ def _migration(engine: Engine) -> Iterator[tuple[Connection, Config]]:
             if connection.dialect.name == "postgresql":
                 connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
                 _ensure_search_path_schema(connection)
+            elif not connection.connection.dbapi_connection.in_transaction:
+                # pysqlite would run DDL outside any transaction: make the whole run atomic
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
             yield connection, alembic_config(connection=connection)
     except sa.exc.DBAPIError as exc:
         detail = str(exc.orig if exc.orig is not None else exc).strip().splitlines()[0]

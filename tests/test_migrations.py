@@ -1,0 +1,378 @@
+"""The Alembic revisions on a fresh database, on SQLite and PostgreSQL.
+
+The expected schema is written here from schema.md, not read from districtbench.db.tables.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from districtbench.db import migrations, tables
+from districtbench.errors import NotMigratedError
+
+FIVE_TABLES = ("states", "districts", "district_data_history", "data_refresh_logs",
+               "districtbench_fetch_units")
+
+BASE_COLUMNS = {
+    "states": """
+        fips VARCHAR(2) NOT NULL
+        abbrev VARCHAR(2) NOT NULL
+        name VARCHAR(100) NOT NULL
+        total_districts INTEGER NOT NULL DEFAULT 0
+        total_enrollment INTEGER
+        avg_expenditure_per_pupil NUMERIC(12,2)
+        avg_graduation_rate NUMERIC(5,2)
+        avg_poverty_rate NUMERIC(5,2)
+        aggregates_updated_at TIMESTAMP(3)
+        created_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP
+        updated_at TIMESTAMP(3) NOT NULL
+    """,
+    "districts": """
+        leaid VARCHAR(7) NOT NULL
+        name VARCHAR(255) NOT NULL
+        state_fips VARCHAR(2) NOT NULL
+        state_abbrev VARCHAR(2)
+        city_location VARCHAR(100)
+        county_name VARCHAR(100)
+        urban_centric_locale INTEGER
+        number_of_schools INTEGER
+        enrollment INTEGER
+        urban_institute_year INTEGER
+        spec_ed_students INTEGER
+        ell_students INTEGER
+        teachers_fte NUMERIC(10,2)
+        staff_total_fte NUMERIC(10,2)
+        staff_data_year INTEGER
+        total_expenditure NUMERIC(15,2)
+        expenditure_per_pupil NUMERIC(12,2)
+        finance_data_year INTEGER
+        children_poverty_percent NUMERIC(5,2)
+        saipe_data_year INTEGER
+        graduation_rate_total NUMERIC(5,2)
+        graduation_data_year INTEGER
+        chronic_absenteeism_rate NUMERIC(5,2)
+        absenteeism_data_year INTEGER
+        math_proficiency_pct NUMERIC(5,2)
+        read_proficiency_pct NUMERIC(5,2)
+        assessment_data_year INTEGER
+        student_teacher_ratio NUMERIC(8,2)
+        enrollment_trend_3yr NUMERIC(8,2)
+        staffing_trend_3yr NUMERIC(8,2)
+        vacancy_pressure_signal NUMERIC(8,2)
+        created_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP
+        updated_at TIMESTAMP(3) NOT NULL
+    """,
+    "district_data_history": """
+        id SERIAL NOT NULL
+        leaid VARCHAR(7) NOT NULL
+        year INTEGER NOT NULL
+        source VARCHAR(30) NOT NULL
+        enrollment INTEGER
+        teachers_fte NUMERIC(10,2)
+        staff_total_fte NUMERIC(10,2)
+        spec_ed_students INTEGER
+        total_revenue NUMERIC(15,2)
+        total_expenditure NUMERIC(15,2)
+        federal_revenue NUMERIC(15,2)
+        state_revenue NUMERIC(15,2)
+        local_revenue NUMERIC(15,2)
+        sped_expenditure NUMERIC(15,2)
+        expenditure_pp NUMERIC(12,2)
+        poverty_pct NUMERIC(5,2)
+        graduation_rate NUMERIC(5,2)
+        math_proficiency NUMERIC(5,2)
+        read_proficiency NUMERIC(5,2)
+        created_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP
+    """,
+    "data_refresh_logs": """
+        id SERIAL NOT NULL
+        data_source VARCHAR(50) NOT NULL
+        data_year INTEGER
+        records_updated INTEGER NOT NULL
+        records_failed INTEGER NOT NULL DEFAULT 0
+        status VARCHAR(20) NOT NULL
+        error_message TEXT
+        started_at TIMESTAMP(3) NOT NULL
+        completed_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP
+    """,
+    "districtbench_fetch_units": """
+        source VARCHAR(30) NOT NULL
+        year INTEGER NOT NULL
+        state_fips VARCHAR(2) NOT NULL
+        status VARCHAR(20) NOT NULL
+        rows_written INTEGER NOT NULL DEFAULT 0
+        rows_skipped INTEGER NOT NULL DEFAULT 0
+        error_message TEXT
+        fetched_at TIMESTAMP(3) NOT NULL
+    """,
+}
+
+_KEYS = ("absenteeism graduation student_teacher_ratio swd_pct ell_pct math_proficiency "
+         "read_proficiency expenditure_pp").split()
+_TRENDS = ("swd ell absenteeism graduation student_teacher_ratio math_proficiency "
+           "read_proficiency expenditure_pp").split()
+BENCHMARK_COLUMNS = {
+    "districts": ["swd_pct NUMERIC(5,2)", "ell_pct NUMERIC(5,2)"]
+    + [f"{k}_trend_3yr NUMERIC(8,2)" for k in _TRENDS]
+    + [f"{k}_vs_state NUMERIC(8,2)" for k in _KEYS]
+    + [f"{k}_vs_national NUMERIC(8,2)" for k in _KEYS]
+    + [f"{k}_quartile_state VARCHAR(15)" for k in _KEYS],
+    "states": [
+        "avg_chronic_absenteeism_rate NUMERIC(5,2)", "avg_student_teacher_ratio NUMERIC(8,2)",
+        "avg_swd_pct NUMERIC(5,2)", "avg_ell_pct NUMERIC(5,2)", "avg_enrollment INTEGER",
+        "avg_math_proficiency NUMERIC(5,2)", "avg_read_proficiency NUMERIC(5,2)",
+    ],
+    "district_data_history": ["ell_students INTEGER", "chronic_absenteeism_rate NUMERIC(5,2)"],
+}
+
+PRIMARY_KEYS = {
+    "states": ("states_pkey", ["fips"]),
+    "districts": ("districts_pkey", ["leaid"]),
+    "district_data_history": ("district_data_history_pkey", ["id"]),
+    "data_refresh_logs": ("data_refresh_logs_pkey", ["id"]),
+    "districtbench_fetch_units": ("districtbench_fetch_units_pkey", ["source", "year", "state_fips"]),
+}
+INDEXES = {
+    "districts": {"districts_state_fips_idx": ["state_fips"], "districts_state_abbrev_idx": ["state_abbrev"]},
+    "district_data_history": {
+        "district_data_history_leaid_idx": ["leaid"],
+        "district_data_history_year_idx": ["year"],
+        "district_data_history_source_idx": ["source"],
+    },
+    "data_refresh_logs": {"data_refresh_logs_data_source_completed_at_idx": ["data_source", "completed_at"]},
+}
+UNIQUES = {
+    "states": {"states_abbrev_key": ["abbrev"]},
+    "district_data_history": {"district_data_history_leaid_year_source_key": ["leaid", "year", "source"]},
+}
+FOREIGN_KEYS = {
+    "districts": [("districts_state_fips_fkey", ["state_fips"], "states", ["fips"])],
+    "district_data_history": [("district_data_history_leaid_fkey", ["leaid"], "districts", ["leaid"])],
+}
+NUMBER_OF_BENCHMARK_COLUMNS = 43
+NUMBER_OF_STATE_ROWS = 57
+
+
+def expected_columns(table: str, *, benchmarks: bool = True) -> dict[str, str]:
+    lines = [line.strip() for line in BASE_COLUMNS[table].strip().splitlines()]
+    if benchmarks:
+        lines += BENCHMARK_COLUMNS.get(table, [])
+    return {line.split()[0]: " ".join(line.split()[1:]) for line in lines}
+
+
+def describe_type(column: dict, kind: str, rowid_alias: bool = False) -> str:
+    """A reflected column as `TYPE [NOT NULL] [DEFAULT x]`, in the notation used above.
+    SERIAL: PostgreSQL's nextval default, or SQLite's INTEGER PRIMARY KEY (rowid alias)."""
+    type_ = column["type"]
+    default = column.get("default")
+    if isinstance(type_, sa.Text):
+        text = "TEXT"
+    elif isinstance(type_, sa.String):
+        text = f"VARCHAR({type_.length})"
+    elif isinstance(type_, sa.Numeric) and not isinstance(type_, sa.Float):
+        text = f"NUMERIC({type_.precision},{type_.scale})"
+    elif isinstance(type_, sa.Integer):
+        text = "INTEGER"
+        if default and str(default).startswith("nextval(") or rowid_alias:
+            text, default = "SERIAL", None
+    elif isinstance(type_, sa.DateTime):
+        # SQLite has no precision (and reflects a raw "TIMESTAMP(3)" as timezone=3);
+        # PostgreSQL must say TIMESTAMP(3) WITHOUT TIME ZONE
+        assert kind == "sqlite" or not type_.timezone, column
+        precision = 3 if kind == "sqlite" else type_.precision
+        text = f"TIMESTAMP({precision})"
+    else:
+        text = repr(type_)
+    if not column["nullable"]:
+        text += " NOT NULL"
+    if default is not None:
+        text += f" DEFAULT {str(default).strip('()').strip(chr(39))}"
+    return text
+
+
+def reflect_columns(connection, table: str, kind: str) -> dict[str, str]:
+    inspector = sa.inspect(connection)
+    columns = inspector.get_columns(table)
+    pk = inspector.get_pk_constraint(table)["constrained_columns"]
+    return {
+        c["name"]: describe_type(
+            c, kind, kind == "sqlite" and pk == [c["name"]] and str(c["type"]) == "INTEGER"
+        )
+        for c in columns
+    }
+
+
+def describe_schema(engine, names=FIVE_TABLES) -> dict:
+    """Columns, keys, indexes and uniques of the given tables, comparable across databases."""
+    kind = engine.dialect.name
+    with engine.connect() as connection:
+        inspector = sa.inspect(connection)
+        result = {}
+        for name in names:
+            pk = inspector.get_pk_constraint(name)
+            result[name] = {
+                "columns": list(reflect_columns(connection, name, kind).items()),
+                "pk": (pk["name"], pk["constrained_columns"]),
+                "fks": sorted((fk["name"], tuple(fk["constrained_columns"]), fk["referred_table"],
+                               tuple(fk["referred_columns"])) for fk in inspector.get_foreign_keys(name)),
+                "indexes": sorted((ix["name"], tuple(ix["column_names"]), bool(ix["unique"]))
+                                  for ix in inspector.get_indexes(name)
+                                  if not ix.get("duplicates_constraint")),
+                "uniques": sorted((uq["name"], tuple(uq["column_names"]))
+                                  for uq in inspector.get_unique_constraints(name)),
+            }
+    return result
+
+
+@pytest.fixture
+def fresh_engine(database_factory):
+    return database_factory.engine(database_factory.new_url())
+
+
+def test_fresh_migrate_creates_every_table_and_column_exactly(fresh_engine, db_kind):
+    report = migrations.upgrade(fresh_engine)
+    assert report.from_revision is None and report.to_revision == "0002_benchmarks"
+    assert sorted(report.created_tables) == sorted(FIVE_TABLES)
+    assert report.adopted_tables == [] and report.added_columns == []
+    with fresh_engine.connect() as connection:
+        names = set(sa.inspect(connection).get_table_names())
+        assert set(FIVE_TABLES) | {"districtbench_alembic_version"} <= names
+        assert "alembic_version" not in names
+        for table in FIVE_TABLES:
+            assert reflect_columns(connection, table, db_kind) == expected_columns(table), table
+    total = sum(len(v) for v in BENCHMARK_COLUMNS.values())
+    assert total == NUMBER_OF_BENCHMARK_COLUMNS
+
+
+def test_fresh_migrate_creates_keys_indexes_and_unique_constraints(fresh_engine):
+    migrations.upgrade(fresh_engine)
+    schema = describe_schema(fresh_engine)
+    for table in FIVE_TABLES:
+        name, columns = PRIMARY_KEYS[table]
+        assert schema[table]["pk"] == (name, columns)
+        assert schema[table]["indexes"] == sorted(
+            (ix, tuple(cols), False) for ix, cols in INDEXES.get(table, {}).items()
+        ), table
+        assert schema[table]["uniques"] == sorted(
+            (uq, tuple(cols)) for uq, cols in UNIQUES.get(table, {}).items()
+        ), table
+        assert schema[table]["fks"] == sorted(
+            (fk, tuple(cols), ref, tuple(refcols)) for fk, cols, ref, refcols in FOREIGN_KEYS.get(table, [])
+        ), table
+
+
+def _state_rows(engine) -> list[tuple]:
+    with engine.connect() as connection:
+        return connection.execute(
+            sa.text("SELECT fips, abbrev, name, created_at, updated_at, total_districts FROM states ORDER BY fips")
+        ).all()
+
+
+def test_state_reference_rows_are_seeded_with_timestamps(fresh_engine):
+    migrations.upgrade(fresh_engine)
+    rows = _state_rows(fresh_engine)
+    assert len(rows) == NUMBER_OF_STATE_ROWS
+    by_fips = {row[0]: row for row in rows}
+    assert by_fips["00"][1:3] == ("US", "United States")
+    assert by_fips["06"][1:3] == ("CA", "California")
+    assert by_fips["11"][1:3] == ("DC", "District of Columbia")
+    territories = {"60": "AS", "66": "GU", "69": "MP", "72": "PR", "78": "VI"}
+    assert {f: by_fips[f][1] for f in territories} == territories
+    assert sum(1 for f in by_fips if "01" <= f <= "56") == 51
+    assert all(row[3] is not None and row[4] is not None and row[5] == 0 for row in rows)
+
+
+def test_migrate_twice_changes_nothing(fresh_engine):
+    migrations.upgrade(fresh_engine)
+    schema, rows = describe_schema(fresh_engine), _state_rows(fresh_engine)
+    report = migrations.upgrade(fresh_engine)
+    assert not report.changed and "already up to date" in report.summary()
+    assert describe_schema(fresh_engine) == schema
+    assert _state_rows(fresh_engine) == rows
+    assert migrations.current_revision(fresh_engine) == migrations.head_revision() == "0002_benchmarks"
+
+
+def test_migrations_produce_exactly_the_models(fresh_engine, database_factory):
+    migrations.upgrade(fresh_engine)
+    models_engine = database_factory.engine(database_factory.new_url())
+    tables.metadata.create_all(models_engine)
+    assert describe_schema(fresh_engine) == describe_schema(models_engine)
+
+
+def test_alembic_check_passes_on_a_migrated_database(fresh_engine):
+    migrations.upgrade(fresh_engine)
+    migrations.check(fresh_engine)  # raises if models and migrations disagree
+
+
+def test_alembic_check_notices_a_difference(fresh_engine):
+    migrations.upgrade(fresh_engine)
+    with fresh_engine.begin() as connection:
+        connection.execute(sa.text("DROP INDEX districts_state_abbrev_idx"))
+    with pytest.raises(NotMigratedError, match="differs"):
+        migrations.check(fresh_engine)
+
+
+def test_upgrade_downgrade_upgrade(fresh_engine, db_kind):
+    migrations.upgrade(fresh_engine)
+    first = describe_schema(fresh_engine)
+    report = migrations.downgrade(fresh_engine, "base")
+    assert sorted(report.dropped_tables) == sorted(FIVE_TABLES)
+    with fresh_engine.connect() as connection:
+        left = set(sa.inspect(connection).get_table_names())
+    assert left <= {"districtbench_alembic_version"}  # bookkeeping gone too
+    assert migrations.current_revision(fresh_engine) is None
+    migrations.upgrade(fresh_engine)
+    assert describe_schema(fresh_engine) == first
+    assert len(_state_rows(fresh_engine)) == NUMBER_OF_STATE_ROWS
+
+
+def test_downgrade_benchmarks_drops_exactly_the_43_columns_and_the_us_row(fresh_engine, db_kind):
+    migrations.upgrade(fresh_engine)
+    report = migrations.downgrade(fresh_engine, "-1")
+    assert migrations.current_revision(fresh_engine) == "0001_base"
+    expected_dropped = {f"{t}.{line.split()[0]}" for t, lines in BENCHMARK_COLUMNS.items() for line in lines}
+    assert set(report.dropped_columns) == expected_dropped and len(report.dropped_columns) == 43
+    with fresh_engine.connect() as connection:
+        for table in FIVE_TABLES:
+            assert reflect_columns(connection, table, db_kind) == expected_columns(table, benchmarks=False)
+    rows = _state_rows(fresh_engine)
+    assert len(rows) == NUMBER_OF_STATE_ROWS - 1 and "00" not in {row[0] for row in rows}
+    migrations.upgrade(fresh_engine)
+    assert len(_state_rows(fresh_engine)) == NUMBER_OF_STATE_ROWS
+
+
+def test_downgrade_to_a_revision_id_and_to_base_revision(fresh_engine):
+    migrations.upgrade(fresh_engine)
+    migrations.downgrade(fresh_engine, "0001_base")
+    assert migrations.current_revision(fresh_engine) == "0001_base"
+    assert not migrations.is_current(fresh_engine)
+    migrations.upgrade(fresh_engine, "0002_benchmarks")
+    assert migrations.is_current(fresh_engine)
+
+
+def test_require_current_says_what_is_missing(fresh_engine):
+    with pytest.raises(NotMigratedError) as empty:
+        migrations.require_current(fresh_engine)
+    assert "no districtbench schema" in str(empty.value)
+    assert "Run `districtbench migrate`" in str(empty.value)
+    assert empty.value.exit_code == 2
+    migrations.upgrade(fresh_engine, "0001_base")
+    with pytest.raises(NotMigratedError) as older:
+        migrations.require_current(fresh_engine)
+    assert "0001_base" in str(older.value) and "0002_benchmarks" in str(older.value)
+    assert "Run `districtbench migrate`" in str(older.value)
+    migrations.upgrade(fresh_engine)
+    migrations.require_current(fresh_engine)
+
+
+def test_upgrade_sql_needs_no_database():
+    for url in ("postgresql+psycopg2://user:pw@host.invalid:5/db", "sqlite:////nonexistent/dir/x.db"):
+        sql = migrations.upgrade_sql(url)
+        for table in FIVE_TABLES:
+            assert re.search(rf"CREATE TABLE {table} \(", sql), (url, table)
+        assert "districtbench_alembic_version" in sql
+        assert "'United States'" in sql
+    assert "TIMESTAMP(3)" in migrations.upgrade_sql("postgresql://h/db")
