@@ -6,12 +6,13 @@ The expected schema is written here from schema.md, not read from districtbench.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from districtbench.db import migrations, tables
-from districtbench.errors import NotMigratedError
+from districtbench.errors import ConfigurationError, NotMigratedError
 
 FIVE_TABLES = ("states", "districts", "district_data_history", "data_refresh_logs",
                "districtbench_fetch_units")
@@ -376,3 +377,18 @@ def test_upgrade_sql_needs_no_database():
         assert "districtbench_alembic_version" in sql
         assert "'United States'" in sql
     assert "TIMESTAMP(3)" in migrations.upgrade_sql("postgresql://h/db")
+
+
+def test_scripts_come_from_the_checkout_or_the_installed_package(tmp_path, monkeypatch):
+    import districtbench
+
+    repository_root = Path(__file__).resolve().parents[1]
+    assert migrations.script_location() == repository_root / "alembic"
+    installed = tmp_path / "site-packages" / "districtbench"
+    (installed / "_alembic").mkdir(parents=True)
+    (installed / "_alembic" / "env.py").write_text("")
+    monkeypatch.setattr(districtbench, "__file__", str(installed / "__init__.py"))
+    assert migrations.script_location() == installed / "_alembic"
+    (installed / "_alembic" / "env.py").unlink()
+    with pytest.raises(ConfigurationError, match="migration scripts are missing"):
+        migrations.script_location()

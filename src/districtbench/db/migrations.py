@@ -11,6 +11,7 @@ import io
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
@@ -121,6 +122,7 @@ def alembic_config(*, connection: Connection | None = None, dialect_name: str | 
     return cfg
 
 
+@lru_cache(maxsize=1)
 def _scripts() -> ScriptDirectory:
     return ScriptDirectory.from_config(alembic_config())
 
