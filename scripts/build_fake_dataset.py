@@ -13,6 +13,7 @@ import argparse
 import csv
 import gzip
 import json
+import re
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -72,6 +73,33 @@ def write(name: str, template: str, listings: dict[int, list[dict]], *, syntheti
 
 # --- directory --------------------------------------------------------------------------
 
+def later_texas_leaids(real: Path, tapr: list[dict], known: set[str]) -> dict[str, tuple]:
+    """TEA number -> (LEAID, name) for Texas districts newer than the 2013 crosswalk.
+
+    TAPR names them (in its 2020 and 2021 rows); the NCES CCD 2023-24 file has their LEAIDs.
+    A TEA name matches a CCD Texas district missing from the crosswalk when the two are equal
+    ignoring case and punctuation, or else when one starts with the other, and only one does.
+    """
+    def key(name: str) -> str:
+        return re.sub(r"[^A-Z0-9]", "", name.upper())
+
+    candidates = {key(r["district_name"]): r["district_id"].zfill(7)
+                  for r in read_csv(real / "ccd/ccd_lea_enrollment_teachers_2023-24.csv")
+                  if r["state"] == "TX" and r["district_id"].zfill(7) not in known}
+    names: dict[str, list[str]] = defaultdict(list)
+    for r in sorted(tapr, key=lambda r: r["year"]):
+        if r["name"]:
+            names[r["tea_district"]].append(r["name"])
+    found = {}
+    for tea, seen in names.items():
+        hits = {candidates[key(n)] for n in seen if key(n) in candidates} or {
+            leaid for n in seen for c, leaid in candidates.items()
+            if key(n).startswith(c) or c.startswith(key(n))}
+        if len(hits) == 1:
+            found[tea] = (hits.pop(), seen[-1])
+    return found
+
+
 def build_directory(real: Path) -> tuple[dict[int, list[dict]], list[str]]:
     sample = json.loads((real / DIRECTORY_SAMPLE).read_text(encoding="utf-8"))["results"]
     fields = list(sample[0])  # the real API's field order; every row gets every field
@@ -83,26 +111,33 @@ def build_directory(real: Path) -> tuple[dict[int, list[dict]], list[str]]:
     listings[2018].extend(sample)  # the 1,000 real rows, untouched
 
     crosswalk = {r["STID"]: r for r in read_csv(real / "texas-tapr/tx_ccd_2013_districts_crosswalk.csv")}
+    tapr = read_csv(real / "texas-tapr/tx_tapr_districts_2012-2021.csv")
+    later = later_texas_leaids(real, tapr, {x["LEAID"] for x in crosswalk.values()})
     unmatched: Counter = Counter()
-    for r in read_csv(real / "texas-tapr/tx_tapr_districts_2012-2021.csv"):
+    for r in tapr:
         year, x = int(r["year"]), crosswalk.get(r["tea_district"])
-        if x is None:  # a district founded after the 2013 crosswalk: no LEAID known
-            unmatched[year] += 1
-            continue
-        row = blank(year) | {
-            "leaid": x["LEAID"], "lea_name": x["NAME"], "fips": TX_FIPS,
-            "state_leaid": f"TX-{x['STID']}", "street_location": x["LSTREE"],
-            "city_location": x["LCITY"], "state_location": "TX", "zip_location": x["LZIP"],
-            "latitude": number(x["LATCOD"]), "longitude": number(x["LONCOD"]),
-            "county_code": x["CONUM"], "county_name": x["CONAME"],
-            "agency_type": int(x["TYPE"]),
+        measures = {
             "enrollment": number(r["DPETALLC"]), "spec_ed_students": number(r["DPETSPEC"]),
             "english_language_learners": number(r["DPETLEPC"]),
             "teachers_total_fte": number(r["DPSTTOFC"]), "staff_total_fte": number(r["DPSATOFC"]),
         }
-        listings[year].append(row)
-    print(f"Texas TAPR rows without a LEAID in the crosswalk (left out): {dict(unmatched)}",
-          file=sys.stderr)
+        if x is not None:
+            row = blank(year) | {
+                "leaid": x["LEAID"], "lea_name": x["NAME"], "street_location": x["LSTREE"],
+                "city_location": x["LCITY"], "zip_location": x["LZIP"],
+                "latitude": number(x["LATCOD"]), "longitude": number(x["LONCOD"]),
+                "county_code": x["CONUM"], "county_name": x["CONAME"],
+                "agency_type": int(x["TYPE"]),
+            }
+        elif r["tea_district"] in later:
+            leaid, name = later[r["tea_district"]]
+            row = blank(year) | {"leaid": leaid, "lea_name": name}
+        else:  # a district with no LEAID in either file
+            unmatched[year] += 1
+            continue
+        row |= {"fips": TX_FIPS, "state_location": "TX", "state_leaid": f"TX-{r['tea_district']}"}
+        listings[year].append(row | measures)
+    print(f"Texas TAPR rows without a known LEAID (left out): {dict(unmatched)}", file=sys.stderr)
 
     for r in read_csv(real / "ccd/ccd_lea_enrollment_teachers_2023-24.csv"):
         leaid = r["district_id"].zfill(7)
