@@ -1,4 +1,4 @@
-pytest_plugins = ["tests.db_fixtures"]
+pytest_plugins = ["tests.db_fixtures", "tests.fakeapi_fixtures"]
 
 
 def pytest_sessionfinish(session, exitstatus):
