@@ -103,6 +103,19 @@ def test_roster_never_overwritten_by_an_older_year(db_engine, order):
     assert names == [("Albertville 2020",), ("Anchorage 2020",), ("Marshall 2020",)]
 
 
+def test_roster_rule_is_per_district(db_engine):
+    # B is in 2018 and 2019 only, A in 2020 only: a newer year of A must not block B's update
+    data = {
+        (DIR.format(year=2018), 1): [directory_record("0100002", "B 2018", 1)],
+        (DIR.format(year=2019), 1): [directory_record("0100002", "B 2019", 1)],
+        (DIR.format(year=2020), 1): [directory_record("0100001", "A 2020", 1)],
+    }
+    client = MemoryClient(data)
+    for year in (2018, 2020, 2019):
+        run(db_engine, client, ["enrollment"], [year], states=["01"])
+    assert rows(db_engine, tables.districts, "leaid", "name") == [("0100001", "A 2020"), ("0100002", "B 2019")]
+
+
 def test_roster_keeps_districts_only_in_older_years(db_engine):
     data = dataset()
     data[(DIR.format(year=2018), 2)].append(directory_record("0200099", "Closed 2018", 3))

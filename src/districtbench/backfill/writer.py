@@ -86,9 +86,11 @@ def upsert_roster(connection: sa.Connection, records: list[dict[str, Any]], unit
         for record in records
     ]
     newer = (
-        sa.select(sa.literal(1))
+        sa.select(sa.literal_column("1"))
         .where(
-            history.c.leaid == districts.c.leaid,
+            # the existing roster row; spelled out because SQLAlchemy does not correlate a
+            # subquery inside ON CONFLICT and would add `districts` to its FROM
+            history.c.leaid == sa.literal_column(f"{districts.name}.leaid"),
             history.c.source == unit.source.history_source,
             history.c.year > sa.literal_column(str(int(unit.year))),
         )

@@ -19,6 +19,7 @@ from districtbench.plugins.host import PluginLoadWarning, build_plugin_manager
 COMMAND_MODULES: tuple[str, ...] = (
     "districtbench.cli.migrate",
     "districtbench.cli.listing",
+    "districtbench.cli.backfill",
 )
 
 

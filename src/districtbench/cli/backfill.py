@@ -1,0 +1,89 @@
+"""`districtbench backfill SOURCE… --years SPEC [--states SPEC] [--concurrency N] [--force]`.
+
+Thin: parses options, checks them before touching the database, builds ONE UrbanClient for
+the run and hands over to `districtbench.backfill.run_backfill`.
+
+Environment: DISTRICTBENCH_BACKOFF_BASE — seconds of the first retry wait (then ×2 each
+retry; default 1). Tests and local fake servers set it small (0.01).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import List, Optional
+
+import typer
+
+from districtbench.cli.options import STATES_HELP, YEARS_HELP, parse_states, parse_years
+from districtbench.cli.state import get_state
+from districtbench.errors import ConfigurationError
+
+BACKOFF_VARIABLE = "DISTRICTBENCH_BACKOFF_BASE"
+DEFAULT_BACKOFF_BASE = 1.0
+
+
+def backoff_base_from_env(environ=None) -> float:
+    raw = (os.environ if environ is None else environ).get(BACKOFF_VARIABLE, "").strip()
+    if not raw:
+        return DEFAULT_BACKOFF_BASE
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 60:
+        raise ConfigurationError(
+            f"{BACKOFF_VARIABLE}={raw!r} is not a number of seconds between 0 and 60.",
+            hint=f"Unset it (default {DEFAULT_BACKOFF_BASE} s) or set e.g. {BACKOFF_VARIABLE}=0.5.",
+        )
+    return value
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("backfill")
+    def backfill_command(
+        ctx: typer.Context,
+        sources: List[str] = typer.Argument(
+            ..., metavar="SOURCE...", help="Source names (see `districtbench sources`) or `all`."
+        ),
+        years: str = typer.Option(
+            ..., "--years", metavar="SPEC", help=YEARS_HELP, callback=lambda value: parse_years(value)
+        ),
+        states: Optional[str] = typer.Option(
+            None,
+            "--states",
+            metavar="SPEC",
+            help=STATES_HELP,
+            callback=lambda value: parse_states(value),
+            show_default=False,
+        ),
+        concurrency: int = typer.Option(4, "--concurrency", min=1, max=64, help="Units fetched at once."),
+        force: bool = typer.Option(False, "--force", help="Fetch units again even if already complete."),
+    ) -> None:
+        """Fetch SOURCE data for the years and states into district_data_history (resumable).
+
+        Units (source, year, state) run concurrently; each is written atomically. Completed units are skipped by later runs unless --force. Exit 1 if any unit failed. Retry waits start at $DISTRICTBENCH_BACKOFF_BASE seconds (default 1).
+        """
+        from districtbench.backfill import ALL, plan_units, resolve_sources, run_backfill
+        from districtbench.backfill.display import make_progress, print_summary
+        from districtbench.urban.client import UrbanClient
+
+        state = get_state(ctx)
+        chosen = resolve_sources(state.sources, sources)
+        strict = ALL not in [name.strip() for name in sources]
+        plan_units(chosen, years, states, strict_years=strict)  # usage errors before the database
+        backoff = backoff_base_from_env()
+        engine = state.migrated_engine()
+        with UrbanClient(state.settings.api_url, backoff_base=backoff) as client:
+            report = run_backfill(
+                engine,
+                client,
+                chosen,
+                years,
+                states,
+                concurrency=concurrency,
+                force=force,
+                progress=make_progress(),
+                strict_years=strict,
+            )
+        print_summary(report)
+        raise typer.Exit(report.exit_code)
