@@ -313,3 +313,11 @@ def test_credentials_never_appear_in_errors(fake_api, sleeps):
     with pytest.raises(FetchError) as caught:
         client.fetch_all("school-districts/ccd/no-such-thing/2018/")
     assert "s3cret" not in str(caught.value) and "s3cret" not in caught.value.url
+
+
+def test_a_stopped_server_is_down_even_for_pooled_connections(fake_api, client):
+    client.fetch_all(DIRECTORY_2018, {"fips": 5})  # leaves a keep-alive connection pooled
+    fake_api.stop()
+    with pytest.raises(FetchError) as caught:
+        client.fetch_all(DIRECTORY_2018, {"fips": 4})
+    assert caught.value.reason.startswith("retries exhausted after 4 attempts: connection")

@@ -50,6 +50,11 @@ class _Handler(BaseHTTPRequestHandler):
         super().setup()
         # Small writes must not wait for the peer's delayed ACK (~40 ms per page otherwise).
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.server.api._track(self.connection, add=True)
+
+    def finish(self) -> None:
+        self.server.api._track(self.connection, add=False)
+        super().finish()
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         try:
@@ -89,6 +94,7 @@ class FakeUrbanApi:
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+        self._connections: set[socket.socket] = set()
 
     # --- lifecycle -------------------------------------------------------------------
     def start(self) -> "FakeUrbanApi":
@@ -110,6 +116,13 @@ class FakeUrbanApi:
         self._stopping.set()  # wakes handlers sleeping on latency / slow faults
         self._httpd.shutdown()
         self._httpd.server_close()
+        with self._log_lock:  # keep-alive connections must not outlive the server
+            connections, self._connections = list(self._connections), set()
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._httpd = self._thread = None
@@ -136,7 +149,17 @@ class FakeUrbanApi:
         self._faults.clear()
 
     # --- request handling --------------------------------------------------------------
+    def _track(self, connection: socket.socket, *, add: bool) -> None:
+        with self._log_lock:
+            if add:
+                self._connections.add(connection)
+            else:
+                self._connections.discard(connection)
+
     def _handle(self, handler: _Handler) -> None:
+        if self._stopping.is_set():
+            handler.close_connection = True
+            return
         target = handler.path
         with self._log_lock:
             self.requests_log.append(target)

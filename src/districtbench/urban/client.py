@@ -9,6 +9,7 @@ Anything else raises `FetchError(url, reason)` with a plain reason. See urban-ap
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -286,12 +287,18 @@ def _param_text(key: str, value: object) -> str:
 
 
 def _short(exc: BaseException) -> str:
-    """A one-line reason, without the nested urllib3 object reprs."""
-    text = str(exc.args[0] if exc.args else exc)
-    if "(Caused by" in text:
-        text = text.split("(Caused by", 1)[1].rstrip(")").strip()
-    if ":" in text and "object at 0x" in text:
-        text = text.rsplit(":", 1)[-1].strip(" ')")
+    """A one-line reason, without the nested urllib3 reprs (`Connection refused`,
+    `Remote end closed connection without response`, `IncompleteRead(…)`)."""
+    text = str(exc)
+    errno = re.search(r"\[Errno -?\d+\] ([^'\"()]+)", text)
+    if errno:
+        return errno.group(1).strip()
+    incomplete = re.search(r"IncompleteRead\([^)]*\)", text)
+    if incomplete:
+        return f"body ended early, {incomplete.group(0)}"
+    quoted = re.findall(r"\w+\('([^']+)'", text)
+    if quoted:
+        return quoted[-1]
     return text[:200] or type(exc).__name__
 
 
