@@ -90,6 +90,7 @@ class FakeUrbanApi:
         self._log_lock = threading.Lock()
         self._faults = FaultTable()
         self._filtered: dict[tuple, list[dict]] = {}
+        self._fips_index: dict[tuple, dict[str | None, list[dict]]] = {}
         self._filter_lock = threading.Lock()
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -234,6 +235,8 @@ class FakeUrbanApi:
         active = tuple(sorted((k, v) for k, v in filters if k in fields))
         if not active:
             return rows
+        if len(active) == 1 and active[0][0] == "fips":
+            return self._by_fips(template, year, rows).get(active[0][1], [])
         key = (template, year, active)
         with self._filter_lock:
             cached = self._filtered.get(key)
@@ -244,6 +247,18 @@ class FakeUrbanApi:
                     self._filtered.clear()
                 self._filtered[key] = cached
         return cached
+
+    def _by_fips(self, template: str, year: int, rows: list[dict]) -> dict[str, list[dict]]:
+        """Rows of one listing grouped by fips, built once: the common `?fips=N` query."""
+        key = (template, year, id(rows), len(rows))  # rows added later make a new index
+        with self._filter_lock:
+            index = self._fips_index.get(key)
+            if index is None:
+                index = {}
+                for row in rows:
+                    index.setdefault(_text(row.get("fips")), []).append(row)
+                self._fips_index[key] = index
+        return index
 
     def _link(self, path: str, query: list[tuple[str, str]], page: int, *,
               form: str = "absolute") -> str:
