@@ -81,18 +81,13 @@ class RichProgress(BackfillProgress):
 
 
 def print_summary(report: BackfillReport) -> None:
+    """A table per source × year, then the reasons rows were skipped, then the failures."""
     table = Table(title="Backfill summary", title_justify="left")
-    for heading, justify in (
-        ("source", "left"),
-        ("year", "right"),
-        ("complete", "right"),
-        ("failed", "right"),
-        ("skipped", "right"),
-        ("rows written", "right"),
-        ("rows skipped", "left"),
-        ("values nulled", "left"),
-    ):
-        table.add_column(heading, justify=justify, overflow="fold")
+    longest = max((len(outcome.source) for outcome in report.outcomes), default=6)
+    table.add_column("source", no_wrap=True, min_width=longest)
+    for heading in ("year", "complete", "failed", "skipped", "rows written", "rows skipped", "values nulled"):
+        table.add_column(heading, justify="right")
+    details: list[str] = []
     for summary in report.summaries():
         table.add_row(
             summary.source,
@@ -101,17 +96,23 @@ def print_summary(report: BackfillReport) -> None:
             f"[red]{summary.units_failed}[/red]" if summary.units_failed else "0",
             str(summary.units_skipped),
             f"{summary.rows_written:,}",
-            _reasons(summary.rows_skipped),
-            _reasons(summary.values_nulled),
+            f"{sum(summary.rows_skipped.values()):,}",
+            f"{sum(summary.values_nulled.values()):,}",
         )
+        if summary.rows_skipped:
+            details.append(f"  {summary.source} {summary.year} rows skipped: {_reasons(summary.rows_skipped)}")
+        if summary.values_nulled:
+            details.append(f"  {summary.source} {summary.year} values nulled: {_reasons(summary.values_nulled)}")
     console.err_console.print(table)
-    console.note("skipped = already complete in an earlier run (use --force to fetch again)")
+    console.note("skipped = units already complete in an earlier run (--force fetches them again)")
+    for line in details:
+        console.info(line)
     console.info(
         f"{report.count(COMPLETE)} units complete, {report.count(FAILED)} failed, "
         f"{report.count('skipped')} already complete; {report.rows_written:,} rows written "
         f"in {report.elapsed:.1f} s with {report.requests} requests."
     )
-    failures = report.failures
+    failures = sorted(report.failures, key=lambda o: (o.source, o.year, o.state_fips))
     if failures:
         console.error_line(f"{len(failures)} unit(s) failed; nothing of them was written:")
         for outcome in failures:
@@ -120,6 +121,4 @@ def print_summary(report: BackfillReport) -> None:
 
 
 def _reasons(counter: Counter) -> str:
-    if not counter:
-        return "—"
     return ", ".join(f"{reason} {count:,}" for reason, count in counter.most_common())
