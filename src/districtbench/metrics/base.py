@@ -3,15 +3,42 @@ and set-based SQL (SQLAlchemy Core) that computes them inside the database."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:  # pragma: no cover
+    from districtbench.metrics.context import RunContext
+
+
+@dataclass
+class FamilyOutcome:
+    """What one family did: rows whose values changed, and values stored as NULL because
+    they did not fit their column or were invalid (column -> count)."""
+
+    districts_updated: int = 0
+    states_updated: int = 0
+    nulled: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def values_nulled(self) -> int:
+        return sum(self.nulled.values())
+
+    def add(self, other: "FamilyOutcome") -> None:
+        self.districts_updated += other.districts_updated
+        self.states_updated += other.states_updated
+        for column, count in other.nulled.items():
+            self.nulled[column] = self.nulled.get(column, 0) + count
 
 
 @dataclass(frozen=True)
 class MetricFamily:
     """name: `latest`, `ratios`, …; runs_after: names of families that must run first;
-    columns: `table.column` names it writes."""
+    columns: `table.column` names it writes; compute: does the work inside the runner's
+    transaction and reports a FamilyOutcome (it must write every column it declares, for
+    every row, so nothing stale survives)."""
 
     name: str
     runs_after: tuple[str, ...]
     columns: tuple[str, ...]
     description: str = ""
+    compute: Callable[["RunContext"], FamilyOutcome] | None = field(default=None, compare=False)

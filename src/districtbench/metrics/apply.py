@@ -1,0 +1,92 @@
+"""Writing a family's staged results onto `districts` or `states`, set-based.
+
+A family first fills a staging table with one row per target row (every district, every
+state) holding the *raw* results. `apply_outputs` then
+1. counts, per column, the values that do not fit the column (or are invalid) — these are
+   stored as NULL, never clipped and never an overflow error;
+2. runs one `UPDATE target … FROM stage` that sets every output column (NULL where nothing
+   can be computed, so no stale value survives) and `updated_at`, touching only rows whose
+   values change (`IS DISTINCT FROM`): a re-run with unchanged data writes nothing, which
+   keeps results byte-identical and PostgreSQL tables free of dead rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Mapping, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+
+from districtbench.metrics.arith import column_range, lit
+from districtbench.metrics.context import RunContext
+
+
+@dataclass(frozen=True)
+class Output:
+    """`column` of the target gets `value` (an expression over the staging table); numeric
+    values outside [low, high] become NULL and are counted. No bounds: stored as is."""
+
+    column: str
+    value: ColumnElement
+    low: Decimal | None = None
+    high: Decimal | None = None
+
+    @property
+    def checked(self) -> bool:
+        return self.low is not None or self.high is not None
+
+    def fitted(self) -> ColumnElement:
+        if not self.checked:
+            return self.value
+        conditions = []
+        if self.low is not None:
+            conditions.append(self.value >= lit(self.low))
+        if self.high is not None:
+            conditions.append(self.value <= lit(self.high))
+        return sa.case((sa.and_(*conditions), self.value), else_=sa.null())
+
+
+def bounded(target: sa.Table, column: str, value: ColumnElement, valid_max: Decimal | None = None) -> Output:
+    """An Output checked against the range of `target.column`'s type (and `valid_max`)."""
+    low, high = column_range(target.c[column])
+    if valid_max is not None:
+        high = min(high, valid_max)
+    return Output(column, value, low, high)
+
+
+def apply_outputs(
+    ctx: RunContext,
+    target: sa.Table,
+    key: str,
+    stage: sa.Table,
+    outputs: Sequence[Output],
+    extra_values: Mapping[str, object] | None = None,
+    also_when: ColumnElement | None = None,
+) -> tuple[int, dict[str, int]]:
+    """Write `outputs` onto `target` (joined on `key`); returns (rows changed, NULLed per column).
+    `extra_values` are set on the rows written; `also_when` writes rows that match it even if
+    their values are unchanged."""
+    connection = ctx.connection
+    nulled: dict[str, int] = {}
+    checked = [output for output in outputs if output.checked]
+    if checked:
+        counts = connection.execute(
+            sa.select(*[sa.func.count(o.value) - sa.func.count(o.fitted()) for o in checked]).select_from(stage)
+        ).one()
+        nulled = {o.column: int(n or 0) for o, n in zip(checked, counts) if n}
+
+    values = {o.column: o.fitted() for o in outputs}
+    changed = sa.or_(
+        *[target.c[o.column].is_distinct_from(values[o.column]) for o in outputs],
+        *([also_when] if also_when is not None else []),
+    )
+    statement = (
+        sa.update(target)
+        .where(target.c[key] == stage.c[key])
+        .where(changed)
+        .values({**values, **(extra_values or {}), "updated_at": ctx.now})
+    )
+    result = connection.execute(statement)
+    return result.rowcount, nulled

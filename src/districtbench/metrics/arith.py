@@ -1,0 +1,123 @@
+"""Exact arithmetic and rounding in SQL that gives the same answers on PostgreSQL and SQLite.
+
+Every computed value is a quotient `num / den` of *exact* expressions, rounded half away
+from zero. Decimal inputs are first scaled to integers (`2.67` at scale 2 -> `267`), so the
+numerator and denominator are whole numbers on both databases:
+
+* PostgreSQL: NUMERIC arithmetic (arbitrary precision, never overflows), then
+  `ROUND(numeric, s)`, which rounds half away from zero. (ROUND on double precision would
+  round half to even, which is why nothing here is a float.)
+* SQLite: 64-bit INTEGER arithmetic, and the rounding done by integer division,
+  `(2·|num|·10^s + |den|) / (2·|den|)`, which is `floor(|num/den|·10^s + ½)`; the sign is
+  applied afterwards. SQLite's own ROUND works on doubles (2.675 is 2.67499999…), so it is
+  not used on computed values. An integer product too large for 64 bits turns into a REAL
+  in SQLite instead of raising, and such a value is out of range for every column anyway.
+
+Sums use `sum_exact`: SUM on PostgreSQL; on SQLite CAST(TOTAL(x) AS INTEGER), which is exact
+while partial sums stay below 2^53 and, unlike SUM, never raises "integer overflow".
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+
+NUMERIC = sa.Numeric()
+INT32_MAX = 2_147_483_647
+
+
+def lit(value: int | Decimal | str) -> ColumnElement:
+    """A constant written into the SQL text (keeps INTEGER typing on SQLite)."""
+    return sa.literal_column(str(value), sa.Integer if isinstance(value, int) else None)
+
+
+def int_div(left: ColumnElement, right: ColumnElement) -> ColumnElement:
+    """Integer division truncating toward zero, `/` between integers on both databases.
+    (SQLAlchemy 2 renders a plain `/` as true division, adding `+ 0.0` on SQLite.)"""
+    return sa.type_coerce(left, sa.Integer) // sa.type_coerce(right, sa.Integer)
+
+
+def pow10(scale: int) -> int:
+    return 10**scale
+
+
+class Arith:
+    """Builds exact expressions for one dialect (`postgresql` or `sqlite`)."""
+
+    def __init__(self, dialect_name: str):
+        if dialect_name not in ("postgresql", "sqlite"):
+            raise ValueError(f"unsupported database dialect {dialect_name!r}")
+        self.postgresql = dialect_name == "postgresql"
+
+    def exact(self, expr: ColumnElement, scale: int = 0) -> ColumnElement:
+        """`expr × 10^scale` as an exact whole number (expr has at most `scale` decimals)."""
+        if self.postgresql:
+            value = sa.cast(expr, NUMERIC)
+            return value * lit(pow10(scale)) if scale else value
+        if scale == 0:
+            return sa.cast(expr, sa.Integer)
+        # A stored 2.67 is the double 2.66999…; ×100 is within 1e-12 of 267, ROUND(…) is exact.
+        return sa.cast(sa.func.round(expr * lit(pow10(scale))), sa.Integer)
+
+    def sort_key(self, expr: ColumnElement, scale: int) -> ColumnElement:
+        """An exact key that orders and groups like the value: ties are ties (integers sort
+        faster than NUMERIC on PostgreSQL, and SQLite's stored doubles become exact)."""
+        if self.postgresql:
+            return sa.cast(expr * lit(pow10(scale)), sa.BigInteger) if scale else expr
+        return self.exact(expr, scale)
+
+    def binary(self, expr: ColumnElement) -> ColumnElement:
+        """A string compared byte by byte (PostgreSQL's "C" collation sorts far faster than
+        a locale's; SQLite compares bytes already)."""
+        return expr.collate("C") if self.postgresql else expr
+
+    def sum_exact(self, expr: ColumnElement) -> ColumnElement:
+        if self.postgresql:
+            return sa.func.sum(expr)
+        return sa.cast(sa.func.total(expr), sa.Integer)
+
+    def rounded(self, num: ColumnElement, den: ColumnElement, scale: int) -> ColumnElement:
+        """`num / den` rounded half away from zero to `scale` decimals; NULL if either side
+        is NULL or `den` is 0."""
+        if self.postgresql:
+            return sa.func.round(sa.cast(num, NUMERIC) / sa.func.nullif(den, 0), scale)
+        factor = pow10(scale)
+        magnitude = int_div(  # SQLite: x / 0 is NULL
+            lit(2) * sa.func.abs(num) * lit(factor) + sa.func.abs(den), lit(2) * sa.func.abs(den)
+        )
+        negative = sa.or_(sa.and_(num < 0, den > 0), sa.and_(num > 0, den < 0))
+        signed = sa.case((negative, -magnitude), else_=magnitude)
+        return signed if scale == 0 else signed / sa.literal_column(f"{factor}.0")
+
+    def difference(self, left: ColumnElement, right: ColumnElement, scale: int) -> ColumnElement:
+        """`left − right` for two values with at most `scale` decimals, exactly (no rounding
+        is needed: NUMERIC subtraction is exact; on SQLite the whole number of hundredths
+        divided by 100.0 is the double nearest to the decimal, as a stored 2.67 is)."""
+        if self.postgresql:
+            return sa.cast(left, NUMERIC) - sa.cast(right, NUMERIC)
+        difference = self.exact(left, scale) - self.exact(right, scale)
+        return difference / sa.literal_column(f"{pow10(scale)}.0") if scale else difference
+
+
+def column_scale(column: sa.Column) -> int:
+    """Decimal places a column holds: NUMERIC(p,s) -> s, INTEGER -> 0."""
+    type_ = column.type
+    if isinstance(type_, sa.Numeric) and not isinstance(type_, sa.Float):
+        return type_.scale or 0
+    if isinstance(type_, sa.Integer):
+        return 0
+    raise TypeError(f"{column} is not numeric")
+
+
+def column_range(column: sa.Column) -> tuple[Decimal, Decimal]:
+    """The values a numeric column can hold: DECIMAL(5,2) -> ±999.99, INTEGER -> ±2^31−1."""
+    type_ = column.type
+    if isinstance(type_, sa.Integer):
+        return Decimal(-INT32_MAX - 1), Decimal(INT32_MAX)
+    if isinstance(type_, sa.Numeric) and type_.precision is not None:
+        scale = type_.scale or 0
+        high = Decimal(10) ** (type_.precision - scale) - Decimal(1).scaleb(-scale)
+        return -high, high
+    raise TypeError(f"{column} has no bounded numeric type")

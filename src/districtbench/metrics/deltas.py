@@ -1,0 +1,78 @@
+"""Family `deltas`: each district against its state's and the nation's average, and its
+within-state quartile flag, for the eight metrics.
+
+`<key>_vs_state` = district value − its state's average, `<key>_vs_national` = district
+value − the US row's average (NULL when either side is NULL). Flags: see `quartiles`.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from districtbench.db import tables
+from districtbench.metrics.apply import Output, apply_outputs, bounded
+from districtbench.metrics.averages import NATIONAL_FIPS
+from districtbench.metrics.base import FamilyOutcome, MetricFamily
+from districtbench.metrics.context import RunContext
+from districtbench.metrics.definitions import METRICS
+from districtbench.metrics.quantities import RESULT_SCALE
+from districtbench.metrics.quartiles import quartile_flag, ranked_districts
+from districtbench.plugins.hookspecs import hookimpl
+
+
+def compute(ctx: RunContext) -> FamilyOutcome:
+    state = tables.states.alias("state_avg")
+    nation = tables.states.alias("national_avg")
+    ranked = ranked_districts(ctx.arith)  # districts + window columns for the flags
+    computed = []
+    for index, metric in enumerate(METRICS):
+        value = ranked.c[metric.district_column]
+        computed.append(
+            ctx.arith.difference(value, state.c[metric.average_column], RESULT_SCALE).label(metric.vs_state_column)
+        )
+        computed.append(
+            ctx.arith.difference(value, nation.c[metric.average_column], RESULT_SCALE).label(
+                metric.vs_national_column
+            )
+        )
+        computed.append(quartile_flag(ranked, index).label(metric.quartile_column))
+    joined = ranked.outerjoin(state, state.c.fips == ranked.c.state_fips).outerjoin(
+        nation, nation.c.fips == sa.literal(NATIONAL_FIPS, sa.String(2))
+    )
+    stage = ctx.stage(
+        "deltas",
+        sa.Column("leaid", sa.String(7), primary_key=True),
+        *[
+            sa.Column(c.name, sa.String(15) if c.name.endswith("_quartile_state") else sa.Numeric())
+            for c in computed
+        ],
+    )
+    ctx.fill(stage, sa.select(ranked.c.leaid, *computed).select_from(joined))
+    outputs = []
+    for metric in METRICS:
+        outputs.append(bounded(tables.districts, metric.vs_state_column, stage.c[metric.vs_state_column]))
+        outputs.append(bounded(tables.districts, metric.vs_national_column, stage.c[metric.vs_national_column]))
+        outputs.append(Output(metric.quartile_column, stage.c[metric.quartile_column]))
+    changed, nulled = apply_outputs(ctx, tables.districts, "leaid", stage, outputs)
+    return FamilyOutcome(districts_updated=changed, nulled=nulled)
+
+
+def _columns() -> tuple[str, ...]:
+    names = []
+    for metric in METRICS:
+        names += [metric.vs_state_column, metric.vs_national_column, metric.quartile_column]
+    return tuple(f"districts.{name}" for name in names)
+
+
+FAMILY = MetricFamily(
+    name="deltas",
+    runs_after=("averages",),
+    columns=_columns(),
+    description="Each district vs its state and the nation, and its within-state quartile flag.",
+    compute=compute,
+)
+
+
+@hookimpl
+def register_metric_families(register) -> None:
+    register(FAMILY)

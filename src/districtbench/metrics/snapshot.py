@@ -1,0 +1,85 @@
+"""One pass over the history for `latest` and `trends`: every district's rows of each source
+in that source's latest year and base year of the district's state (see `years`), pivoted
+into one staging row per district (every district, NULLs where it has no row).
+
+Built once per run and shared, so the ~450,000 history rows are read twice per run in all
+(once for the years, once here), however many families use them.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from districtbench.db import tables
+from districtbench.metrics.context import RunContext
+from districtbench.metrics.definitions import LATEST_SOURCES, TRENDS
+from districtbench.metrics.years import source_years
+
+ENDS = ("latest", "base")
+
+
+def label(source: str, column: str, end: str) -> str:
+    """Snapshot column of `district_data_history.column` of `source` in the `end` year."""
+    return f"{source}__{column}__{end}"
+
+
+def year_label(source: str) -> str:
+    """Snapshot column: the latest year, where the district has a row of `source` in it."""
+    return f"{source}__year"
+
+
+def wanted() -> list[tuple[str, str, str]]:
+    """(source, history column, end) triples the families read."""
+    triples = [(spec.source, column, "latest") for spec in LATEST_SOURCES for _, column in spec.columns]
+    triples += [(t.source, column, end) for t in TRENDS for column in t.quantity.columns for end in ENDS]
+    return list(dict.fromkeys(triples))
+
+
+def snapshot(ctx: RunContext) -> sa.Table:
+    return ctx.memo("snapshot", lambda: _build(ctx))  # type: ignore[return-value]
+
+
+def _build(ctx: RunContext) -> sa.Table:
+    d, h = tables.districts, tables.district_data_history
+    years = source_years(ctx)
+    year_of = {"latest": years.c.latest_year, "base": years.c.base_year}
+    triples = wanted()
+    sources = list(dict.fromkeys([spec.source for spec in LATEST_SOURCES] + [t.source for t in TRENDS]))
+    picked = [
+        sa.func.max(sa.case((sa.and_(h.c.source == source, h.c.year == year_of[end]), h.c[column]))).label(
+            label(source, column, end)
+        )
+        for source, column, end in triples
+    ]
+    picked += [
+        sa.func.max(sa.case((sa.and_(h.c.source == source, h.c.year == years.c.latest_year), h.c.year))).label(
+            year_label(source)
+        )
+        for source in sources
+    ]
+    pivot = (
+        sa.select(d.c.leaid, *picked)
+        .select_from(
+            d.join(years, years.c.state_fips == d.c.state_fips).join(
+                h,
+                sa.and_(
+                    h.c.leaid == d.c.leaid,
+                    h.c.source == years.c.source,
+                    h.c.year.in_([years.c.latest_year, years.c.base_year]),
+                ),
+            )
+        )
+        .group_by(d.c.leaid)
+    )
+    stage = ctx.stage(
+        "snapshot",
+        sa.Column("leaid", sa.String(7), primary_key=True),
+        *[sa.Column(label(s, c, e), h.c[c].type) for s, c, e in triples],
+        *[sa.Column(year_label(source), sa.Integer) for source in sources],
+    )
+    ctx.fill(stage, pivot)
+    # Districts without any of those rows get an all-NULL row (cheaper than a LEFT JOIN of
+    # the pivot, which SQLite would have to index first).
+    missing = sa.select(d.c.leaid).where(d.c.leaid.not_in(sa.select(stage.c.leaid)))
+    ctx.connection.execute(stage.insert().from_select(["leaid"], missing))
+    return stage
