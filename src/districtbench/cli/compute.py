@@ -1,0 +1,69 @@
+"""`districtbench compute [FAMILY…|all]`: run metric families in one transaction."""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+import typer
+from rich.table import Table
+
+from districtbench import console
+from districtbench.cli.state import get_state
+from districtbench.errors import ComputeError
+from districtbench.metrics.runner import ComputeResult, resolve_families, run_families
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("compute")
+    def compute_command(
+        ctx: typer.Context,
+        families: Optional[List[str]] = typer.Argument(
+            None,
+            metavar="[FAMILY...|all]",
+            help="Metric families to run (default: all), in dependency order. See `districtbench metrics`.",
+            show_default=False,
+        ),
+    ) -> None:
+        """Compute benchmarks from the history: all in one transaction (all or nothing)."""
+        state = get_state(ctx)
+        registry = state.families
+        resolve_families(registry, families)  # unknown names: exit 2 before touching the database
+        engine = state.migrated_engine()
+        result = run_families(engine, registry, families)
+        print_summary(result)
+        if not result.ok:
+            where = f"family {result.failed_family!r}" if result.failed_family else "the commit"
+            raise ComputeError(
+                f"compute failed in {where}: {result.error}",
+                hint="Nothing was changed (the run is one transaction); each family's log row records the failure.",
+            )
+
+
+def print_summary(result: ComputeResult) -> None:
+    table = Table(title="Compute", title_justify="left")
+    for heading, justify in (
+        ("family", "left"),
+        ("status", "left"),
+        ("districts updated", "right"),
+        ("states updated", "right"),
+        ("values NULLed", "right"),
+        ("seconds", "right"),
+    ):
+        table.add_column(heading, justify=justify)
+    for family in result.families:
+        status = "ok" if family.status == "success" else family.status
+        table.add_row(
+            family.name,
+            status,
+            f"{family.outcome.districts_updated:,}",
+            f"{family.outcome.states_updated:,}",
+            f"{family.outcome.values_nulled:,}",
+            f"{family.seconds:.2f}",
+        )
+    console.err_console.print(table)
+    for family in result.families:
+        if family.outcome.nulled:
+            detail = ", ".join(f"{column} {count:,}" for column, count in sorted(family.outcome.nulled.items()))
+            console.note(f"{family.name}: stored NULL because the value did not fit its column or was invalid: {detail}")
+    if result.ok:
+        console.info(f"Committed in {result.seconds:.2f} s (rows whose values did not change are left untouched).")
