@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "districtbench.cli.migrate",
     "districtbench.cli.listing",
     "districtbench.cli.backfill",
+    "districtbench.cli.compute",
 )
 
 
