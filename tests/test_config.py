@@ -64,8 +64,6 @@ def test_environment_before_dotenv_and_dotenv_when_unset(tmp_path):
     assert settings_url(None, {"DATABASE_URL": "sqlite:///env_low.db"}, dotenv, tmp_path) == "sqlite:///from_dotenv.db"
 
 
-@pytest.mark.xfail(strict=True, reason="config.read_dotenv: a quoted value followed by a # comment "
-                   "keeps its quotes (reported, config.py is not part of this change)")
 def test_dotenv_quoted_value_with_a_trailing_comment(tmp_path):
     dotenv = 'DATABASE_URL="sqlite:///quoted.db"  # production\n'
     assert settings_url(None, {}, dotenv, tmp_path) == "sqlite:///quoted.db"

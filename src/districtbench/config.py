@@ -27,6 +27,8 @@ class Settings:
     database_url: str
     api_url: str
     debug: bool = False
+    # Where the database URL came from: "option", "env:NAME", ".env:NAME" or "default".
+    database_url_origin: str = "default"
 
     @property
     def masked_database_url(self) -> str:
@@ -46,8 +48,9 @@ def read_dotenv(path: Path) -> dict[str, str]:
             line = line[len("export ") :].lstrip()
         key, _, value = line.partition("=")
         value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
+        quoted = re.match(r"^(['\"])(.*?)\1(\s+#.*)?$", value)
+        if quoted:
+            value = quoted.group(2)
         else:
             value = re.sub(r"\s+#.*$", "", value)
         values[key.strip()] = value
@@ -72,16 +75,19 @@ def resolve_settings(
     environ = dict(os.environ if environ is None else environ)
     dotenv = read_dotenv((cwd or Path.cwd()) / ".env")
     url = database_url
+    origin = "option" if url else "default"
     if not url:
         for name in DATABASE_URL_VARIABLES:
             url = _lookup(name, environ, dotenv)
             if url:
+                origin = f"env:{name}" if environ.get(name, "").strip() else f".env:{name}"
                 break
     api = api_url or _lookup(API_URL_VARIABLE, environ, dotenv) or DEFAULT_API_URL
     return Settings(
         database_url=normalize_database_url(url or DEFAULT_DATABASE_URL),
         api_url=api.rstrip("/"),
         debug=debug,
+        database_url_origin=origin,
     )
 
 

@@ -89,8 +89,21 @@ def build_plugin_manager(
             _register_object(pm, plugin, entry_point.name)
     for plugin in extra_plugins:
         _register_object(pm, plugin, getattr(plugin, "__name__", None) or repr(plugin))
-    pm.check_pending()
+    _drop_invalid_plugins(pm)
     return pm
+
+
+def _drop_invalid_plugins(pm: pluggy.PluginManager) -> None:
+    """A plugin with a misspelled hook name is skipped with a warning, like one that fails
+    to import: it must not break the CLI."""
+    while True:
+        try:
+            pm.check_pending()
+            return
+        except pluggy.PluginValidationError as exc:
+            name = pm.get_name(exc.plugin) or repr(exc.plugin)
+            _warn(f"Plugin {name!r} skipped: {exc}")
+            pm.unregister(exc.plugin)
 
 
 def _register_module(pm: pluggy.PluginManager, module_name: str) -> None:
