@@ -1,0 +1,106 @@
+"""`districtbench run --years SPEC [--states SPEC]`: the main job, end to end."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from districtbench import console
+from districtbench.cli.options import STATES_HELP, YEARS_HELP, parse_states, parse_years
+from districtbench.cli.state import AppState, get_state
+from districtbench.pipeline import PipelineReport, check_years
+
+
+def execute_run(
+    state: AppState,
+    api_url: str,
+    years: list[int],
+    states: list[str],
+    *,
+    concurrency: int = 4,
+    backoff_base: float | None = None,
+    example_leaid: str | None = None,
+) -> int:
+    """Run the pipeline with progress and summaries on stderr; returns the exit code."""
+    from districtbench.backfill.display import make_progress, print_summary
+    from districtbench.cli.backfill import backoff_base_from_env
+    from districtbench.cli.compute import print_summary as print_compute_summary
+    from districtbench.pipeline import run_pipeline
+    from districtbench.urban.client import UrbanClient
+
+    sources = list(state.sources)
+    check_years(sources, years)  # usage errors before the database
+    engine = state.engine()
+    console.info(f"Database: {state.settings.masked_database_url}")
+    backoff = backoff_base_from_env() if backoff_base is None else backoff_base
+    with UrbanClient(api_url, backoff_base=backoff) as client:
+        report = run_pipeline(
+            engine,
+            client,
+            sources,
+            state.families,
+            years,
+            states,
+            concurrency=concurrency,
+            progress=make_progress(),
+            after_backfill=print_summary,
+        )
+    print_compute_summary(report.compute)
+    print_run_summary(report, state.settings.masked_database_url, example_leaid)
+    return report.exit_code
+
+
+def print_run_summary(report: PipelineReport, database: str, example_leaid: str | None) -> None:
+    from districtbench.cli.listing import format_years
+
+    for line in report.migrated:
+        console.note(line)
+    table = Table(title="Run summary", title_justify="left")
+    for heading, justify in (("source", "left"), ("years covered", "left"), ("districts", "right"), ("failed units", "right")):
+        table.add_column(heading, justify=justify)
+    for row in report.coverage:
+        failed = f"[red]{row.failed_units}[/red]" if row.failed_units else "0"
+        table.add_row(row.source, format_years(row.years) if row.years else "—", f"{row.districts:,}", failed)
+    console.err_console.print(table)
+    compute = report.compute
+    if compute is not None:
+        if compute.ok:
+            updated = {family.name: family.outcome.districts_updated for family in compute.families}
+            console.info(
+                f"Compute: {len(compute.families)} families committed "
+                f"({', '.join(f'{name} {count:,}' for name, count in updated.items())} districts updated)."
+            )
+        else:
+            console.error_line(f"Compute failed in {compute.failed_family or 'the commit'}: {compute.error}")
+    failures = report.backfill.failures if report.backfill else []
+    if failures:
+        console.error_line(f"{len(failures)} unit(s) failed:")
+        for outcome in failures:
+            console.info(f"  {outcome.label}: {outcome.reason}")
+    console.info(f"Database: {database}")
+    console.info("Next:")
+    if report.exit_code:
+        console.info("  run the same command again to retry what failed (completed units are skipped)")
+    console.info("  districtbench status                     what is loaded and computed")
+    console.info(f"  districtbench show {example_leaid or 'LEAID':<22}one district against its state and the US")
+    console.info("  districtbench export -o benchmarks.csv   every district's benchmark columns")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("run")
+    def run_command(
+        ctx: typer.Context,
+        years: str = typer.Option(..., "--years", metavar="SPEC", help=YEARS_HELP, callback=lambda value: parse_years(value)),
+        states: Optional[str] = typer.Option(
+            None, "--states", metavar="SPEC", help=STATES_HELP, callback=lambda value: parse_states(value), show_default=False
+        ),
+        concurrency: int = typer.Option(4, "--concurrency", min=1, max=64, help="Units fetched at once."),
+    ) -> None:
+        """The main job: migrate if needed, backfill every source for the years each has, then compute all.
+
+        Years a source lacks are skipped with a note. Ends with one summary. Exit 1 if any unit or family failed (run it again to resume).
+        """
+        state = get_state(ctx)
+        raise typer.Exit(execute_run(state, state.settings.api_url, years, states, concurrency=concurrency))

@@ -1,0 +1,123 @@
+"""`districtbench status`: schema revision, data per source × year, last computes, coverage."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.table import Table
+
+from districtbench import console
+from districtbench.cli.state import get_state
+from districtbench.errors import NotMigratedError
+from districtbench.reporting.status import (
+    StatusReport,
+    column_coverage,
+    last_compute_runs,
+    source_year_statuses,
+)
+
+
+def district_columns_written(families) -> list[str]:
+    columns: list[str] = []
+    for family in families:
+        for qualified in family.columns:
+            table, _, column = qualified.rpartition(".")
+            if table == "districts" and column not in columns:
+                columns.append(column)
+    return columns
+
+
+def build_status(state) -> StatusReport:
+    from districtbench.db import migrations
+    from districtbench.db.tables import districts
+
+    engine = state.engine()
+    current = migrations.current_revision(engine)
+    head = migrations.head_revision()
+    if current is None:
+        raise NotMigratedError(
+            f"The database {state.settings.masked_database_url} has no districtbench schema.",
+            hint="Run `districtbench migrate` (or `districtbench run`, which migrates first).",
+        )
+    if current != head:
+        raise NotMigratedError(
+            f"The database is at revision {current}; the latest is {head}.",
+            hint="Run `districtbench migrate` to upgrade it.",
+        )
+    with engine.connect() as connection:
+        return StatusReport(
+            database=state.settings.masked_database_url,
+            current_revision=current,
+            head_revision=head,
+            migration_pending=current != head,
+            districts=connection.execute(districts.count()).scalar_one(),
+            sources=source_year_statuses(connection, state.sources),
+            compute=last_compute_runs(connection),
+            coverage=column_coverage(connection, district_columns_written(state.families)),
+        )
+
+
+def _when(value) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else "—"
+
+
+def print_status(report: StatusReport) -> None:
+    out = console.out_console
+    pending = "migration pending" if report.migration_pending else "up to date"
+    out.print(f"Database: {report.database}")
+    out.print(f"Schema revision: {report.current_revision} (latest {report.head_revision}, {pending})")
+    out.print(f"Districts in the roster: {report.districts:,}")
+
+    sources = Table(title="Data per source and year", title_justify="left")
+    for heading, justify in (
+        ("source", "left"),
+        ("year", "right"),
+        ("districts with data", "right"),
+        ("units complete", "right"),
+        ("units failed", "right"),
+        ("last fetch", "left"),
+    ):
+        sources.add_column(heading, justify=justify)
+    for row in report.sources:
+        failed = f"[red]{row.units_failed}[/red]" if row.units_failed else "0"
+        sources.add_row(
+            row.source, str(row.year), f"{row.districts_with_data:,}", str(row.units_complete), failed, _when(row.last_fetch)
+        )
+    if not report.sources:
+        sources.add_row("—", "", "", "", "", "no data yet: run `districtbench backfill` or `run`")
+    out.print(sources)
+
+    compute = Table(title="Last compute per family", title_justify="left")
+    for heading in ("family", "status", "updated", "NULLed", "completed", "error"):
+        compute.add_column(heading, overflow="fold")
+    for run in report.compute:
+        compute.add_row(
+            run.family, run.status, f"{run.records_updated:,}", f"{run.records_failed:,}", _when(run.completed_at), run.error_message or ""
+        )
+    if not report.compute:
+        compute.add_row("—", "never run", "", "", "", "run `districtbench compute`")
+    out.print(compute)
+
+    coverage = Table(title="Coverage of computed columns (districts with a value)", title_justify="left")
+    coverage.add_column("column")
+    coverage.add_column("districts", justify="right")
+    coverage.add_column("share", justify="right")
+    for column, count in report.coverage.items():
+        share = f"{100 * count / report.districts:.1f} %" if report.districts else "—"
+        coverage.add_row(column, f"{count:,}", share)
+    out.print(coverage)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("status")
+    def status_command(
+        ctx: typer.Context,
+        as_json: bool = typer.Option(False, "--json", help="Print the status as JSON on stdout."),
+    ) -> None:
+        """Show the schema revision, data per source × year, the last compute runs and column coverage."""
+        report = build_status(get_state(ctx))
+        if as_json:
+            typer.echo(json.dumps(report.to_json(), indent=2))
+        else:
+            print_status(report)

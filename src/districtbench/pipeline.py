@@ -1,0 +1,119 @@
+"""The main job as a library call: migrate if needed, backfill every source, compute all.
+
+`run` and `demo` both call `run_pipeline`; the demo only points it at a local fake API.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from districtbench.backfill import run_backfill
+from districtbench.backfill.progress import BackfillProgress
+from districtbench.backfill.report import COMPLETE, SKIPPED, BackfillReport
+from districtbench.db import migrations, tables
+from districtbench.errors import UsageError
+from districtbench.metrics.runner import ComputeResult, run_families
+from districtbench.plugins.host import Registry
+from districtbench.sources.base import Source
+
+
+@dataclass
+class SourceCoverage:
+    source: str
+    years: list[int]  # years with every requested state complete (now or in an earlier run)
+    districts: int  # districts with a value of this source in those years
+    failed_units: int
+
+
+@dataclass
+class PipelineReport:
+    migrated: list[str] = field(default_factory=list)  # what the migration did, if anything
+    backfill: BackfillReport | None = None
+    compute: ComputeResult | None = None
+    coverage: list[SourceCoverage] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        failed = bool(self.backfill and self.backfill.failures) or bool(self.compute and not self.compute.ok)
+        return 1 if failed else 0
+
+
+def check_years(sources: Sequence[Source], years: Sequence[int]) -> None:
+    """At least one source must have one of the years; otherwise say which years exist."""
+    if any(year in source.years for source in sources for year in years):
+        return
+    from districtbench.cli.listing import format_years
+
+    listing = "; ".join(f"{source.name} {format_years(source.years)}" for source in sources)
+    raise UsageError(
+        f"No source has data for {format_years(years)}.",
+        hint=f"Years available: {listing}.",
+    )
+
+
+def ensure_migrated(engine: Engine) -> list[str]:
+    """Upgrade to the latest revision when needed; returns a line saying what was done."""
+    if migrations.is_current(engine):
+        return []
+    before = migrations.current_revision(engine)
+    migrations.upgrade(engine)
+    after = migrations.current_revision(engine)
+    return [f"migrated the database from {before or 'an empty schema'} to {after}"]
+
+
+def run_pipeline(
+    engine: Engine,
+    client,
+    sources: Sequence[Source],
+    families: Registry,
+    years: Sequence[int],
+    states: Sequence[str],
+    *,
+    concurrency: int = 4,
+    progress: BackfillProgress | None = None,
+    after_backfill=None,
+) -> PipelineReport:
+    check_years(sources, years)
+    report = PipelineReport(migrated=ensure_migrated(engine))
+    report.backfill = run_backfill(
+        engine, client, sources, years, states, concurrency=concurrency, progress=progress, strict_years=False
+    )
+    if after_backfill is not None:
+        after_backfill(report.backfill)
+    report.compute = run_families(engine, families, None)
+    report.coverage = source_coverage(engine, sources, report.backfill, states)
+    return report
+
+
+def source_coverage(
+    engine: Engine, sources: Sequence[Source], backfill: BackfillReport, states: Sequence[str]
+) -> list[SourceCoverage]:
+    history, districts = tables.district_data_history, tables.districts
+    coverage: list[SourceCoverage] = []
+    with engine.connect() as connection:
+        for source in sources:
+            outcomes = [o for o in backfill.outcomes if o.source == source.name]
+            years = sorted(
+                {o.year for o in outcomes}
+                - {o.year for o in outcomes if o.status not in (COMPLETE, SKIPPED)}
+            )
+            failed = sum(1 for o in outcomes if o.status not in (COMPLETE, SKIPPED))
+            count = 0
+            if years:
+                has_value = sa.or_(*(history.c[column].is_not(None) for column in source.columns))
+                count = connection.execute(
+                    sa.select(sa.func.count(sa.distinct(history.c.leaid)))
+                    .select_from(history.join(districts, districts.c.leaid == history.c.leaid))
+                    .where(
+                        history.c.source == source.history_source,
+                        history.c.year.in_(years),
+                        districts.c.state_fips.in_(list(states)),
+                        has_value,
+                    )
+                ).scalar_one()
+            coverage.append(SourceCoverage(source.name, years, int(count), failed))
+    return coverage

@@ -1,0 +1,121 @@
+"""What `districtbench status` reports, gathered with a handful of set-based queries."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from districtbench.db import tables
+
+
+@dataclass
+class SourceYearStatus:
+    source: str
+    year: int
+    districts_with_data: int
+    units_complete: int
+    units_failed: int
+    last_fetch: datetime | None
+
+
+@dataclass
+class FamilyRun:
+    family: str
+    status: str
+    records_updated: int
+    records_failed: int
+    completed_at: datetime | None
+    error_message: str | None
+
+
+@dataclass
+class StatusReport:
+    database: str
+    current_revision: str | None
+    head_revision: str
+    migration_pending: bool
+    districts: int
+    sources: list[SourceYearStatus] = field(default_factory=list)
+    compute: list[FamilyRun] = field(default_factory=list)
+    coverage: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        def encode(value):
+            return value.isoformat() if isinstance(value, datetime) else value
+
+        data = asdict(self)
+        data["sources"] = [{k: encode(v) for k, v in row.items()} for row in data["sources"]]
+        data["compute"] = [{k: encode(v) for k, v in row.items()} for row in data["compute"]]
+        return data
+
+
+def source_year_statuses(connection: Connection, sources: Iterable) -> list[SourceYearStatus]:
+    history = tables.district_data_history
+    units = tables.fetch_units
+    unit_rows = connection.execute(
+        sa.select(
+            units.c.source,
+            units.c.year,
+            sa.func.sum(sa.case((units.c.status == "complete", 1), else_=0)),
+            sa.func.sum(sa.case((units.c.status == "failed", 1), else_=0)),
+            sa.func.max(units.c.fetched_at),
+        ).group_by(units.c.source, units.c.year)
+    ).all()
+    by_key = {(name, year): (done, failed, last) for name, year, done, failed, last in unit_rows}
+
+    results: list[SourceYearStatus] = []
+    for source in sources:
+        has_value = sa.or_(*(history.c[column].is_not(None) for column in source.columns))
+        counts = dict(
+            connection.execute(
+                sa.select(history.c.year, sa.func.count(sa.distinct(history.c.leaid)))
+                .where(history.c.source == source.history_source, has_value)
+                .group_by(history.c.year)
+            ).all()
+        )
+        years = sorted({year for name, year in by_key if name == source.name} | set(counts))
+        for year in years:
+            done, failed, last = by_key.get((source.name, year), (0, 0, None))
+            results.append(
+                SourceYearStatus(source.name, year, counts.get(year, 0), int(done or 0), int(failed or 0), last)
+            )
+    return results
+
+
+def last_compute_runs(connection: Connection) -> list[FamilyRun]:
+    logs = tables.data_refresh_logs
+    newest = (
+        sa.select(logs.c.data_source, sa.func.max(logs.c.id).label("id"))
+        .where(logs.c.data_source.like("compute:%"))
+        .group_by(logs.c.data_source)
+        .subquery()
+    )
+    rows = connection.execute(
+        sa.select(
+            logs.c.data_source,
+            logs.c.status,
+            logs.c.records_updated,
+            logs.c.records_failed,
+            logs.c.completed_at,
+            logs.c.error_message,
+        )
+        .join(newest, logs.c.id == newest.c.id)
+        .order_by(logs.c.id)
+    ).all()
+    return [
+        FamilyRun(name.removeprefix("compute:"), status, updated, failed, completed, error)
+        for name, status, updated, failed, completed, error in rows
+    ]
+
+
+def column_coverage(connection: Connection, columns: Iterable[str]) -> dict[str, int]:
+    districts = tables.districts
+    columns = list(columns)
+    if not columns:
+        return {}
+    row = connection.execute(sa.select(*(sa.func.count(districts.c[name]) for name in columns))).one()
+    return dict(zip(columns, (int(value) for value in row)))
