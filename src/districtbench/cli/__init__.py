@@ -17,10 +17,15 @@ from districtbench.plugins.host import PluginLoadWarning, build_plugin_manager
 
 # Each module has `register(app)`; the order is the order of `--help`.
 COMMAND_MODULES: tuple[str, ...] = (
-    "districtbench.cli.migrate",
-    "districtbench.cli.listing",
+    "districtbench.cli.run",
+    "districtbench.cli.demo",
+    "districtbench.cli.status",
+    "districtbench.cli.show",
+    "districtbench.cli.export",
     "districtbench.cli.backfill",
     "districtbench.cli.compute",
+    "districtbench.cli.migrate",
+    "districtbench.cli.listing",
 )
 
 

@@ -47,8 +47,17 @@ def register(app: typer.Typer) -> None:
             console.note(f"local API at {server.url}")
             from districtbench.cli.run import execute_run
 
+            prefix = "districtbench" if demo_state.settings.database_url_origin == "option" else (
+                f"districtbench --database-url {DEMO_DATABASE_URL}"
+            )
             code = execute_run(
-                demo_state, server.url, year_list, state_list, backoff_base=0.05, example_leaid=EXAMPLE_LEAID
+                demo_state,
+                server.url,
+                year_list,
+                state_list,
+                backoff_base=0.05,
+                example_leaid=EXAMPLE_LEAID,
+                command_prefix=prefix,
             )
         raise typer.Exit(code)
 

@@ -22,6 +22,7 @@ def execute_run(
     concurrency: int = 4,
     backoff_base: float | None = None,
     example_leaid: str | None = None,
+    command_prefix: str = "districtbench",
 ) -> int:
     """Run the pipeline with progress and summaries on stderr; returns the exit code."""
     from districtbench.backfill.display import make_progress, print_summary
@@ -48,11 +49,13 @@ def execute_run(
             after_backfill=print_summary,
         )
     print_compute_summary(report.compute)
-    print_run_summary(report, state.settings.masked_database_url, example_leaid)
+    print_run_summary(report, state.settings.masked_database_url, example_leaid, command_prefix)
     return report.exit_code
 
 
-def print_run_summary(report: PipelineReport, database: str, example_leaid: str | None) -> None:
+def print_run_summary(
+    report: PipelineReport, database: str, example_leaid: str | None, command_prefix: str = "districtbench"
+) -> None:
     from districtbench.cli.listing import format_years
 
     for line in report.migrated:
@@ -83,9 +86,9 @@ def print_run_summary(report: PipelineReport, database: str, example_leaid: str 
     console.info("Next:")
     if report.exit_code:
         console.info("  run the same command again to retry what failed (completed units are skipped)")
-    console.info("  districtbench status                     what is loaded and computed")
-    console.info(f"  districtbench show {example_leaid or 'LEAID':<22}one district against its state and the US")
-    console.info("  districtbench export -o benchmarks.csv   every district's benchmark columns")
+    console.info(f"  {command_prefix} status                   what is loaded and computed")
+    console.info(f"  {command_prefix} show {example_leaid or 'LEAID':<20}one district against its state and the US")
+    console.info(f"  {command_prefix} export -o benchmarks.csv every district's benchmark columns")
 
 
 def register(app: typer.Typer) -> None:
