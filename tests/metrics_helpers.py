@@ -66,7 +66,8 @@ def _dec(value):
 def insert(engine, districts: list[dict] = (), rows: list[dict] = ()) -> None:
     with engine.begin() as connection:
         if districts:
-            connection.execute(tables.districts.insert(), list(districts))
+            keys = sorted({key for row in districts for key in row})
+            connection.execute(tables.districts.insert(), [{k: row.get(k) for k in keys} for row in districts])
         if rows:
             connection.execute(tables.district_data_history.insert(), list(rows))
 

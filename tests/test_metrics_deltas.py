@@ -1,0 +1,119 @@
+"""Family `deltas`: differences to the state and US averages, and within-state quartile flags
+(equal values share a flag, independent of row order; none below 4 districts)."""
+
+from __future__ import annotations
+
+import random
+from decimal import Decimal
+
+from districtbench.db import tables
+from tests.metrics_helpers import district, insert, ntile_flags, read_districts, read_states, run
+
+
+def _with_rates(rates: dict[str, str | None], column: str = "graduation_rate_total") -> list[dict]:
+    return [
+        district(leaid, enrollment=100, **{column: Decimal(rate) if rate is not None else None})
+        for leaid, rate in rates.items()
+    ]
+
+
+def _flags(engine, column: str = "graduation_quartile_state") -> dict[str, str | None]:
+    return {leaid: row[column] for leaid, row in read_districts(engine).items()}
+
+
+def test_quartiles_of_distinct_values_follow_ntile(db_engine):
+    rates = {f"06{n:05d}": f"{n}.00" for n in range(1, 11)}  # 10 districts: groups of 3, 3, 2, 2
+    insert(db_engine, _with_rates(rates))
+    run(db_engine, "deltas")
+    flags = _flags(db_engine)
+    assert [flags[f"06{n:05d}"] for n in range(1, 11)] == (
+        ["well_below"] * 3 + ["below"] * 3 + ["above"] * 2 + ["well_above"] * 2
+    )
+
+
+def test_equal_values_share_the_flag_of_the_first_of_the_tie(db_engine):
+    # Sorted: 10, 20, 20, 20, 20, 30, 40, 50 → NTILE(4): 1 1 2 2 3 3 4 4 → the 20s all get group 1.
+    values = ["20.00", "10.00", "20.00", "50.00", "20.00", "30.00", "40.00", "20.00"]
+    rates = {f"48{n:05d}": v for n, v in enumerate(values, start=1)}
+    insert(db_engine, _with_rates(rates))
+    run(db_engine, "deltas")
+    flags = _flags(db_engine)
+    assert {flags[k] for k, v in rates.items() if v == "20.00"} == {"well_below"}
+    assert [flags[k] for k, v in rates.items() if v != "20.00"] == ["well_below", "well_above", "above", "well_above"]
+    expected = ntile_flags({k: Decimal(v) for k, v in rates.items()})  # the reference agrees
+    assert flags == expected
+
+
+def test_flags_do_not_depend_on_row_order(db_engine):
+    rnd = random.Random(5)
+    rates = {f"06{n:05d}": rnd.choice(["55.50", "60.00", "60.00", "71.25", "80.00", "99.99"]) for n in range(1, 24)}
+    rates["0600099"] = None
+    orders = [sorted(rates), sorted(rates, reverse=True), rnd.sample(sorted(rates), len(rates))]
+    seen = []
+    for order in orders:
+        with db_engine.begin() as connection:
+            connection.execute(tables.districts.delete())
+        insert(db_engine, _with_rates({leaid: rates[leaid] for leaid in order}))
+        run(db_engine, "deltas")
+        seen.append(_flags(db_engine))
+    assert seen[0] == seen[1] == seen[2]
+    assert seen[0]["0600099"] is None
+    for a in rates:
+        for b in rates:
+            if rates[a] is not None and rates[a] == rates[b]:
+                assert seen[0][a] == seen[0][b]
+
+
+def test_no_flags_below_four_districts_with_a_value(db_engine):
+    insert(
+        db_engine,
+        _with_rates({"0200001": "10.00", "0200002": "20.00", "0200003": "30.00", "0200004": None})
+        + _with_rates({"1100001": "50.00"}),
+    )
+    run(db_engine, "averages", "deltas")
+    flags = _flags(db_engine)
+    assert set(flags.values()) == {None}
+    dc = read_districts(db_engine)["1100001"]
+    assert dc["graduation_vs_state"] == Decimal("0.00")  # a one-district state is its own average
+
+
+def test_differences_to_state_and_nation(db_engine):
+    insert(
+        db_engine,
+        [
+            district("0600001", enrollment=100, expenditure_per_pupil=Decimal("12000.00"), student_teacher_ratio=None),
+            district("0600002", enrollment=300, expenditure_per_pupil=Decimal("8000.00")),
+            district("4800001", enrollment=600, expenditure_per_pupil=Decimal("10000.01")),
+            district("7200001", enrollment=1000, expenditure_per_pupil=Decimal("1.00")),  # not in the US row
+        ],
+    )
+    run(db_engine, "averages", "deltas")
+    states, rows = read_states(db_engine), read_districts(db_engine)
+    assert states["06"]["avg_expenditure_per_pupil"] == Decimal("9000.00")
+    assert states["00"]["avg_expenditure_per_pupil"] == Decimal("9600.01")  # 9,600,006 / 1000
+    assert rows["0600001"]["expenditure_pp_vs_state"] == Decimal("3000.00")
+    assert rows["0600001"]["expenditure_pp_vs_national"] == Decimal("2399.99")
+    assert rows["4800001"]["expenditure_pp_vs_state"] == Decimal("0.00")
+    assert rows["7200001"]["expenditure_pp_vs_national"] == Decimal("-9599.01")
+    assert rows["0600001"]["student_teacher_ratio_vs_state"] is None  # NULL when a side is NULL
+
+
+def test_a_difference_that_does_not_fit_is_null_and_counted(db_engine):
+    insert(
+        db_engine,
+        [district("0600001", enrollment=1, expenditure_per_pupil=Decimal("2000000.00"))]
+        + [district(f"060000{n}", enrollment=1_000_000, expenditure_per_pupil=Decimal("1.00")) for n in (2, 3)],
+    )
+    result = run(db_engine, "averages", "deltas")
+    row = read_districts(db_engine)["0600001"]
+    assert row["expenditure_pp_vs_state"] is None  # 2,000,000 − 2.00 > 999,999.99
+    assert row["expenditure_pp_vs_national"] is None
+    assert result["deltas"].outcome.nulled == {"expenditure_pp_vs_state": 1, "expenditure_pp_vs_national": 1}
+
+
+def test_flags_say_where_the_value_stands_whatever_is_better(db_engine):
+    rates = {f"06{n:05d}": f"{n * 10}.00" for n in range(1, 5)}
+    insert(db_engine, _with_rates(rates, "chronic_absenteeism_rate"))
+    run(db_engine, "deltas")
+    flags = _flags(db_engine, "absenteeism_quartile_state")
+    assert flags["0600004"] == "well_above"  # the highest absenteeism, although lower is better
