@@ -1,0 +1,80 @@
+"""`districtbench compute [FAMILY…|all]` and `districtbench metrics` through the CLI."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from districtbench.cli import build_app
+from districtbench.plugins.host import build_plugin_manager
+from tests.metrics_helpers import directory, district, insert, read_districts, read_logs
+from tests.test_metrics_runner import FailingFamilies
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    for name in ("DISTRICTBENCH_DATABASE_URL", "DIRECT_URL", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def compute(url: str, *args: str, plugin_manager=None):
+    return CliRunner().invoke(build_app(plugin_manager), ["--database-url", url, "compute", *args])
+
+
+def test_compute_all_prints_a_summary_on_stderr(db_url, db_engine):
+    insert(db_engine, [district("0600001"), district("0600002")],
+           [directory("0600001", 2021, enrollment=10, spec_ed=20), directory("0600002", 2021, enrollment=10)])
+    result = compute(db_url, "all")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""  # stdout is for data
+    for name in ("latest", "ratios", "averages", "trends", "deltas"):
+        assert name in result.stderr
+    assert "swd_pct 1" in " ".join(result.stderr.split())  # the NULLed value and why
+    assert read_districts(db_engine)["0600001"]["enrollment"] == 10
+
+
+def test_compute_without_arguments_runs_every_family(db_url, db_engine):
+    result = compute(db_url)
+    assert result.exit_code == 0, result.output
+    assert [log["data_source"] for log in read_logs(db_engine)] == [
+        "compute:latest", "compute:ratios", "compute:averages", "compute:trends", "compute:deltas",
+    ]
+
+
+def test_named_families_run_in_dependency_order(db_url, db_engine):
+    result = compute(db_url, "deltas", "latest")
+    assert result.exit_code == 0, result.output
+    assert [log["data_source"] for log in read_logs(db_engine)] == ["compute:latest", "compute:deltas"]
+
+
+def test_unknown_family_exits_2_and_lists_the_families(db_url):
+    result = compute(db_url, "latest", "averagez")
+    assert result.exit_code == 2
+    text = " ".join(result.stderr.split())
+    assert "averagez" in text and "latest, ratios, averages, trends, deltas" in text
+
+
+def test_unmigrated_database_exits_2(empty_db_url):
+    result = compute(empty_db_url, "all")
+    assert result.exit_code == 2
+    assert "migrate" in result.stderr
+
+
+def test_a_failing_family_exits_1_and_keeps_nothing(db_url, db_engine):
+    insert(db_engine, [district("0600001")], [directory("0600001", 2021, enrollment=10)])
+    pm = build_plugin_manager(load_entry_points=False, extra_plugins=[FailingFamilies()])
+    result = compute(db_url, "latest", "boom", plugin_manager=pm)
+    assert result.exit_code == 1
+    text = " ".join(result.stderr.split())
+    assert "boom" in text and "something broke" in text
+    assert read_districts(db_engine)["0600001"]["enrollment"] is None
+    assert {log["status"] for log in read_logs(db_engine)} == {"failed"}
+
+
+def test_metrics_command_lists_families_and_the_eight_metrics():
+    result = CliRunner().invoke(build_app(), ["metrics"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.split())
+    for word in ("latest", "ratios", "averages", "trends", "deltas", "absenteeism", "graduation", "USD"):
+        assert word in text  # (rich wraps long cells at the test terminal's width)

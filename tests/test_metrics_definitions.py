@@ -1,0 +1,58 @@
+"""The metric table and the family declarations agree with the schema (no database needed)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from districtbench.db import tables
+from districtbench.metrics.definitions import LATEST_SOURCES, METRICS, TRENDS
+from tests.metrics_helpers import registry
+
+
+def test_the_eight_metrics_are_the_schema_keys():
+    assert tuple(metric.key for metric in METRICS) == tables.METRIC_KEYS
+    assert {metric.trend_column for metric in METRICS} == set(tables.TREND_COLUMNS)
+    assert [metric.higher_is_better for metric in METRICS] == [False, True, False, None, None, True, True, None]
+
+
+def test_every_named_column_exists():
+    d, s, h = tables.districts.c, tables.states.c, tables.district_data_history.c
+    for metric in METRICS:
+        for name in (metric.district_column, metric.trend_column, metric.vs_state_column,
+                     metric.vs_national_column, metric.quartile_column):
+            assert name in d, name
+        assert metric.average_column in s
+        assert metric.history_source in tables.HISTORY_SOURCES
+        assert all(column in h for column in metric.history.columns)
+        if metric.district_ratio:
+            assert all(column in d for column in metric.district_ratio.columns)
+    for spec in LATEST_SOURCES:
+        assert all(name in d for name in spec.year_columns)
+        assert all(district in d and hist in h for district, hist in spec.columns)
+    for trend in TRENDS:
+        assert trend.column in d and all(column in h for column in trend.quantity.columns)
+    assert {"absenteeism_vs_state", "graduation_quartile_state", "expenditure_pp_vs_national"} <= {
+        name for metric in METRICS for name in (metric.vs_state_column, metric.vs_national_column,
+                                                metric.quartile_column)
+    }
+
+
+def test_families_declare_what_they_write_and_cover_every_benchmark_column():
+    families = list(registry())
+    assert {f.name: f.runs_after for f in families} == {
+        "latest": (), "ratios": ("latest",), "averages": ("ratios",), "trends": ("latest",), "deltas": ("averages",),
+    }
+    written = Counter(column for family in families for column in family.columns)
+    assert max(written.values()) == 1, "two families write the same column"
+    for column in written:
+        table, name = column.split(".")
+        assert name in tables.metadata.tables[table].c, column
+    for table in ("districts", "states"):
+        for name, _type in tables.BENCHMARK_COLUMNS[table]:
+            assert f"{table}.{name}" in written, f"{table}.{name} is written by no family"
+    for name in ("enrollment", "student_teacher_ratio", "enrollment_trend_3yr", "staffing_trend_3yr",
+                 "vacancy_pressure_signal", "urban_institute_year"):
+        assert f"districts.{name}" in written
+    for name in ("total_districts", "total_enrollment", "avg_expenditure_per_pupil", "avg_graduation_rate",
+                 "avg_poverty_rate", "aggregates_updated_at"):
+        assert f"states.{name}" in written
