@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 
@@ -9,9 +10,19 @@ from rich.console import Console
 
 from districtbench.config import mask_text
 
+
+
+def _width(stream) -> int | None:
+    """Rich's own width on a terminal or with $COLUMNS; otherwise wide enough that tables
+    written to a pipe or a log file are not squeezed into 80 columns."""
+    if os.environ.get("COLUMNS") or (hasattr(stream, "isatty") and stream.isatty()):
+        return None
+    return 140
+
+
 # Progress and messages go to stderr; stdout carries data only.
-err_console = Console(stderr=True, highlight=False)
-out_console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, width=_width(sys.stderr))
+out_console = Console(highlight=False, width=_width(sys.stdout))
 
 _secret_urls: list[str] = []
 

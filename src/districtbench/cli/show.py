@@ -35,6 +35,18 @@ def _flag(metric: MetricView) -> str:
     return f"[{colour}]{text}[/{colour}]" if colour else text
 
 
+LABELS = {
+    "absenteeism": "Chronic absenteeism %",
+    "graduation": "Graduation rate %",
+    "student_teacher_ratio": "Students per teacher",
+    "swd_pct": "Special education %",
+    "ell_pct": "English learners %",
+    "math_proficiency": "Math proficient %",
+    "read_proficiency": "Reading proficient %",
+    "expenditure_pp": "Spending per pupil $",
+}
+
+
 def print_view(view: DistrictView) -> None:
     out = console.out_console
     where = ", ".join(part for part in (view.city, view.county, view.state_name) if part)
@@ -55,9 +67,9 @@ def print_view(view: DistrictView) -> None:
     ):
         table.add_column(heading, justify=justify)
     for metric in view.metrics:
-        direction = {True: "↑ better", False: "↓ better", None: ""}[metric.higher_is_better]
+        direction = {True: " [dim]↑[/dim]", False: " [dim]↓[/dim]", None: ""}[metric.higher_is_better]
         table.add_row(
-            f"{metric.key}\n[dim]{metric.units} {direction}[/dim]",
+            f"{LABELS.get(metric.key, metric.key)}{direction}",
             _number(metric.value),
             str(metric.data_year or "—"),
             _number(metric.state_average),
@@ -69,8 +81,9 @@ def print_view(view: DistrictView) -> None:
         )
     out.print(table)
     out.print(
-        "[dim]In state = quartile of the value among the state's districts (well_above = top quarter); "
-        "green/red says whether that is good for this metric.[/dim]"
+        "[dim]↑/↓: higher/lower is better. In state: quartile of the value among the state's districts "
+        "(well above = top quarter), green when good for that metric, red when a concern. "
+        "Trends: points, or % change for counts and spending, between the years shown.[/dim]"
     )
 
 

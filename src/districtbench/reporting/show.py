@@ -82,17 +82,37 @@ def reading(metric: Metric, flag: str | None) -> str | None:
 
 
 def find_district(connection: Connection, query: str) -> str:
-    """The leaid of the district asked for, or a UsageError with close matches."""
+    """The leaid of the district asked for, or a UsageError with close matches.
+
+    `query` is a leaid (leading zeros optional) or part of a district's name: a name that
+    matches exactly one district (or exactly one district by its full name) selects it.
+    """
     districts = tables.districts
     leaid = normalize_leaid(query)
     if leaid and connection.execute(sa.select(districts.c.leaid).where(districts.c.leaid == leaid)).first():
         return leaid
+    if not leaid and query.strip():
+        unique = _unique_name_match(connection, query.strip().lower())
+        if unique is not None:
+            return unique
     suggestions = _close_matches(connection, query, leaid)
     hint = "Close matches: " + "; ".join(suggestions) if suggestions else (
         "Check the NCES LEAID (7 digits, e.g. 0622710), or run `districtbench export` to list districts."
     )
     what = f"leaid {leaid}" if leaid else f"district {query!r}"
     raise UsageError(f"No {what} in the database.", hint=hint)
+
+
+def _unique_name_match(connection: Connection, words: str) -> str | None:
+    """The one district whose name is `words` (case-insensitive), else the one whose name
+    contains it; None when there is no such single district."""
+    districts = tables.districts
+    lowered = sa.func.lower(districts.c.name)
+    for condition in (lowered == words, lowered.contains(words, autoescape=True)):
+        leaids = connection.execute(sa.select(districts.c.leaid).where(condition).limit(2)).scalars().all()
+        if len(leaids) == 1:
+            return leaids[0]
+    return None
 
 
 def _close_matches(connection: Connection, query: str, leaid: str | None) -> list[str]:
@@ -155,10 +175,9 @@ def district_view(connection: Connection, leaid: str) -> DistrictView:
 
 
 def _trend_years(connection: Connection, state_fips: str) -> dict[str, tuple[int, int]]:
-    years = years_query().subquery()
+    # years_query() gives (state_fips, source, latest_year, base_year) by position.
+    state_column, source, latest, base = years_query().subquery().c
     rows = connection.execute(
-        sa.select(years.c.source, years.c.base_year, years.c.latest_year).where(
-            years.c.state_fips == state_fips, years.c.base_year.is_not(None)
-        )
+        sa.select(source, base, latest).where(state_column == state_fips, base.is_not(None))
     ).all()
-    return {source: (base, latest) for source, base, latest in rows}
+    return {name: (base_year, latest_year) for name, base_year, latest_year in rows}
