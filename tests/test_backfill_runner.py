@@ -207,3 +207,28 @@ def test_resolve_sources():
     with pytest.raises(UsageError) as info:
         resolve_sources(registry, ["enrolment", "finance"])
     assert "Unknown source: enrolment" in str(info.value) and "enrollment, ell, finance" in str(info.value)
+
+
+def test_siblings_with_different_districts_keep_their_own_columns(db_engine):
+    from dataclasses import dataclass
+
+    from tests.backfill_fakes import FakeDirectory
+
+    @dataclass(frozen=True)
+    class PickyEll(FakeDirectory):
+        def parse_unit(self, listings, year, state_fips):
+            rows = super().parse_unit(listings, year, state_fips)
+            rows.history = [r for r in rows.history if r["ell_students"] is not None]
+            rows.skipped["no ell count"] += 2 - len(rows.history) if state_fips == "01" else 0
+            return rows
+
+    sources = fake_sources()
+    ell = PickyEll(**{f: getattr(sources["ell"], f) for f in ("name", "history_source", "endpoints", "years", "columns", "required_fields", "provides_roster")})
+    client = MemoryClient(dataset())
+    report = run_backfill(db_engine, client, [sources["enrollment"], ell], [2019], ["01"])
+    assert report.ok and client.request_count == 1
+    assert history(db_engine) == [
+        ("0100005", 2019, "ccd_directory", 119, 5, None),
+        ("0100006", 2019, "ccd_directory", 219, None, None),
+    ]
+    assert {(o.source, o.rows_written) for o in report.outcomes} == {("enrollment", 2), ("ell", 1)}

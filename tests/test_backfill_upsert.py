@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 
@@ -32,6 +33,7 @@ def count_statements(engine):
 
 def test_one_statement_per_batch_and_only_own_columns(db_engine, monkeypatch):
     monkeypatch.setattr(upsert_module, "MAX_BATCH_ROWS", 400)
+    monkeypatch.setattr(upsert_module, "COPY_MIN_ROWS", 10**9)  # the VALUES path on PostgreSQL too
     with db_engine.begin() as connection:
         seed_districts(connection, 1000)
     sent = count_statements(db_engine)
@@ -75,3 +77,24 @@ def test_values_with_quotes_and_percent_signs(db_engine):
         upsert(connection, d, rows, conflict=["leaid"], update=[])  # do nothing
     with db_engine.connect() as connection:
         assert connection.execute(sa.select(d.c.name)).scalar() == "O'Brien 100% ISD; --"
+
+
+def test_postgresql_copy_path_one_merge_statement(db_engine, db_kind):
+    if db_kind != "postgresql":
+        pytest.skip("COPY staging is PostgreSQL's path")
+    with db_engine.begin() as connection:
+        seed_districts(connection, 500)
+    sent = count_statements(db_engine)
+    names = [{"leaid": f"48{i:05d}", "name": f"O'B\\r\tx\ny {i} 100%", "state_fips": "48", "created_at": NOW, "updated_at": NOW,
+              "number_of_schools": None if i % 2 else i, "county_name": "Ñandú"} for i in range(500)]
+    history = [{"leaid": f"48{i:05d}", "year": 2020, "source": "saipe", "created_at": NOW, "poverty_pct": Decimal("12.35")} for i in range(500)]
+    with db_engine.begin() as connection:
+        upsert(connection, d, names, conflict=["leaid"], update=["name", "number_of_schools", "county_name"], where=d.c.leaid != "4800007")
+        upsert(connection, h, history, conflict=["leaid", "year", "source"], update=["poverty_pct"])
+    merges = [s for s in sent if s.lstrip().upper().startswith("INSERT")]
+    assert len(merges) == 2 and all("SELECT" in s and "ON CONFLICT" in s for s in merges)
+    with db_engine.connect() as connection:
+        got = connection.execute(sa.select(d.c.name, d.c.number_of_schools, d.c.county_name).order_by(d.c.leaid)).all()
+        pct = connection.execute(sa.select(h.c.poverty_pct, h.c.created_at)).all()
+    assert got[6] == (names[6]["name"], 6, "Ñandú") and got[7] == ("D7", None, None) and got[9][1] is None
+    assert set(pct) == {(Decimal("12.35"), NOW)} and len(pct) == 500

@@ -32,7 +32,7 @@ from districtbench.backfill.report import (
     utcnow,
     write_refresh_logs,
 )
-from districtbench.backfill.writer import completed_units, mark_failed, write_unit
+from districtbench.backfill.writer import completed_units, mark_failed, write_units
 from districtbench.sources.base import Source
 
 
@@ -100,12 +100,14 @@ def _close(engine, report, writer, progress, clock, client, requests_before, *, 
 
 
 class _Writer:
+    """The one thread that writes: units in task order, roster dependencies, outcomes."""
+
     def __init__(self, engine, report: BackfillReport, progress: BackfillProgress, tasks: list[FetchTask]):
         self.engine = engine
         self.report = report
         self.progress = progress
         self.tasks = tasks
-        self.held: list[UnitResult] = []
+        self.held: list[list[UnitResult]] = []  # non-roster results of one task, waiting
         self.roster_pending: Counter = Counter(
             unit.state_fips for task in tasks for unit in task.units if unit.source.provides_roster
         )
@@ -126,53 +128,80 @@ class _Writer:
                     continue
                 finished, running = wait(running, return_when=FIRST_COMPLETED)
                 for future in finished:
-                    for result in future.result():
-                        self._handle(result)
+                    self._handle(future.result())
                 self._release()
         finally:
             pool.shutdown(wait=not running, cancel_futures=True)
 
-    def _handle(self, result: UnitResult) -> None:
-        unit = result.unit
-        if not unit.source.provides_roster and self.roster_pending[unit.state_fips] > 0:
-            self.held.append(result)
-        else:
-            self._finish(result)
+    def _handle(self, results: list[UnitResult]) -> None:
+        """The results of one task: roster units now, the others once their state's roster
+        units of this run have all finished."""
+        roster = [r for r in results if r.unit.source.provides_roster]
+        others = [r for r in results if not r.unit.source.provides_roster]
+        if roster:
+            self._finish(roster)
+        if others and self.roster_pending[others[0].unit.state_fips] > 0:
+            self.held.append(others)
+        elif others:
+            self._finish(others)
 
     def _release(self, force: bool = False) -> None:
         ready, waiting = [], []
-        for result in self.held:
-            (ready if force or self.roster_pending[result.unit.state_fips] <= 0 else waiting).append(result)
+        for group in self.held:
+            (ready if force or self.roster_pending[group[0].unit.state_fips] <= 0 else waiting).append(group)
         self.held = waiting
-        for result in ready:
-            self._finish(result)
+        for group in ready:
+            self._finish(group)
 
-    def _finish(self, result: UnitResult) -> None:
-        unit, rows, failure = result.unit, result.rows, result.failure
-        if failure is None and not unit.source.provides_roster and self.roster_failed[unit.state_fips]:
-            failed = ", ".join(self.roster_failed[unit.state_fips])
-            failure = f"roster incomplete: {failed} failed in this run; retry them together"
-        outcome = UnitOutcome(unit.source.name, unit.year, unit.state_fips, COMPLETE, started_at=result.started_at)
+    def _finish(self, results: list[UnitResult]) -> None:
+        """Write the units of one task that parsed (one transaction), record the others."""
         now = utcnow()
-        if failure is None:
-            try:
-                with self.engine.begin() as connection:
-                    outcome.rows_written, outcome.rows_skipped = write_unit(connection, unit, rows, now)
-                outcome.values_nulled = Counter(getattr(rows, "nulled", None) or {})
-            except sa.exc.SQLAlchemyError as exc:
-                failure = f"database error: {_first_line(exc)}"
-        if failure is not None:
-            outcome.status, outcome.reason = FAILED, failure
-            outcome.rows_written, outcome.rows_skipped = 0, Counter()
-            mark_failed(self.engine, unit, failure, now)
-        outcome.finished_at = utcnow()
-        if unit.source.provides_roster:
-            self.roster_pending[unit.state_fips] -= 1
-            if outcome.status == FAILED:
-                self.roster_failed[unit.state_fips].append(unit.label)
-        self.finished_keys.add(unit.key)
-        self.report.outcomes.append(outcome)
-        self.progress.advance(outcome)
+        failures: dict[int, str] = {}
+        for index, result in enumerate(results):
+            state = result.unit.state_fips
+            if result.failure is not None:
+                failures[index] = result.failure
+            elif not result.unit.source.provides_roster and self.roster_failed[state]:
+                failed = ", ".join(self.roster_failed[state])
+                failures[index] = f"roster incomplete: {failed} failed in this run; retry them together"
+        written = self._write([r for i, r in enumerate(results) if i not in failures], now)
+        ok = iter(written)
+        for index, result in enumerate(results):
+            unit = result.unit
+            outcome = UnitOutcome(unit.source.name, unit.year, unit.state_fips, COMPLETE, started_at=result.started_at)
+            failure = failures.get(index)
+            if failure is None:
+                counts = next(ok)
+                if isinstance(counts, str):
+                    failure = counts
+                else:
+                    outcome.rows_written, outcome.rows_skipped = counts
+                    outcome.values_nulled = Counter(getattr(result.rows, "nulled", None) or {})
+            if failure is not None:
+                outcome.status, outcome.reason = FAILED, failure
+                mark_failed(self.engine, unit, failure, now)
+            outcome.finished_at = utcnow()
+            if unit.source.provides_roster:
+                self.roster_pending[unit.state_fips] -= 1
+                if outcome.status == FAILED:
+                    self.roster_failed[unit.state_fips].append(unit.label)
+            self.finished_keys.add(unit.key)
+            self.report.outcomes.append(outcome)
+            self.progress.advance(outcome)
+
+    def _write(self, results: list[UnitResult], now) -> list:
+        """(rows written, skipped) per result, or the database error that failed it. Units of
+        one task go in one transaction; if it fails, each is tried alone so that one unit's
+        bad rows do not fail its sibling."""
+        if not results:
+            return []
+        try:
+            with self.engine.begin() as connection:
+                return write_units(connection, [(r.unit, r.rows) for r in results], now)
+        except sa.exc.SQLAlchemyError as exc:
+            if len(results) == 1:
+                return [f"database error: {_first_line(exc)}"]
+        return [self._write([result], now)[0] for result in results]
 
     def unfinished(self) -> dict[tuple[str, int], int]:
         """(source, year) → units of this run that did not finish (an interrupted run)."""
