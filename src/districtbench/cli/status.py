@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import sqlalchemy as sa
 import typer
 from rich.table import Table
 
@@ -51,7 +52,7 @@ def build_status(state) -> StatusReport:
             current_revision=current,
             head_revision=head,
             migration_pending=current != head,
-            districts=connection.execute(districts.count()).scalar_one(),
+            districts=connection.execute(sa.select(sa.func.count()).select_from(districts)).scalar_one(),
             sources=source_year_statuses(connection, state.sources),
             compute=last_compute_runs(connection),
             coverage=column_coverage(connection, district_columns_written(state.families)),
