@@ -91,28 +91,33 @@ def find_district(connection: Connection, query: str) -> str:
     leaid = normalize_leaid(query)
     if leaid and connection.execute(sa.select(districts.c.leaid).where(districts.c.leaid == leaid)).first():
         return leaid
+    several = False
     if not leaid and query.strip():
-        unique = _unique_name_match(connection, query.strip().lower())
-        if unique is not None:
-            return unique
+        matches = _name_matches(connection, query.strip().lower())
+        if len(matches) == 1:
+            return matches[0]
+        several = bool(matches)
     suggestions = _close_matches(connection, query, leaid)
     hint = "Close matches: " + "; ".join(suggestions) if suggestions else (
         "Check the NCES LEAID (7 digits, e.g. 0622710), or run `districtbench export` to list districts."
     )
+    if several:
+        raise UsageError(f"Several districts match {query!r}: name one by its leaid.", hint=hint)
     what = f"leaid {leaid}" if leaid else f"district {query!r}"
     raise UsageError(f"No {what} in the database.", hint=hint)
 
 
-def _unique_name_match(connection: Connection, words: str) -> str | None:
-    """The one district whose name is `words` (case-insensitive), else the one whose name
-    contains it; None when there is no such single district."""
+def _name_matches(connection: Connection, words: str) -> list[str]:
+    """Leaids (at most 2) of the districts named `words` (case-insensitive), else of those
+    whose name contains it: one leaid means the query names a single district."""
     districts = tables.districts
     lowered = sa.func.lower(districts.c.name)
+    leaids: list[str] = []
     for condition in (lowered == words, lowered.contains(words, autoescape=True)):
         leaids = connection.execute(sa.select(districts.c.leaid).where(condition).limit(2)).scalars().all()
         if len(leaids) == 1:
-            return leaids[0]
-    return None
+            return leaids
+    return leaids
 
 
 def _close_matches(connection: Connection, query: str, leaid: str | None) -> list[str]:
