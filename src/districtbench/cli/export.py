@@ -44,11 +44,25 @@ def register(app: typer.Typer) -> None:
         with engine.connect() as connection:
             rows = district_rows(connection, state_fips)
             if output is None:
-                count = _write(output_format, rows, columns, sys.stdout)
+                try:
+                    count = _write(output_format, rows, columns, sys.stdout)
+                    sys.stdout.flush()
+                except BrokenPipeError:  # `export | head`: the reader has what it wanted
+                    _silence_stdout()
+                    raise typer.Exit(0) from None
             else:
                 count = _write_file_atomically(output, output_format, rows, columns)
         where = str(output) if output else "stdout"
         console.note(f"Exported {count:,} districts to {where}.")
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # io.UnsupportedOperation: not a real file
+        pass
 
 
 def _write(output_format: ExportFormat, rows, columns, stream) -> int:
