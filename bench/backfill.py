@@ -25,11 +25,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 import warnings

@@ -232,3 +232,24 @@ def test_siblings_with_different_districts_keep_their_own_columns(db_engine):
         ("0100006", 2019, "ccd_directory", 219, None, None),
     ]
     assert {(o.source, o.rows_written) for o in report.outcomes} == {("enrollment", 2), ("ell", 1)}
+
+
+def test_interrupted_run_keeps_completed_units_and_logs_it(db_engine):
+    class StopAfterTwo(BackfillProgress):
+        seen = 0
+
+        def advance(self, outcome):
+            self.seen += 1
+            if self.seen == 2:
+                raise KeyboardInterrupt
+
+    client = MemoryClient(dataset())
+    with pytest.raises(KeyboardInterrupt):
+        run(db_engine, client, ["enrollment", "finance"], [2018, 2019], progress=StopAfterTwo(), concurrency=1)
+    complete = [u for u in units(db_engine) if u[3] == "complete"]
+    assert len(complete) == 2
+    logs = rows(db_engine, tables.data_refresh_logs, "data_source", "status", "error_message")
+    assert ("enrollment", "success", None) in logs
+    assert ("finance", "failed", "interrupted with 2 unit(s) unfinished") in logs and len(logs) == 4
+    resumed = run(db_engine, client, ["enrollment", "finance"], [2018, 2019])
+    assert resumed.ok and resumed.count("skipped") == 2 and resumed.count("complete") == 6

@@ -134,8 +134,12 @@ def refresh_log_rows(report: BackfillReport, pending: dict[tuple[str, int], int]
     (an interrupted run) so the log says so."""
     now = utcnow()
     rows = []
-    for summary in report.summaries():
-        unfinished = (pending or {}).get((summary.source, summary.year), 0)
+    pending = pending or {}
+    summaries = report.summaries()
+    seen = {(summary.source, summary.year) for summary in summaries}
+    summaries += [SourceYearSummary(*key) for key in pending if key not in seen]
+    for summary in summaries:
+        unfinished = pending.get((summary.source, summary.year), 0)
         messages = [f"{failure.state_abbrev}: {failure.reason}" for failure in summary.failures]
         if unfinished:
             messages.append(f"interrupted with {unfinished} unit(s) unfinished")

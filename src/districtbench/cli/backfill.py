@@ -56,7 +56,7 @@ def register(app: typer.Typer) -> None:
             callback=lambda value: parse_states(value),
             show_default=False,
         ),
-        concurrency: int = typer.Option(4, "--concurrency", min=1, max=64, help="Units fetched at once."),
+        concurrency: int = typer.Option(4, "--concurrency", min=1, max=16, help="Fetches at once (HTTP connections)."),
         force: bool = typer.Option(False, "--force", help="Fetch units again even if already complete."),
     ) -> None:
         """Fetch SOURCE data for the years and states into district_data_history (resumable).
