@@ -97,11 +97,14 @@ class Dataset:
 
     def _listings(self, template: str) -> Listings:
         if template in self._lazy:
+            # The loader stays registered until its rows are stored, so a concurrent request
+            # waits on the lock instead of seeing a half-loaded (empty) listing.
             with self._lock:
-                loader = self._lazy.pop(template, None)
+                loader = self._lazy.get(template)
                 if loader is not None:
                     for year, rows in loader().items():
                         self._data[template].setdefault(year, []).extend(rows)
+                    del self._lazy[template]
         return self._data[template]
 
     @property
