@@ -97,9 +97,9 @@ def test_states_without_qualifying_districts_get_null_averages(db_engine):
     insert(db_engine, [_d("0200001", enrollment=0, graduation_rate_total="90.00"), _d("0200002", enrollment=None)])
     run(db_engine, "averages")
     states = read_states(db_engine)
-    ak, wy = states["02"], states["56"]
-    assert ak["total_districts"] == 2 and wy["total_districts"] == 0
-    for row in (ak, wy):
+    ak, wy, us = states["02"], states["56"], states["00"]
+    assert ak["total_districts"] == 2 and wy["total_districts"] == 0 and us["total_districts"] == 2
+    for row in (ak, wy, us):
         assert row["total_enrollment"] is None and row["avg_enrollment"] is None
         assert row["avg_graduation_rate"] is None and row["avg_swd_pct"] is None
         assert row["aggregates_updated_at"] is not None

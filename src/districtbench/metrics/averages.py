@@ -32,71 +32,81 @@ EXTRA_COLUMNS = ("total_districts", "total_enrollment", "avg_enrollment", "avg_p
 AVERAGE_COLUMNS = EXTRA_COLUMNS + tuple(metric.average_column for metric in METRICS)
 
 
-def aggregates(arith: Arith) -> list[ColumnElement]:
+def _sums(arith: Arith) -> dict[str, tuple[ColumnElement, ColumnElement | None, int | None]]:
+    """Per output column: (Σ numerator, Σ denominator, decimals) over the districts of a
+    group — exact whole numbers, so the US row can add up the states' sums. No denominator:
+    the sum itself is the value (total_districts, total_enrollment)."""
     d = tables.districts
     enrollment = d.c.enrollment
     qualifies = enrollment > 0
 
-    def when(condition: ColumnElement, expr: ColumnElement) -> ColumnElement:
-        return sa.case((condition, expr), else_=sa.null())
+    def total(condition: ColumnElement, expr: ColumnElement) -> ColumnElement:
+        return arith.sum_exact(sa.case((condition, expr), else_=sa.null()))
 
-    columns = [
-        sa.func.count(d.c.leaid).label("total_districts"),
-        sa.func.sum(when(qualifies, enrollment)).label("total_enrollment"),
-        arith.rounded(
-            arith.sum_exact(when(qualifies, arith.exact(enrollment))), sa.func.count(when(qualifies, enrollment)), 0
-        ).label("avg_enrollment"),
-    ]
+    def count(condition: ColumnElement) -> ColumnElement:
+        return sa.func.count(sa.case((condition, lit(1)), else_=sa.null()))
+
     poverty = d.c.children_poverty_percent
     p_scale = column_scale(poverty)
-    columns.append(
-        arith.rounded(
-            arith.sum_exact(when(qualifies, arith.exact(poverty, p_scale))),
-            sa.func.count(when(qualifies, poverty)) * lit(pow10(p_scale)),
-            RESULT_SCALE,
-        ).label("avg_poverty_rate")
-    )
+    with_poverty = sa.and_(qualifies, poverty.is_not(None))
+    sums = {
+        "total_districts": (sa.func.count(d.c.leaid), None, None),
+        "total_enrollment": (sa.func.sum(sa.case((qualifies, enrollment), else_=sa.null())), None, None),
+        "avg_enrollment": (total(qualifies, arith.exact(enrollment)), count(qualifies), 0),
+        "avg_poverty_rate": (
+            total(with_poverty, arith.exact(poverty, p_scale)), count(with_poverty) * lit(pow10(p_scale)), RESULT_SCALE
+        ),
+    }
     for metric in METRICS:
         if metric.average_kind == "pooled":
             ratio = metric.district_ratio
             part = fraction(arith, ratio, lambda name: d.c[name], d)
             included = sa.and_(qualifies, d.c[ratio.numerator].is_not(None), part.valid)
-            num = arith.sum_exact(when(included, part.numerator))
-            den = arith.sum_exact(when(included, part.denominator))
+            num, den = total(included, part.numerator), total(included, part.denominator)
         else:
             value = d.c[metric.district_column]
             scale = column_scale(value)
             included = sa.and_(qualifies, value.is_not(None))
-            num = arith.sum_exact(when(included, arith.exact(value, scale) * arith.exact(enrollment)))
-            den = arith.sum_exact(when(included, arith.exact(enrollment))) * lit(pow10(scale))
-        columns.append(arith.rounded(num, den, RESULT_SCALE).label(metric.average_column))
-    return columns
+            num = total(included, arith.exact(value, scale) * arith.exact(enrollment))
+            den = total(included, arith.exact(enrollment)) * lit(pow10(scale))
+        sums[metric.average_column] = (num, den, RESULT_SCALE)
+    return sums
+
+
+def _parts(name: str, has_den: bool) -> list[str]:
+    return [f"{name}__num", f"{name}__den"] if has_den else [name]
 
 
 def compute(ctx: RunContext) -> FamilyOutcome:
     d, s = tables.districts, tables.states
-    per_state = sa.select(d.c.state_fips.label("fips"), *aggregates(ctx.arith)).group_by(d.c.state_fips)
-    national = sa.select(sa.literal(NATIONAL_FIPS, sa.String(2)).label("fips"), *aggregates(ctx.arith)).where(
-        d.c.state_fips.in_(STATES_AND_DC_FIPS)  # 50 states and DC: territories are not in the US row
-    )
-    per_group = sa.union_all(per_state, national).subquery("per_group")
+    sums = _sums(ctx.arith)
+    labelled = []
+    for name, (num, den, _) in sums.items():
+        labelled += [expr.label(part) for expr, part in zip((num, den), _parts(name, den is not None))]
     stage = ctx.stage(
         "averages",
         sa.Column("fips", sa.String(2), primary_key=True),
-        *[sa.Column(name, sa.Numeric()) for name in AVERAGE_COLUMNS],
+        *[sa.Column(c.name, sa.Numeric()) for c in labelled],
     )
-    picked = [
-        sa.func.coalesce(per_group.c[name], 0) if name == "total_districts" else per_group.c[name]
-        for name in AVERAGE_COLUMNS
-    ]
-    every_state = sa.select(s.c.fips, *picked).select_from(s.outerjoin(per_group, per_group.c.fips == s.c.fips))
-    ctx.fill(stage, every_state)
+    ctx.fill(stage, sa.select(d.c.state_fips, *labelled).group_by(d.c.state_fips))  # one pass over districts
+    parts = [c.name for c in labelled]
+    plain = {name for name, (_, den, _) in sums.items() if den is None}  # NULL stays NULL for these
+    added = [sa.func.sum(stage.c[p]) if p in plain else ctx.arith.sum_exact(stage.c[p]) for p in parts]
+    us = sa.select(sa.literal(NATIONAL_FIPS, sa.String(2)), *added)
+    us = us.where(stage.c.fips.in_(STATES_AND_DC_FIPS))  # the 50 states and DC: territories are not in the US row
+    ctx.connection.execute(stage.insert().from_select(["fips", *parts], us))
+    empty = sa.select(s.c.fips).where(s.c.fips.not_in(sa.select(stage.c.fips)))  # states without districts
+    ctx.connection.execute(stage.insert().from_select(["fips"], empty))
 
     valid_max = {metric.average_column: metric.valid_max for metric in METRICS}
-    outputs = [Output("total_districts", stage.c.total_districts)]
-    outputs += [
-        bounded(s, name, stage.c[name], valid_max.get(name)) for name in AVERAGE_COLUMNS if name != "total_districts"
-    ]
+    outputs = []
+    for name, (_, den, scale) in sums.items():
+        if den is None:
+            value = stage.c[name] if name != "total_districts" else sa.func.coalesce(stage.c[name], 0)
+            outputs.append(Output(name, value) if name == "total_districts" else bounded(s, name, value))
+        else:
+            value = ctx.arith.rounded(stage.c[f"{name}__num"], stage.c[f"{name}__den"], scale)
+            outputs.append(bounded(s, name, value, valid_max.get(name)))
     changed, nulled = apply_outputs(
         ctx,
         s,
