@@ -9,10 +9,27 @@ from typing import Callable
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ClauseElement, Executable
 
 from districtbench.metrics.arith import Arith
 
 STAGE_PREFIX = "districtbench_stage_"
+
+
+class CreateTempTableAs(Executable, ClauseElement):
+    """CREATE TEMPORARY TABLE <name> AS <select> (SQLAlchemy 2.0 has no construct for it)."""
+
+    inherit_cache = False
+
+    def __init__(self, name: str, query: sa.Select):
+        self.name = name
+        self.query = query
+
+
+@compiles(CreateTempTableAs)
+def _create_temp_table_as(element: CreateTempTableAs, compiler, **kw) -> str:
+    return f"CREATE TEMPORARY TABLE {element.name} AS {compiler.process(element.query, **kw)}"
 WORK_MEM_KB = 64 * 1024
 
 
@@ -31,6 +48,9 @@ class RunContext:
             kb = self.connection.execute(sa.text("SELECT setting::bigint FROM pg_settings WHERE name = 'work_mem'"))
             if (kb.scalar() or 0) < WORK_MEM_KB:
                 self.connection.execute(sa.text(f"SET LOCAL work_mem = '{WORK_MEM_KB}kB'"))
+            # JIT-compiling these wide expressions costs seconds, and it kicks in whenever the
+            # row estimates are high (e.g. stale statistics right after a big backfill).
+            self.connection.execute(sa.text("SET LOCAL jit = off"))
 
     @property
     def temp_schema(self) -> str:
@@ -46,6 +66,24 @@ class RunContext:
         self._stages[name] = table
         return table
 
+    def stage_as(self, name: str, query: sa.Select, *, key: tuple[str, ...], analyze: bool = False) -> sa.Table:
+        """A fresh temporary table holding the rows of `query` (its columns named as the
+        query's labels). PostgreSQL: CREATE TEMPORARY TABLE … AS, which (unlike INSERT …
+        SELECT) may use a parallel plan. SQLite: a table with `key` as primary key, filled by
+        INSERT … SELECT (SQLite would otherwise index it on every join)."""
+        columns = [sa.Column(c.name, c.type, primary_key=c.name in key) for c in query.selected_columns]
+        if not self.arith.postgresql:
+            stage = self.stage(name, *columns)
+            self.fill(stage, query)
+            return stage
+        self.drop_stage(name)
+        stage = sa.Table(STAGE_PREFIX + name, sa.MetaData(), *columns, schema=self.temp_schema)
+        self.connection.execute(CreateTempTableAs(f"{self.temp_schema}.{stage.name}", query))
+        self._stages[name] = stage
+        if analyze:
+            self.connection.execute(sa.text(f"ANALYZE {self.temp_schema}.{stage.name}"))
+        return stage
+
     def fill(self, stage: sa.Table, query: sa.Select, *, analyze: bool = False) -> None:
         """INSERT the rows of `query` (columns in the stage's order) into `stage`. `analyze`
         for a stage joined to big tables later: autovacuum never sees temporary tables, and
@@ -58,6 +96,29 @@ class RunContext:
         # Schema-qualified, so it can only ever drop a temporary table.
         self.connection.execute(sa.text(f"DROP TABLE IF EXISTS {self.temp_schema}.{STAGE_PREFIX}{name}"))
         self._stages.pop(name, None)
+
+    def analyze(self, *table_names: str, only_if_stale: bool = False) -> None:
+        """PostgreSQL: refresh planner statistics of our tables, inside the transaction (it sees
+        this run's own changes). Stale statistics — a table just filled by a backfill, or
+        columns this run has just filled — make the planner sort where it should hash. With
+        `only_if_stale`, only tables with more than 10 % of rows changed since their last
+        ANALYZE (autovacuum's own rule). A user who does not own a table gets a warning from
+        PostgreSQL, not an error."""
+        if not self.arith.postgresql:
+            return
+        names = list(table_names)
+        if only_if_stale:
+            stale = sa.text(
+                "SELECT relname FROM pg_stat_user_tables WHERE relid = ANY(CAST(:oids AS oid[])) "
+                "AND n_mod_since_analyze > 50 + 0.1 * GREATEST(n_live_tup, 0)"
+            )
+            oids = "{" + ",".join(str(self._oid(name)) for name in names) + "}"
+            names = list(self.connection.execute(stale, {"oids": oids}).scalars())
+        for name in names:
+            self.connection.execute(sa.text(f'ANALYZE "{name}"'))
+
+    def _oid(self, name: str) -> int:
+        return self.connection.execute(sa.text("SELECT CAST(to_regclass(:name) AS oid)"), {"name": name}).scalar() or 0
 
     def memo(self, key: str, build: Callable[[], object]) -> object:
         """Something computed once per run and shared by families (e.g. the source years)."""

@@ -26,6 +26,8 @@ from districtbench.metrics.context import RunContext
 from districtbench.plugins.host import Registry
 
 ALL = "all"
+STATISTICS_TABLES = ("districts", "district_data_history", "states")
+REANALYZE_AFTER = 1000  # districts rows changed by a family before the next one re-plans
 
 
 def utcnow() -> datetime:
@@ -117,11 +119,14 @@ def run_families(
         with engine.begin() as connection:
             _begin_immediate_on_sqlite(connection)
             ctx = RunContext(connection, now)
-            for family, family_result in zip(families, result.families):
+            ctx.analyze(*STATISTICS_TABLES, only_if_stale=True)
+            for index, (family, family_result) in enumerate(zip(families, result.families)):
                 current = family_result
                 family_result.started_at = utcnow()
                 clock = time.perf_counter()
                 family_result.outcome = family.compute(ctx)
+                if index + 1 < len(families) and family_result.outcome.districts_updated >= REANALYZE_AFTER:
+                    ctx.analyze("districts")  # later families plan over the values just written
                 family_result.seconds = time.perf_counter() - clock
                 family_result.completed_at = utcnow()
                 family_result.status = "success"

@@ -71,13 +71,7 @@ def _build(ctx: RunContext) -> sa.Table:
         )
         .group_by(d.c.leaid)
     )
-    stage = ctx.stage(
-        "snapshot",
-        sa.Column("leaid", sa.String(7), primary_key=True),
-        *[sa.Column(label(s, c, e), h.c[c].type) for s, c, e in triples],
-        *[sa.Column(year_label(source), sa.Integer) for source in sources],
-    )
-    ctx.fill(stage, pivot)
+    stage = ctx.stage_as("snapshot", pivot, key=("leaid",))
     # Districts without any of those rows get an all-NULL row (cheaper than a LEFT JOIN of
     # the pivot, which SQLite would have to index first).
     missing = sa.select(d.c.leaid).where(d.c.leaid.not_in(sa.select(stage.c.leaid)))

@@ -19,15 +19,7 @@ def source_years(ctx: RunContext) -> sa.Table:
 
 
 def _build(ctx: RunContext) -> sa.Table:
-    stage = ctx.stage(
-        "source_years",
-        sa.Column("state_fips", sa.String(2), primary_key=True),
-        sa.Column("source", sa.String(30), primary_key=True),
-        sa.Column("latest_year", sa.Integer, nullable=False),
-        sa.Column("base_year", sa.Integer),
-    )
-    ctx.fill(stage, years_query(), analyze=True)
-    return stage
+    return ctx.stage_as("source_years", years_query(), key=("state_fips", "source"), analyze=True)
 
 
 def years_query() -> sa.Select:
@@ -60,7 +52,9 @@ def years_query() -> sa.Select:
         .where(present.c.year < latest.c.latest_year)
         .subquery("ranked")
     )
-    return sa.select(latest.c.state_fips, latest.c.source, latest.c.latest_year, ranked.c.year).select_from(
+    return sa.select(
+        latest.c.state_fips, latest.c.source, latest.c.latest_year, ranked.c.year.label("base_year")
+    ).select_from(
         latest.outerjoin(
             ranked,
             sa.and_(
