@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from districtbench.cli import build_app
 from districtbench.db import tables
+from districtbench.fakeapi import FakeUrbanApi
 from districtbench.fakeapi import dataset as ds
 from tests import backfill_expected as expected
 
@@ -218,3 +219,24 @@ def test_all_skips_years_a_source_lacks_with_a_note(db_url, fake_api):
     assert "assessments" in result.output  # 2011 exists for assessments: ran (0 rows)
 
 
+
+
+def test_roster_from_the_newest_directory_year_even_when_older_runs_last(db_url, db_engine):
+    # the real Texas directory rows of 2013 and 2017; 2017 names marked so the years differ
+    real = ds.load_dataset()
+    rows = {year: [dict(r) for r in real.records(ds.DIRECTORY, year) if r["fips"] == 48] for year in (2013, 2017)}
+    for record in rows[2017]:
+        record["lea_name"] += " (2017)"
+    server = FakeUrbanApi(ds.Dataset({(ds.DIRECTORY, y): r for y, r in rows.items()}), page_size=2000).start()
+    try:
+        for year in ("2017", "2013"):  # newer year first, then the older one
+            assert backfill(db_url, server.url, "enrollment", "--years", year, "--states", "TX").exit_code == 0
+    finally:
+        server.stop()
+    want = {str(r["leaid"]).zfill(7): r["lea_name"] for year in (2013, 2017) for r in rows[year]}
+    d = tables.districts
+    with db_engine.connect() as connection:
+        got = dict(connection.execute(sa.select(d.c.leaid, d.c.name)).all())
+    assert got == want
+    only_2013 = [name for name in got.values() if not name.endswith("(2017)")]
+    assert 0 < len(only_2013) < 100 and len(got) > 1200  # districts gone by 2017 keep their 2013 row
