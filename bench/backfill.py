@@ -101,7 +101,7 @@ def bench_backfill(url: str, api_url: str, args) -> dict:
 
     engine = create_db_engine(url)
     upgrade(engine)
-    with UrbanClient(api_url, backoff_base=0.01) as client:
+    with UrbanClient(api_url, backoff_base=0.01, keep_results=False) as client:
         clock = time.perf_counter()
         report = run_backfill(
             engine, client, sources(), list(YEARS), list(STATES_AND_DC_FIPS), concurrency=args.concurrency

@@ -146,6 +146,25 @@ def test_concurrent_callers_share_one_fetch(fake_api, client):
     assert client.request_count == ARKANSAS_PAGES
 
 
+def test_without_keep_results_a_listing_is_shared_only_while_in_flight(fake_api):
+    client = UrbanClient(fake_api.url, keep_results=False, backoff_base=0)
+    fake_api.latency = 0.05
+    callers = 4
+    barrier = threading.Barrier(callers)
+
+    def fetch():
+        barrier.wait()
+        return client.fetch_all(DIRECTORY_2018, {"fips": 5})
+
+    with ThreadPoolExecutor(callers) as pool:
+        results = list(pool.map(lambda _: fetch(), range(callers)))
+    assert all(sorted(r["leaid"] for r in rows) == sorted(ARKANSAS_2018) for rows in results)
+    assert client.request_count == ARKANSAS_PAGES  # concurrent callers: one fetch
+    client.fetch_all(DIRECTORY_2018, {"fips": 5})
+    assert client.request_count == 2 * ARKANSAS_PAGES  # afterwards: forgotten, fetched again
+    client.close()
+
+
 def test_concurrent_different_listings_use_the_pool(fake_api, client, caplog):
     caplog.set_level(logging.WARNING, logger="urllib3")
     fake_api.latency, fake_api.page_size = 0.02, 200

@@ -73,7 +73,7 @@ def register(app: typer.Typer) -> None:
         plan_units(chosen, years, states, strict_years=strict)  # usage errors before the database
         backoff = backoff_base_from_env()
         engine = state.migrated_engine()
-        with UrbanClient(state.settings.api_url, backoff_base=backoff) as client:
+        with UrbanClient(state.settings.api_url, backoff_base=backoff, keep_results=False) as client:
             report = run_backfill(
                 engine,
                 client,

@@ -36,7 +36,7 @@ def execute_run(
     engine = state.engine()
     console.info(f"Database: {state.settings.masked_database_url}")
     backoff = backoff_base_from_env() if backoff_base is None else backoff_base
-    with UrbanClient(api_url, backoff_base=backoff) as client:
+    with UrbanClient(api_url, backoff_base=backoff, keep_results=False) as client:
         report = run_pipeline(
             engine,
             client,

@@ -107,6 +107,8 @@ def _content_key(record: Row) -> tuple[int, str]:
 
 def pick_one(records: list[Row]) -> Row:
     """The duplicate to keep: the most filled-in, ties broken by content — never by order."""
+    if len(records) == 1:
+        return records[0]
     return max(records, key=_content_key)
 
 

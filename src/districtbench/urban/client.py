@@ -72,6 +72,7 @@ class UrbanClient:
         max_retry_after: float = 60.0,
         sleep: Callable[[float], Any] = time.sleep,
         session: requests.Session | None = None,
+        keep_results: bool = True,
     ):
         self.base_url = base_url.rstrip("/") + "/"
         self.connect_timeout = connect_timeout
@@ -86,6 +87,10 @@ class UrbanClient:
         self._lock = threading.Lock()
         self._cache: dict[str, _Flight] = {}
         self._request_count = 0
+        # False: a listing is shared only with callers that asked while it was in flight,
+        # then forgotten — a national backfill that groups its fetches needs no more, and
+        # keeping every listing of a run would cost gigabytes.
+        self.keep_results = keep_results
 
     @staticmethod
     def _new_session() -> requests.Session:
@@ -128,9 +133,10 @@ class UrbanClient:
     def fetch_all(self, path: str, params: Mapping[str, object] | None = None) -> list[dict]:
         """GET base_url/path?params, follow `next` to the end, return all `results` rows.
 
-        Thread-safe. Results are cached per (path, params) for the client's lifetime; when
-        two threads ask for the same listing at once, only one fetch happens and the other
-        waits. A failed fetch is not cached. Each call gets its own copies of the rows.
+        Thread-safe. Results are cached per (path, params) for the client's lifetime (unless
+        keep_results=False); when two threads ask for the same listing at once, only one
+        fetch happens and the other waits. A failed fetch is not cached. Each call gets its
+        own copies of the rows.
         """
         url = self.listing_url(path, params)
         key = normalize_url(url)
@@ -150,6 +156,10 @@ class UrbanClient:
                 raise
             finally:
                 flight.done.set()
+            if not self.keep_results:
+                with self._lock:
+                    self._cache.pop(key, None)
+                return flight.rows  # waiters get copies; the owner may have the original
         else:
             flight.done.wait()
             if isinstance(flight.error, FetchError):
