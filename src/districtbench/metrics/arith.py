@@ -62,11 +62,9 @@ class Arith:
         return sa.cast(sa.func.round(expr * lit(pow10(scale))), sa.Integer)
 
     def sort_key(self, expr: ColumnElement, scale: int) -> ColumnElement:
-        """An exact key that orders and groups like the value: ties are ties (integers sort
-        faster than NUMERIC on PostgreSQL, and SQLite's stored doubles become exact)."""
-        if self.postgresql:
-            return sa.cast(expr * lit(pow10(scale)), sa.BigInteger) if scale else expr
-        return self.exact(expr, scale)
+        """A key that orders like the value and makes equal values ties: the NUMERIC itself
+        on PostgreSQL (exact already), whole hundredths on SQLite (its doubles become exact)."""
+        return expr if self.postgresql else self.exact(expr, scale)
 
     def binary(self, expr: ColumnElement) -> ColumnElement:
         """A string compared byte by byte (PostgreSQL's "C" collation sorts far faster than

@@ -15,6 +15,7 @@ from sqlalchemy.sql.expression import ClauseElement, Executable
 from districtbench.metrics.arith import Arith
 
 STAGE_PREFIX = "districtbench_stage_"
+WORK_MEM_KB = 64 * 1024
 
 
 class CreateTempTableAs(Executable, ClauseElement):
@@ -30,7 +31,6 @@ class CreateTempTableAs(Executable, ClauseElement):
 @compiles(CreateTempTableAs)
 def _create_temp_table_as(element: CreateTempTableAs, compiler, **kw) -> str:
     return f"CREATE TEMPORARY TABLE {element.name} AS {compiler.process(element.query, **kw)}"
-WORK_MEM_KB = 64 * 1024
 
 
 @dataclass
