@@ -1,0 +1,162 @@
+"""Benchmark of `districtbench compute all` at national scale, on PostgreSQL and SQLite.
+
+    .venv/bin/python bench/compute.py --postgres-url postgresql://postgres@127.0.0.1/postgres \
+        --sqlite-path /tmp/bench.db [--districts 18000] [--runs 5]
+
+For each database: create a fresh one (PostgreSQL: a new database `districtbench_bench_<pid>`
+on the server of --postgres-url, dropped at the end unless --keep; SQLite: the file at
+--sqlite-path, which must not exist), migrate it, bulk-load a synthetic history
+(bench/synthetic_history.py: ~18,000 districts, ~460,000 rows), then time the whole command
+`districtbench --database-url URL compute all` — build_app() + typer's CliRunner, in this
+process, so plugin loading, engine creation and the migration check are included — `--runs`
+times. Printed per run: seconds, tracemalloc peak of Python allocations during the run, and
+the process's peak RSS so far, and the machine's load average (other work on the machine
+shows up in the timings); on PostgreSQL also the on-disk size of `districts` (bloat).
+Runs after the first find unchanged data, which is what a re-run after a no-op backfill
+sees; `--change-rows N` rewrites N directory rows between runs (not timed) so every run
+also has real updates to make.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from synthetic_history import (  # noqa: E402
+    DISTRICT_COLUMNS,
+    HISTORY_COLUMNS,
+    copy_rows,
+    district_ids,
+    districts,
+    history,
+    insert_rows,
+)
+from typer.testing import CliRunner  # noqa: E402
+
+from districtbench.cli import build_app  # noqa: E402
+from districtbench.db.engine import create_db_engine  # noqa: E402
+from districtbench.db.migrations import upgrade  # noqa: E402
+
+
+def load(url: str, count: int) -> tuple[int, int, float]:
+    engine = create_db_engine(url)
+    upgrade(engine)
+    ids = district_ids(count)
+    clock = time.perf_counter()
+    raw = engine.raw_connection()
+    try:
+        if engine.dialect.name == "postgresql":
+            n_d = copy_rows(raw.dbapi_connection, "districts", DISTRICT_COLUMNS, districts(ids))
+            n_h = copy_rows(raw.dbapi_connection, "district_data_history", HISTORY_COLUMNS, history(ids))
+            raw.commit()
+            raw.dbapi_connection.autocommit = True
+            raw.cursor().execute("VACUUM ANALYZE")
+            raw.dbapi_connection.autocommit = False
+        else:
+            n_d = insert_rows(raw.dbapi_connection, "districts", DISTRICT_COLUMNS, districts(ids))
+            n_h = insert_rows(raw.dbapi_connection, "district_data_history", HISTORY_COLUMNS, history(ids))
+            raw.commit()
+            raw.cursor().execute("ANALYZE")
+    finally:
+        raw.close()
+        engine.dispose()
+    return n_d, n_h, time.perf_counter() - clock
+
+
+def change_rows(url: str, count: int, run: int) -> None:
+    engine = create_db_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "UPDATE district_data_history SET enrollment = enrollment + :delta "
+                "WHERE id IN (SELECT id FROM district_data_history WHERE source = 'ccd_directory' "
+                "AND year = 2021 ORDER BY id LIMIT :n)"
+            ),
+            {"delta": run, "n": count},
+        )
+    engine.dispose()
+
+
+def districts_size(url: str) -> str:
+    engine = create_db_engine(url)
+    with engine.connect() as connection:
+        size = connection.execute(sa.text("SELECT pg_size_pretty(pg_total_relation_size('districts'))")).scalar()
+    engine.dispose()
+    return size
+
+
+def bench(label: str, url: str, args) -> list[float]:
+    n_d, n_h, seconds = load(url, args.districts)
+    print(f"\n{label}: loaded {n_d:,} districts and {n_h:,} history rows in {seconds:.1f} s", flush=True)
+    runner = CliRunner()
+    times = []
+    for run in range(1, args.runs + 1):
+        if run > 1 and args.change_rows:
+            change_rows(url, args.change_rows, run)
+        tracemalloc.start()
+        clock = time.perf_counter()
+        result = runner.invoke(build_app(), ["--database-url", url, "compute", "all"])
+        elapsed = time.perf_counter() - clock
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        if result.exit_code != 0:
+            print(result.output, result.exception, file=sys.stderr)
+            raise SystemExit(f"compute failed with exit code {result.exit_code}")
+        times.append(elapsed)
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        extra = f", districts table {districts_size(url)}" if url.startswith("postgresql") else ""
+        load_average = os.getloadavg()[0]
+        print(
+            f"  run {run}: {elapsed:.3f} s, Python peak {peak / 2**20:.1f} MB, process peak RSS {rss:.0f} MB"
+            f"{extra}, load average {load_average:.2f} on {os.cpu_count()} CPUs",
+            flush=True,
+        )
+    print(f"  min {min(times):.3f} s, max {max(times):.3f} s, mean {sum(times) / len(times):.3f} s")
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--postgres-url", help="server to create the benchmark database on (skipped if absent)")
+    parser.add_argument("--sqlite-path", help="SQLite file to create (must not exist; skipped if absent)")
+    parser.add_argument("--districts", type=int, default=18_000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--change-rows", type=int, default=0, help="history rows to change between runs")
+    parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL benchmark database")
+    args = parser.parse_args()
+    if not args.postgres_url and not args.sqlite_path:
+        parser.error("give --postgres-url and/or --sqlite-path")
+
+    if args.postgres_url:
+        admin_url = sa.engine.make_url(args.postgres_url.replace("postgres://", "postgresql://", 1))
+        if admin_url.drivername == "postgresql":
+            admin_url = admin_url.set(drivername="postgresql+psycopg2")
+        name = f"districtbench_bench_{os.getpid()}"
+        admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        try:
+            bench("PostgreSQL", admin_url.set(database=name).render_as_string(hide_password=False), args)
+        finally:
+            if not args.keep:
+                with admin.connect() as connection:
+                    connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+    if args.sqlite_path:
+        path = Path(args.sqlite_path)
+        if path.exists():
+            raise SystemExit(f"{path} exists; give a path for a new file")
+        bench("SQLite", f"sqlite:///{path}", args)
+
+
+if __name__ == "__main__":
+    main()
