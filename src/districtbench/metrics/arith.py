@@ -8,10 +8,11 @@ numerator and denominator are whole numbers on both databases:
   `ROUND(numeric, s)`, which rounds half away from zero. (ROUND on double precision would
   round half to even, which is why nothing here is a float.)
 * SQLite: 64-bit INTEGER arithmetic, and the rounding done by integer division,
-  `(2·|num|·10^s + |den|) / (2·|den|)`, which is `floor(|num/den|·10^s + ½)`; the sign is
-  applied afterwards. SQLite's own ROUND works on doubles (2.675 is 2.67499999…), so it is
-  not used on computed values. An integer product too large for 64 bits turns into a REAL
-  in SQLite instead of raising, and such a value is out of range for every column anyway.
+  `(2·num·10^s ± den) / (2·den)` truncated toward zero = `±floor(|num/den|·10^s + ½)`.
+  SQLite's own ROUND works on doubles (2.675 is 2.67499999…), so it is not used on computed
+  values. An integer product too large for 64 bits turns into a REAL in SQLite instead of
+  raising; the result is then cast back to a whole number of units (only absurd inputs get
+  there, and they are out of range for every column anyway).
 
 Sums use `sum_exact`: SUM on PostgreSQL; on SQLite CAST(TOTAL(x) AS INTEGER), which is exact
 while partial sums stay below 2^53 and, unlike SUM, never raises "integer overflow".
@@ -78,16 +79,16 @@ class Arith:
 
     def rounded(self, num: ColumnElement, den: ColumnElement, scale: int) -> ColumnElement:
         """`num / den` rounded half away from zero to `scale` decimals; NULL if either side
-        is NULL or `den` is 0."""
+        is NULL or `den` is 0. Every caller guarantees `den` ≥ 0 (counts, sums of positive
+        values, denominators checked > 0), which keeps the SQLite form short."""
         if self.postgresql:
             return sa.func.round(sa.cast(num, NUMERIC) / sa.func.nullif(den, 0), scale)
+        # (2·num·10^s ± den) / (2·den), truncated toward zero: ±floor(|num/den|·10^s + ½).
+        # SQLite: x / 0 is NULL.
         factor = pow10(scale)
-        magnitude = int_div(  # SQLite: x / 0 is NULL
-            lit(2) * sa.func.abs(num) * lit(factor) + sa.func.abs(den), lit(2) * sa.func.abs(den)
-        )
-        negative = sa.or_(sa.and_(num < 0, den > 0), sa.and_(num > 0, den < 0))
-        signed = sa.case((negative, -magnitude), else_=magnitude)
-        return signed if scale == 0 else signed / sa.literal_column(f"{factor}.0")
+        half = sa.case((num < 0, -den), else_=den)
+        units = sa.cast(int_div(lit(2 * factor) * num + half, lit(2) * den), sa.Integer)
+        return units if scale == 0 else units / sa.literal_column(f"{factor}.0")
 
     def difference(self, left: ColumnElement, right: ColumnElement, scale: int) -> ColumnElement:
         """`left − right` for two values with at most `scale` decimals, exactly (no rounding
