@@ -6,7 +6,10 @@ import os
 import sys
 import traceback
 
+from typing import Iterable
+
 from rich.console import Console
+from rich.table import Table
 
 from districtbench.config import mask_text
 
@@ -57,6 +60,15 @@ def print_traceback(exc: BaseException) -> None:
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     sys.stderr.write(masked(text))
     sys.stderr.flush()
+
+
+def table(title: str | None, *headings: str, right: Iterable[str] = ()) -> Table:
+    """A rich table with these column headings; those named in `right` are right-aligned."""
+    right = set(right)
+    result = Table(title=title, title_justify="left")
+    for heading in headings:
+        result.add_column(heading, justify="right" if heading in right else "left", overflow="fold")
+    return result
 
 
 def _escape(text: str) -> str:

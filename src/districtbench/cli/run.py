@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Optional
 
 import typer
-from rich.table import Table
 
 from districtbench import console
 from districtbench.cli.options import STATES_HELP, YEARS_HELP, parse_states, parse_years
@@ -60,9 +59,7 @@ def print_run_summary(
 
     for line in report.migrated:
         console.note(line)
-    table = Table(title="Run summary", title_justify="left")
-    for heading, justify in (("source", "left"), ("years covered", "left"), ("districts", "right"), ("failed units", "right")):
-        table.add_column(heading, justify=justify)
+    table = console.table("Run summary", "source", "years covered", "districts", "failed units", right=("districts", "failed units"))
     for row in report.coverage:
         failed = f"[red]{row.failed_units}[/red]" if row.failed_units else "0"
         table.add_row(row.source, format_years(row.years) if row.years else "—", f"{row.districts:,}", failed)

@@ -6,7 +6,6 @@ import json
 from decimal import Decimal
 
 import typer
-from rich.table import Table
 
 from districtbench import console
 from districtbench.cli.state import get_state
@@ -53,19 +52,8 @@ def print_view(view: DistrictView) -> None:
     out.print(f"[bold]{view.name}[/bold] — leaid {view.leaid}, {where}")
     if view.enrollment is not None:
         out.print(f"Enrollment {view.enrollment:,}")
-    table = Table(title_justify="left")
-    for heading, justify in (
-        ("metric", "left"),
-        ("value", "right"),
-        ("year", "right"),
-        (f"{view.state_abbrev or 'state'} avg", "right"),
-        ("US avg", "right"),
-        ("vs state", "right"),
-        ("vs US", "right"),
-        ("in state", "left"),
-        ("3-year trend", "right"),
-    ):
-        table.add_column(heading, justify=justify)
+    numbers = ("value", "year", f"{view.state_abbrev or 'state'} avg", "US avg", "vs state", "vs US", "3-year trend")
+    table = console.table(None, "metric", *numbers[:6], "in state", numbers[6], right=numbers)
     for metric in view.metrics:
         direction = {True: " [dim]↑[/dim]", False: " [dim]↓[/dim]", None: ""}[metric.higher_is_better]
         table.add_row(

@@ -6,7 +6,6 @@ import json
 
 import sqlalchemy as sa
 import typer
-from rich.table import Table
 
 from districtbench import console
 from districtbench.cli.state import get_state
@@ -70,16 +69,8 @@ def print_status(report: StatusReport) -> None:
     out.print(f"Schema revision: {report.current_revision} (latest {report.head_revision}, {pending})")
     out.print(f"Districts in the roster: {report.districts:,}")
 
-    sources = Table(title="Data per source and year", title_justify="left")
-    for heading, justify in (
-        ("source", "left"),
-        ("year", "right"),
-        ("districts with data", "right"),
-        ("units complete", "right"),
-        ("units failed", "right"),
-        ("last fetch", "left"),
-    ):
-        sources.add_column(heading, justify=justify)
+    counts = ("year", "districts with data", "units complete", "units failed")
+    sources = console.table("Data per source and year", "source", *counts, "last fetch", right=counts)
     for row in report.sources:
         failed = f"[red]{row.units_failed}[/red]" if row.units_failed else "0"
         sources.add_row(
@@ -89,9 +80,7 @@ def print_status(report: StatusReport) -> None:
         sources.add_row("—", "", "", "", "", "no data yet: run `districtbench backfill` or `run`")
     out.print(sources)
 
-    compute = Table(title="Last compute per family", title_justify="left")
-    for heading in ("family", "status", "updated", "NULLed", "completed", "error"):
-        compute.add_column(heading, overflow="fold")
+    compute = console.table("Last compute per family", "family", "status", "updated", "NULLed", "completed", "error")
     for run in report.compute:
         compute.add_row(
             run.family, run.status, f"{run.records_updated:,}", f"{run.records_failed:,}", _when(run.completed_at), run.error_message or ""
@@ -100,10 +89,9 @@ def print_status(report: StatusReport) -> None:
         compute.add_row("—", "never run", "", "", "", "run `districtbench compute`")
     out.print(compute)
 
-    coverage = Table(title="Coverage of computed columns (districts with a value)", title_justify="left")
-    coverage.add_column("column")
-    coverage.add_column("districts", justify="right")
-    coverage.add_column("share", justify="right")
+    coverage = console.table(
+        "Coverage of computed columns (districts with a value)", "column", "districts", "share", right=("districts", "share")
+    )
     for column, count in report.coverage.items():
         share = f"{100 * count / report.districts:.1f} %" if report.districts else "—"
         coverage.add_row(column, f"{count:,}", share)
