@@ -45,16 +45,26 @@ class DistrictSource(Source):
             listings.get(self.endpoint) or [], state_fips, out.skipped, self.subgroup_columns
         )
         context = self.batch_context(records)
+        columns = self.columns
+        provides_roster = self.provides_roster
+        parse_row = self.parse_row
+        history, roster_rows = out.history, out.roster
+        nulled: Counter = Counter()  # one row's counts; kept only if the row is
         for leaid, record in records.items():
-            nulled: Counter = Counter()
             try:
-                values = self.parse_row(record, nulled, context)
-                roster = roster_row(leaid, record, state_fips, nulled) if self.provides_roster else None
+                values = parse_row(record, nulled, context)
+                roster = roster_row(leaid, record, state_fips, nulled) if provides_roster else None
             except DropRow as drop:
                 out.skipped[drop.reason] += 1
+                nulled.clear()
                 continue
-            out.nulled.update(nulled)
-            out.history.append({"leaid": leaid, **{column: values[column] for column in self.columns}})
+            if nulled:
+                out.nulled.update(nulled)
+                nulled.clear()
+            row = {"leaid": leaid}
+            for column in columns:
+                row[column] = values[column]
+            history.append(row)
             if roster is not None:
-                out.roster.append(roster)
+                roster_rows.append(roster)
         return out

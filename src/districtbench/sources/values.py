@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import Counter
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -194,28 +195,57 @@ def _column_type(column: str) -> sa.types.TypeEngine:
     raise KeyError(f"unknown column {column!r}")
 
 
+@functools.lru_cache(maxsize=None)
+def _column_spec(column: str) -> tuple[Decimal | None, Decimal | None, int | float]:
+    """(quantum, bound, fast limit) of a column: NUMERIC(p,s) → (10**-s, 10**(p-s), a float
+    safely below the bound); INTEGER → (None, None, INT_MAX)."""
+    type_ = _column_type(column)
+    if isinstance(type_, sa.Numeric) and not isinstance(type_, sa.Integer):
+        scale = type_.scale or 0
+        bound = Decimal(10) ** (type_.precision - scale)
+        # below bound - 1, rounding to `scale` decimals can never reach the bound
+        return Decimal(1).scaleb(-scale), bound, float(bound - 1)
+    return None, None, INT_MAX
+
+
 def fit(column: str, number: Decimal | None, nulled: Counter) -> int | Decimal | None:
     """`number` in the Python type of `column` (int or quantized Decimal), or None if it
     does not fit (counted)."""
     if number is None:
         return None
-    type_ = _column_type(column)
-    if isinstance(type_, sa.Numeric) and not isinstance(type_, sa.Integer):
-        scale = type_.scale or 0
-        quantized = number.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
-        if abs(quantized) >= Decimal(10) ** (type_.precision - scale):
+    quantum, bound, _ = _column_spec(column)
+    if quantum is not None:
+        quantized = number.quantize(quantum, rounding=ROUND_HALF_UP)
+        if abs(quantized) >= bound:
             nulled[f"too large for column: {column}"] += 1
             return None
         return quantized
-    integer = int(number.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    integer = int(number.quantize(_ONE, rounding=ROUND_HALF_UP))
     if abs(integer) > INT_MAX:
         nulled[f"too large for column: {column}"] += 1
         return None
     return integer
 
 
+_ONE = Decimal(1)
+
+
 def measure(value: Any, column: str, nulled: Counter) -> int | Decimal | None:
     """A raw API measure for a count or amount column."""
+    # The common cases first, with the same results as the general path below: a
+    # non-negative JSON int or float comfortably inside the column's range.
+    kind = type(value)
+    if kind is int or kind is float:
+        quantum, _, limit = _column_spec(column)
+        if 0 <= value < limit:
+            if quantum is None:
+                if kind is int:
+                    return value
+                if value.is_integer():
+                    return int(value)
+                return int(Decimal(repr(value)).quantize(_ONE, rounding=ROUND_HALF_UP))
+            number = Decimal(value) if kind is int else Decimal(repr(value))
+            return number.quantize(quantum, rounding=ROUND_HALF_UP)
     return fit(column, to_number(value, column, nulled), nulled)
 
 
@@ -246,13 +276,18 @@ def ratio(numerator: Decimal | int | None, denominator: Decimal | int | None, sc
 
 # --- roster ------------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=None)
+def _text_limit(column: str) -> int | None:
+    return tables.districts.c[column].type.length
+
+
 def _text(value: Any, column: str, nulled: Counter) -> str | None:
     if value is None:
         return None
     text = str(value).strip()
     if not text:
         return None
-    limit = tables.districts.c[column].type.length
+    limit = _text_limit(column)
     if limit and len(text) > limit:
         nulled[f"too long for column: {column}"] += 1
         return None
