@@ -33,7 +33,7 @@ def count_statements(engine):
 
 def test_one_statement_per_batch_and_only_own_columns(db_engine, monkeypatch):
     monkeypatch.setattr(upsert_module, "MAX_BATCH_ROWS", 400)
-    monkeypatch.setattr(upsert_module, "COPY_MIN_ROWS", 10**9)  # the VALUES path on PostgreSQL too
+    monkeypatch.setattr(upsert_module, "ARRAY_MIN_ROWS", 10**9)  # the VALUES path on PostgreSQL too
     with db_engine.begin() as connection:
         seed_districts(connection, 1000)
     sent = count_statements(db_engine)
@@ -79,9 +79,9 @@ def test_values_with_quotes_and_percent_signs(db_engine):
         assert connection.execute(sa.select(d.c.name)).scalar() == "O'Brien 100% ISD; --"
 
 
-def test_postgresql_copy_path_one_merge_statement(db_engine, db_kind):
+def test_postgresql_array_path_one_merge_statement(db_engine, db_kind):
     if db_kind != "postgresql":
-        pytest.skip("COPY staging is PostgreSQL's path")
+        pytest.skip("unnest arrays are PostgreSQL's path")
     with db_engine.begin() as connection:
         seed_districts(connection, 500)
     sent = count_statements(db_engine)

@@ -113,12 +113,16 @@ class _Writer:
         )
         self.roster_failed: dict[str, list[str]] = defaultdict(list)
         self.finished_keys: set[tuple[str, int, str]] = set()
+        self.connection: sa.Connection | None = None
 
     def run(self, client: Client, concurrency: int) -> None:
         queue = deque(self.tasks)
         window = 2 * concurrency
         running: set[Future] = set()
         pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="districtbench-fetch")
+        # one connection for the whole run (a transaction per task): no pool checkout and
+        # pre-ping round trip per task; idle between transactions, so SQLite is not locked
+        self.connection = self.engine.connect()
         try:
             while queue or running or self.held:
                 while queue and len(running) + len(self.held) < window:
@@ -132,6 +136,8 @@ class _Writer:
                 self._release()
         finally:
             pool.shutdown(wait=not running, cancel_futures=True)
+            connection, self.connection = self.connection, None
+            connection.close()
 
     def _handle(self, results: list[UnitResult]) -> None:
         """The results of one task: roster units now, the others once their state's roster
@@ -196,8 +202,13 @@ class _Writer:
         if not results:
             return []
         try:
-            with self.engine.begin() as connection:
-                return write_units(connection, [(r.unit, r.rows) for r in results], now)
+            if self.connection is None:
+                with self.engine.begin() as connection:
+                    return write_units(connection, [(r.unit, r.rows) for r in results], now)
+            if self.connection.in_transaction():  # left open by a failed statement
+                self.connection.rollback()
+            with self.connection.begin():
+                return write_units(self.connection, [(r.unit, r.rows) for r in results], now)
         except sa.exc.SQLAlchemyError as exc:
             if len(results) == 1:
                 return [f"database error: {_first_line(exc)}"]

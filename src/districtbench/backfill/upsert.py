@@ -1,8 +1,8 @@
 """Bulk upserts: one `INSERT … ON CONFLICT … DO UPDATE` statement per batch of rows, built
 with the dialect's `insert()` construct, on PostgreSQL and SQLite.
 
-PostgreSQL, COPY_MIN_ROWS rows or more: COPY into a staging table, then one
-`INSERT … SELECT … ON CONFLICT` (pgcopy.py; ~3× faster than VALUES lists there).
+PostgreSQL, ARRAY_MIN_ROWS rows or more: ONE `INSERT … SELECT * FROM unnest(<one array
+parameter per column>) ON CONFLICT` statement, whatever the number of rows (pgarray.py).
 
 Otherwise (SQLite; small PostgreSQL batches): multi-row `VALUES (…), (…)` statements,
 `execute_values` style. The single-row upsert is compiled once and its VALUES group repeated
@@ -13,22 +13,32 @@ a `.values([...])` statement with thousands of parameters costs ~0.1 s every tim
 through each column type's bind processor, as SQLAlchemy would do. Batches hold at most
 MAX_BATCH_ROWS rows and stay under the bound-variable limit (SQLite: the connection's limit,
 999 on old builds; PostgreSQL: 65535).
+
+Compiled statements are cached per (dialect, table, columns, conflict, update, `where`
+object): a backfill sends the same few upserts hundreds of times, and compiling one costs
+more than sending it. A `where` that needs a value per call uses a `bindparam` and gets its
+value from `params`.
 """
 
 from __future__ import annotations
 
 import functools
-import operator
-from typing import Any, Iterable, Sequence
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from districtbench.backfill.pgarray import array_text
+
 MAX_BATCH_ROWS = 2000
-COPY_MIN_ROWS = 200
+ARRAY_MIN_ROWS = 2
 PG_MAX_PARAMETERS = 65535
 SQLITE_DEFAULT_VARIABLE_LIMIT = 999
 INSERT_CONSTRUCTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+PLAN_CACHE_SIZE = 64
 
 
 def upsert(
@@ -39,35 +49,122 @@ def upsert(
     conflict: Sequence[str],
     update: Iterable[str],
     where: sa.ColumnElement[bool] | None = None,
+    params: Mapping[str, Any] | None = None,
 ) -> int:
     """Insert `rows` (all with the same keys); on a `conflict` key set only `update` columns,
     and only where `where` (which may refer to the existing row through `table.c`) holds.
-    Returns the number of statements sent."""
+    `params`: values of `bindparam`s in `where`. Returns the number of statements sent."""
     if not rows:
         return 0
-    dialect = connection.dialect
-    construct = INSERT_CONSTRUCTS.get(dialect.name)
-    if construct is None:
-        raise NotImplementedError(f"bulk upsert on {dialect.name}")
-    update = list(update)
-    if dialect.name == "postgresql" and len(rows) >= COPY_MIN_ROWS:
-        from districtbench.backfill.pgcopy import copy_upsert
+    columns = {key: [row[key] for row in rows] for key in rows[0]}
+    return upsert_columns(connection, table, columns, conflict=conflict, update=update, where=where, params=params)
 
-        return copy_upsert(connection, table, rows, conflict, update, where)
-    insert = construct(table)
+
+def upsert_columns(
+    connection: sa.Connection,
+    table: sa.Table,
+    columns: Mapping[str, Sequence[Any]],
+    *,
+    conflict: Sequence[str],
+    update: Iterable[str],
+    where: sa.ColumnElement[bool] | None = None,
+    params: Mapping[str, Any] | None = None,
+) -> int:
+    """`upsert` of rows given column by column: `columns[name][i]` is row i's value (all
+    lists of the same length) — no dict per row to build or to take apart."""
+    dialect = connection.dialect
+    if dialect.name not in INSERT_CONSTRUCTS:
+        raise NotImplementedError(f"bulk upsert on {dialect.name}")
+    keys = tuple(columns)
+    count = len(columns[keys[0]]) if keys else 0
+    if not count:
+        return 0
+    arrays = dialect.name == "postgresql" and count >= ARRAY_MIN_ROWS
+    plan = _plan(dialect, table, keys, tuple(conflict), tuple(update), where, arrays)
+    extra = plan.extra(params)
+    if arrays:
+        connection.exec_driver_sql(plan.text, tuple(array_text(columns[key]) for key in keys) + extra)
+        return 1
+    return _execute_batches(connection, plan, columns, count, extra)
+
+
+@dataclass
+class _Plan:
+    """A compiled upsert: the statement text (positional placeholders), how to fill them."""
+
+    text: str  # arrays: the whole statement; VALUES: head, with GROUP and REST to repeat
+    group: str
+    rest: str
+    keys: tuple[str, ...]
+    processed: list[tuple[int, Callable[[Any], Any]]]
+    extra_binds: list[tuple[str, Any, Callable[[Any], Any] | None]]  # name, default, processor
+    texts: dict[int, str]
+
+    def extra(self, params: Mapping[str, Any] | None) -> tuple:
+        values = []
+        for name, default, processor in self.extra_binds:
+            value = params[name] if params is not None and name in params else default
+            values.append(_process(processor, value))
+        return tuple(values)
+
+
+_plans: OrderedDict = OrderedDict()
+_plans_lock = threading.Lock()
+
+
+def _plan(dialect, table, keys, conflict, update, where, arrays: bool) -> _Plan:
+    # `where` by identity (a ClauseElement's == builds SQL); the entry keeps it alive
+    cache_key = (dialect, table, keys, conflict, update, id(where), arrays)
+    with _plans_lock:
+        entry = _plans.get(cache_key)
+        if entry is not None and entry[0] is where:
+            _plans.move_to_end(cache_key)
+            return entry[1]
+    plan = (_array_plan if arrays else _values_plan)(dialect, table, keys, conflict, update, where)
+    with _plans_lock:
+        _plans[cache_key] = (where, plan)
+        while len(_plans) > PLAN_CACHE_SIZE:
+            _plans.popitem(last=False)
+    return plan
+
+
+def _statement(insert, conflict, update, where):
     if update:
-        statement = insert.on_conflict_do_update(
+        return insert.on_conflict_do_update(
             index_elements=list(conflict), set_={name: insert.excluded[name] for name in update}, where=where
         )
-    else:
-        statement = insert.on_conflict_do_nothing(index_elements=list(conflict))
-    return _execute_batches(connection, table, statement, rows)
+    return insert.on_conflict_do_nothing(index_elements=list(conflict))
 
 
-def _execute_batches(connection: sa.Connection, table: sa.Table, statement, rows: Sequence[dict[str, Any]]) -> int:
-    dialect = connection.dialect
-    keys = list(rows[0])
-    compiled = statement.compile(dialect=_positional(dialect), column_keys=keys)
+def _extra_binds(compiled, names, dialect) -> list:
+    return [
+        (name, compiled.binds[name].effective_value, _processor(compiled.binds[name].type, dialect))
+        for name in names
+    ]
+
+
+def _array_plan(dialect, table, keys, conflict, update, where) -> _Plan:
+    """`INSERT … SELECT * FROM unnest(CAST(:c0 AS type0[]), …) ON CONFLICT …`."""
+    positional = _positional(dialect)
+    casts = ", ".join(
+        f"CAST(:_array_{index} AS {table.c[key].type.compile(dialect=dialect)}[])" for index, key in enumerate(keys)
+    )
+    arrays = [sa.bindparam(f"_array_{index}", type_=sa.String) for index in range(len(keys))]
+    source = sa.text(f"SELECT * FROM unnest({casts})").bindparams(*arrays).columns(*(sa.column(key, table.c[key].type) for key in keys))
+    insert = postgresql.insert(table).from_select(list(keys), source)
+    compiled = _statement(insert, conflict, update, where).compile(dialect=positional)
+    names = list(compiled.positiontup or ())
+    array_names = [f"_array_{index}" for index in range(len(keys))]
+    if names[: len(keys)] != array_names:
+        raise RuntimeError(f"unexpected compiled upsert for {table.name}: {compiled.string}")
+    extra = _extra_binds(compiled, names[len(keys) :], dialect)
+    return _Plan(compiled.string, "", "", keys, [], extra, {})
+
+
+def _values_plan(dialect, table, keys, conflict, update, where) -> _Plan:
+    construct = INSERT_CONSTRUCTS[dialect.name]
+    statement = _statement(construct(table), conflict, update, where)
+    compiled = statement.compile(dialect=_positional(dialect), column_keys=list(keys))
     names = list(compiled.positiontup or ())
     value_names, other_names = names[: len(keys)], names[len(keys) :]
     head, marker, tail = compiled.string.partition(" VALUES (")
@@ -75,24 +172,25 @@ def _execute_batches(connection: sa.Connection, table: sa.Table, statement, rows
         raise RuntimeError(f"unexpected compiled upsert for {table.name}: {compiled.string}")
     group_end = tail.index(")")
     group, rest = "(" + tail[:group_end] + ")", tail[group_end + 1 :]
-    getter = operator.itemgetter(*value_names) if len(value_names) > 1 else (lambda row: (row[value_names[0]],))
     processors = [_processor(table.c[name].type, dialect) for name in value_names]
     processed = [(index, processor) for index, processor in enumerate(processors) if processor is not None]
-    extra = tuple(
-        _process(_processor(compiled.binds[name].type, dialect), compiled.binds[name].effective_value)
-        for name in other_names
-    )
-    batch = max(1, min(MAX_BATCH_ROWS, (_parameter_limit(connection) - len(extra)) // len(keys)))
-    texts: dict[int, str] = {}
+    extra = _extra_binds(compiled, other_names, dialect)
+    return _Plan(head, group, rest, tuple(value_names), processed, extra, {})
+
+
+def _execute_batches(connection: sa.Connection, plan: _Plan, columns, count: int, extra: tuple) -> int:
+    width = len(plan.keys)
+    values = [list(columns[key]) for key in plan.keys]  # in placeholder order
+    for index, processor in plan.processed:
+        values[index] = _apply(processor, values[index])
+    batch = max(1, min(MAX_BATCH_ROWS, (_parameter_limit(connection) - len(extra)) // width))
     statements = 0
-    for start in range(0, len(rows), batch):
-        chunk = rows[start : start + batch]
-        text = texts.get(len(chunk))
+    for start in range(0, count, batch):
+        size = min(batch, count - start)
+        text = plan.texts.get(size)
         if text is None:
-            text = texts[len(chunk)] = f"{head} VALUES {', '.join([group] * len(chunk))}{rest}"
-        params = [value for row in chunk for value in getter(row)]
-        for index, processor in processed:
-            params[index :: len(keys)] = _apply(processor, params[index :: len(keys)])
+            text = plan.texts[size] = f"{plan.text} VALUES {', '.join([plan.group] * size)}{plan.rest}"
+        params = [value for row in zip(*(column[start : start + size] for column in values)) for value in row]
         connection.exec_driver_sql(text, tuple(params) + extra)
         statements += 1
     return statements

@@ -14,6 +14,7 @@ it needs no extra column (`districts.urban_institute_year` belongs to the `lates
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from datetime import datetime
 from typing import Any, Iterable
@@ -22,7 +23,7 @@ import sqlalchemy as sa
 
 from districtbench.backfill.plan import Unit
 from districtbench.backfill.report import COMPLETE, FAILED
-from districtbench.backfill.upsert import upsert
+from districtbench.backfill.upsert import upsert_columns
 from districtbench.db import tables
 from districtbench.sources.base import UnitRows
 
@@ -57,24 +58,31 @@ def write_units(connection: sa.Connection, items: list[tuple[Unit, UnitRows]], n
     """
     relax_commit_flush(connection)
     roster_written = None
+    in_roster: set[str] = set()  # leaids upserted into `districts` just now
     for unit, rows in items:
-        if unit.source.provides_roster and rows.roster != roster_written:
+        if unit.source.provides_roster and rows.roster is not roster_written and rows.roster != roster_written:
             # Roster rows dropped here are counted through their history row (unknown district).
-            upsert_roster(connection, _dedupe(rows.roster, Counter(), roster=True), unit, now)
+            roster = _dedupe(rows.roster, Counter(), roster=True)
+            upsert_roster(connection, roster, unit, now)
+            in_roster.update(record["leaid"] for record in roster)
             roster_written = rows.roster
     skipped = [Counter(rows.skipped) for _, rows in items]
     records = [_dedupe(rows.history, counter) for (_, rows), counter in zip(items, skipped)]
-    known = known_leaids(connection, (record["leaid"] for group in records for record in group))
+    wanted = {record["leaid"] for group in records for record in group}
+    known = known_leaids(connection, wanted - in_roster) | (wanted & in_roster)
     kept = []
     for group, counter in zip(records, skipped):
-        kept.append([record for record in group if record["leaid"] in known])
+        kept.append(group if len(known) == len(wanted) else [record for record in group if record["leaid"] in known])
         if len(kept[-1]) < len(group):
             counter[UNKNOWN_DISTRICT] += len(group) - len(kept[-1])
     for indexes in _history_groups(items, kept):
         units = [items[i][0] for i in indexes]
         upsert_history(connection, units, [kept[i] for i in indexes], now)
-    for (unit, _), rows, counter in zip(items, kept, skipped):
-        mark_unit(connection, unit, COMPLETE, now, written=len(rows), skipped=sum(counter.values()))
+    mark_units(
+        connection,
+        [(unit, COMPLETE, len(rows), sum(counter.values()), None) for (unit, _), rows, counter in zip(items, kept, skipped)],
+        now,
+    )
     return [(len(rows), counter) for rows, counter in zip(kept, skipped)]
 
 
@@ -90,13 +98,17 @@ def _history_groups(items, kept) -> list[list[int]]:
                 first.source.history_source == unit.source.history_source
                 and first.year == unit.year
                 and not columns & set(unit.source.columns)
-                and [r["leaid"] for r in kept[group[0]]] == [r["leaid"] for r in kept[index]]
+                and _same_leaids(kept[group[0]], kept[index])
             ):
                 group.append(index)
                 break
         else:
             groups.append([index])
     return groups
+
+
+def _same_leaids(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
+    return len(a) == len(b) and all(x is y or x["leaid"] == y["leaid"] for x, y in zip(a, b))
 
 
 def relax_commit_flush(connection: sa.Connection) -> None:
@@ -112,42 +124,61 @@ def upsert_history(connection: sa.Connection, units: list[Unit], groups: list[li
     """`INSERT … ON CONFLICT (leaid, year, source) DO UPDATE SET <these sources' columns>`.
     `groups[i]` are the rows of `units[i]`; all for the same districts in the same order."""
     first = units[0]
-    columns = tuple(name for unit in units for name in unit.source.columns)
-    values = []
-    for records in zip(*groups):
-        value = {"leaid": records[0]["leaid"], "year": first.year, "source": first.source.history_source, "created_at": now}
-        for unit, record in zip(units, records):
-            for name in unit.source.columns:
-                value[name] = record.get(name)
-        values.append(value)
-    upsert(connection, history, values, conflict=("leaid", "year", "source"), update=columns)
+    size = len(groups[0])
+    if not size:
+        return
+    columns: dict[str, list[Any]] = {
+        "leaid": [record["leaid"] for record in groups[0]],
+        "year": [first.year] * size,
+        "source": [first.source.history_source] * size,
+        "created_at": [now] * size,
+    }
+    for unit, records in zip(units, groups):
+        for name in unit.source.columns:
+            columns[name] = [record.get(name) for record in records]
+    update = tuple(name for unit in units for name in unit.source.columns)
+    upsert_columns(connection, history, columns, conflict=("leaid", "year", "source"), update=update)
 
 
 def upsert_roster(connection: sa.Connection, records: list[dict[str, Any]], unit: Unit, now: datetime) -> None:
     """Insert new districts; update existing ones unless a newer directory year wrote them."""
-    values = [
-        {**{name: record.get(name) for name in ROSTER_FIELDS}, "created_at": now, "updated_at": now}
-        for record in records
-    ]
+    if not records:
+        return
+    columns: dict[str, list[Any]] = {name: [record.get(name) for record in records] for name in ROSTER_FIELDS}
+    columns["created_at"] = columns["updated_at"] = [now] * len(records)
+    upsert_columns(
+        connection, districts, columns, conflict=("leaid",), update=_ROSTER_UPDATE,
+        where=_no_newer_directory_year(unit.source.history_source), params={"roster_year": int(unit.year)},
+    )
+
+
+_ROSTER_UPDATE = tuple(name for name in ROSTER_FIELDS if name != "leaid") + ("updated_at",)
+
+
+@functools.lru_cache(maxsize=None)
+def _no_newer_directory_year(history_source: str) -> sa.ColumnElement[bool]:
+    """NOT EXISTS a `history_source` history row of the existing district newer than the
+    `roster_year` parameter. One object per source, so the upsert compiles once."""
     newer = (
         sa.select(sa.literal_column("1"))
         .where(
             # the existing roster row; spelled out because SQLAlchemy does not correlate a
             # subquery inside ON CONFLICT and would add `districts` to its FROM
             history.c.leaid == sa.literal_column(f"{districts.name}.leaid"),
-            history.c.source == unit.source.history_source,
-            history.c.year > sa.literal_column(str(int(unit.year))),
+            history.c.source == history_source,
+            history.c.year > sa.bindparam("roster_year", type_=sa.Integer),
         )
         .exists()
     )
-    update = [name for name in ROSTER_FIELDS if name != "leaid"] + ["updated_at"]
-    upsert(connection, districts, values, conflict=("leaid",), update=update, where=~newer)
+    return ~newer
 
 
 def known_leaids(connection: sa.Connection, leaids: Iterable[str]) -> set[str]:
     """Which of `leaids` (7 digits) are in the roster: one primary-key range query per state
     prefix (`'0600000'…'0699999'`; equal-length digit strings sort the same in any collation)."""
     wanted = set(leaids)
+    if not wanted:
+        return set()
     found: set[str] = set()
     for prefix in sorted({leaid[:2] for leaid in wanted}):
         query = sa.select(districts.c.leaid).where(
@@ -167,18 +198,25 @@ def mark_unit(
     skipped: int = 0,
     reason: str | None = None,
 ) -> None:
-    row = {
-        "source": unit.source.name,
-        "year": unit.year,
-        "state_fips": unit.state_fips,
-        "status": status,
-        "rows_written": written,
-        "rows_skipped": skipped,
-        "error_message": reason,
-        "fetched_at": now,
+    mark_units(connection, [(unit, status, written, skipped, reason)], now)
+
+
+def mark_units(connection: sa.Connection, marks: list[tuple[Unit, str, int, int, str | None]], now: datetime) -> None:
+    """Record (unit, status, rows written, rows skipped, reason) for each unit: one upsert."""
+    if not marks:
+        return
+    columns = {
+        "source": [unit.source.name for unit, *_ in marks],
+        "year": [unit.year for unit, *_ in marks],
+        "state_fips": [unit.state_fips for unit, *_ in marks],
+        "status": [mark[1] for mark in marks],
+        "rows_written": [mark[2] for mark in marks],
+        "rows_skipped": [mark[3] for mark in marks],
+        "error_message": [mark[4] for mark in marks],
+        "fetched_at": [now] * len(marks),
     }
     update = ("status", "rows_written", "rows_skipped", "error_message", "fetched_at")
-    upsert(connection, fetch_units, [row], conflict=("source", "year", "state_fips"), update=update)
+    upsert_columns(connection, fetch_units, columns, conflict=("source", "year", "state_fips"), update=update)
 
 
 def mark_failed(engine: sa.engine.Engine, unit: Unit, reason: str, now: datetime) -> None:
