@@ -4,6 +4,13 @@ into one staging row per district (every district, NULLs where it has no row).
 
 Built once per run and shared, so the ~450,000 history rows are read twice per run in all
 (once for the years, once here), however many families use them.
+
+Two forms of the same rows, one per database:
+* PostgreSQL: one hash-joined pass over the history, pivoted by `max(CASE …)` per column;
+* SQLite: `districts` LEFT JOINed to each source's years and, per source and end, to the
+  history row with that (leaid, year, source) — one lookup in the history's unique index
+  each, no aggregate (SQLite runs the pivot's ~50 CASEs per row slowly; 2–2.5× faster here).
+  On PostgreSQL that form is a little slower (it hashes the history once per join).
 """
 
 from __future__ import annotations
@@ -40,6 +47,8 @@ def snapshot(ctx: RunContext) -> sa.Table:
 
 
 def _build(ctx: RunContext) -> sa.Table:
+    if not ctx.arith.postgresql:
+        return ctx.stage_as("snapshot", _lookups(source_years(ctx)), key=("leaid",))
     d, h = tables.districts, tables.district_data_history
     years = source_years(ctx)
     year_of = {"latest": years.c.latest_year, "base": years.c.base_year}
@@ -77,3 +86,30 @@ def _build(ctx: RunContext) -> sa.Table:
     missing = sa.select(d.c.leaid).where(d.c.leaid.not_in(sa.select(stage.c.leaid)))
     ctx.connection.execute(stage.insert().from_select(["leaid"], missing))
     return stage
+
+
+def _lookups(years: sa.Table) -> sa.Select:
+    """Every district, with its row of each source in the latest and base year of its state
+    (NULLs where the state has no such year or the district no such row). The years table
+    has one row per (state, source) and the history one per (leaid, year, source), so each
+    district is exactly one row."""
+    d, h = tables.districts, tables.district_data_history
+    triples = wanted()
+    sources = list(dict.fromkeys(source for source, _, _ in triples))
+    joined: sa.FromClause = d
+    rows: dict[tuple[str, str], sa.FromClause] = {}
+    for number, source in enumerate(sources):
+        y = years.alias(f"y{number}")
+        joined = joined.outerjoin(y, sa.and_(y.c.state_fips == d.c.state_fips, y.c.source == source))
+        year_of = {"latest": y.c.latest_year, "base": y.c.base_year}
+        for end in ENDS:
+            if end != "latest" and not any(s == source and e == end for s, _, e in triples):
+                continue
+            row = h.alias(f"h{number}_{end}")
+            joined = joined.outerjoin(
+                row, sa.and_(row.c.leaid == d.c.leaid, row.c.year == year_of[end], row.c.source == source)
+            )
+            rows[(source, end)] = row
+    picked = [rows[(source, end)].c[column].label(label(source, column, end)) for source, column, end in triples]
+    picked += [rows[(source, "latest")].c.year.label(year_label(source)) for source in sources]
+    return sa.select(d.c.leaid, *picked).select_from(joined)
