@@ -165,6 +165,33 @@ def test_without_keep_results_a_listing_is_shared_only_while_in_flight(fake_api)
     client.close()
 
 
+def test_gives_up_at_once_after_several_requests_exhausted_their_retries(fake_api):
+    fake_api.add_fault("status", status=503, times=None)
+    client = UrbanClient(fake_api.url, max_retries=1, backoff_base=0, give_up_after=3)
+    for fips in (1, 2, 4):
+        with pytest.raises(FetchError, match="retries exhausted after 2 attempts"):
+            client.fetch_all(DIRECTORY_2018, {"fips": fips})
+    assert client.request_count == 6
+    with pytest.raises(FetchError, match="not attempted: the API did not answer the last 3") as caught:
+        client.fetch_all(DIRECTORY_2018, {"fips": 5})
+    assert caught.value.url == f"{fake_api.url}/{DIRECTORY_2018}?fips=5"
+    assert client.request_count == 6  # nothing sent, no backoff waited
+    client.close()
+
+
+def test_a_success_resets_the_count_of_exhausted_requests(fake_api):
+    client = UrbanClient(fake_api.url, max_retries=0, backoff_base=0, give_up_after=2)
+    fake_api.add_fault("status", status=503, times=1)
+    with pytest.raises(FetchError, match="retries exhausted"):
+        client.fetch_all(DIRECTORY_2018, {"fips": 1})
+    assert len(client.fetch_all(DIRECTORY_2018, {"fips": 5})) == len(ARKANSAS_2018)
+    fake_api.add_fault("status", status=503, times=1)
+    with pytest.raises(FetchError, match="retries exhausted"):
+        client.fetch_all(DIRECTORY_2018, {"fips": 2})
+    assert client.fetch_all(DIRECTORY_2018, {"fips": 4})  # one in a row: still trying
+    client.close()
+
+
 def test_concurrent_different_listings_use_the_pool(fake_api, client, caplog):
     caplog.set_level(logging.WARNING, logger="urllib3")
     fake_api.latency, fake_api.page_size = 0.02, 200

@@ -73,6 +73,7 @@ class UrbanClient:
         sleep: Callable[[float], Any] = time.sleep,
         session: requests.Session | None = None,
         keep_results: bool = True,
+        give_up_after: int = 5,
     ):
         self.base_url = base_url.rstrip("/") + "/"
         self.connect_timeout = connect_timeout
@@ -91,6 +92,11 @@ class UrbanClient:
         # then forgotten — a national backfill that groups its fetches needs no more, and
         # keeping every listing of a run would cost gigabytes.
         self.keep_results = keep_results
+        # The API has been down for days at a time: after `give_up_after` requests in a row
+        # that exhausted their retries, later requests fail at once instead of each waiting
+        # through its own backoff (0 = never give up). A success resets the count.
+        self.give_up_after = max(0, int(give_up_after))
+        self._exhausted_in_a_row = 0
 
     @staticmethod
     def _new_session() -> requests.Session:
@@ -222,11 +228,22 @@ class UrbanClient:
     def _get(self, url: str) -> tuple[bytes, str]:
         """(body, content type) of a 2xx answer, retrying what is worth retrying."""
         attempts = self.max_retries + 1
+        with self._lock:
+            given_up = self.give_up_after and self._exhausted_in_a_row >= self.give_up_after
+        if given_up:
+            raise FetchError(redact_url(url), f"not attempted: the API did not answer the last "
+                                              f"{self.give_up_after} requests after retries "
+                                              "(it may be down); run again later to resume")
         for attempt in range(1, attempts + 1):
             try:
-                return self._attempt(url)
+                answer = self._attempt(url)
+                with self._lock:
+                    self._exhausted_in_a_row = 0
+                return answer
             except _Retryable as failure:
                 if attempt == attempts:
+                    with self._lock:
+                        self._exhausted_in_a_row += 1
                     plural = "s" if attempts != 1 else ""
                     raise FetchError(redact_url(url), f"retries exhausted after {attempts} "
                                                       f"attempt{plural}: {failure.reason}") from None
