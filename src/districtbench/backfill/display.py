@@ -80,6 +80,9 @@ class RichProgress(BackfillProgress):
         self.progress.stop()
 
 
+MAX_FAILURES_LISTED = 25
+
+
 def print_summary(report: BackfillReport) -> None:
     """A table per source × year, then the reasons rows were skipped, then the failures."""
     table = Table(title="Backfill summary", title_justify="left")
@@ -115,8 +118,13 @@ def print_summary(report: BackfillReport) -> None:
     failures = sorted(report.failures, key=lambda o: (o.source, o.year, o.state_fips))
     if failures:
         console.error_line(f"{len(failures)} unit(s) failed; nothing of them was written:")
-        for outcome in failures:
+        for outcome in failures[:MAX_FAILURES_LISTED]:
             console.info(f"  {outcome.label}: {outcome.reason}")
+        if len(failures) > MAX_FAILURES_LISTED:
+            console.info(
+                f"  … and {len(failures) - MAX_FAILURES_LISTED} more "
+                "(`districtbench status` counts them per source and year)"
+            )
         console.info("Run the same command again to retry them; completed units are kept.")
 
 

@@ -76,9 +76,7 @@ def print_run_summary(
             console.error_line(f"Compute failed in {compute.failed_family or 'the commit'}: {compute.error}")
     failures = report.backfill.failures if report.backfill else []
     if failures:
-        console.error_line(f"{len(failures)} unit(s) failed:")
-        for outcome in failures:
-            console.info(f"  {outcome.label}: {outcome.reason}")
+        console.error_line(f"{len(failures)} unit(s) failed (listed above with their reasons).")
     console.info(f"Database: {database}")
     console.info("Next:")
     if report.exit_code:
