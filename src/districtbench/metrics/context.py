@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable
+from typing import Callable, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -31,6 +31,10 @@ class CreateTempTableAs(Executable, ClauseElement):
 @compiles(CreateTempTableAs)
 def _create_temp_table_as(element: CreateTempTableAs, compiler, **kw) -> str:
     return f"CREATE TEMPORARY TABLE {element.name} AS {compiler.process(element.query, **kw)}"
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 @dataclass
@@ -97,13 +101,14 @@ class RunContext:
         self.connection.execute(sa.text(f"DROP TABLE IF EXISTS {self.temp_schema}.{STAGE_PREFIX}{name}"))
         self._stages.pop(name, None)
 
-    def analyze(self, *table_names: str, only_if_stale: bool = False) -> None:
+    def analyze(self, *table_names: str, only_if_stale: bool = False, columns: Sequence[str] = ()) -> None:
         """PostgreSQL: refresh planner statistics of our tables, inside the transaction (it sees
         this run's own changes). Stale statistics — a table just filled by a backfill, or
         columns this run has just filled — make the planner sort where it should hash. With
         `only_if_stale`, only tables with more than 10 % of rows changed since their last
-        ANALYZE (autovacuum's own rule). A user who does not own a table gets a warning from
-        PostgreSQL, not an error."""
+        ANALYZE (autovacuum's own rule). `columns`: only those columns' statistics (the row
+        count and size are refreshed either way); none given: every column. A user who does
+        not own a table gets a warning from PostgreSQL, not an error."""
         if not self.arith.postgresql:
             return
         names = list(table_names)
@@ -114,8 +119,9 @@ class RunContext:
             )
             oids = "{" + ",".join(str(self._oid(name)) for name in names) + "}"
             names = list(self.connection.execute(stale, {"oids": oids}).scalars())
+        listed = f" ({', '.join(_quoted(column) for column in columns)})" if columns else ""
         for name in names:
-            self.connection.execute(sa.text(f'ANALYZE "{name}"'))
+            self.connection.execute(sa.text(f"ANALYZE {_quoted(name)}{listed}"))
 
     def _oid(self, name: str) -> int:
         return self.connection.execute(sa.text("SELECT CAST(to_regclass(:name) AS oid)"), {"name": name}).scalar() or 0
