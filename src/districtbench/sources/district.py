@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from districtbench.sources.base import Source, UnitRows
-from districtbench.sources.values import DropRow, Row, district_records, measure, roster_row
+from districtbench.sources.values import DropRow, Row, district_records, measure, roster_row, shared
 
 
 @dataclass(frozen=True)
@@ -41,19 +41,39 @@ class DistrictSource(Source):
     ) -> UnitRows:
         self.check_required(listings)
         out = UnitRows()
-        records = district_records(
-            listings.get(self.endpoint) or [], state_fips, out.skipped, self.subgroup_columns
+        listing = listings.get(self.endpoint) or []
+        # validated rows (and, below, roster rows) depend on the listing alone: a sibling
+        # source reading the same listing in the same fetch reuses them (values.sibling_units)
+        records, dropped, rosters = shared(
+            listing, ("district_records", state_fips, self.subgroup_columns),
+            lambda: _validated(listing, state_fips, self.subgroup_columns),
         )
+        out.skipped.update(dropped)
         context = self.batch_context(records)
         columns = self.columns
         provides_roster = self.provides_roster
         parse_row = self.parse_row
         history, roster_rows = out.history, out.roster
         nulled: Counter = Counter()  # one row's counts; kept only if the row is
+        roster_nulled: Counter = Counter()
+        roster = None
         for leaid, record in records.items():
             try:
                 values = parse_row(record, nulled, context)
-                roster = roster_row(leaid, record, state_fips, nulled) if provides_roster else None
+                if provides_roster:
+                    cached = rosters.get(leaid)
+                    if cached is None:
+                        try:
+                            row = roster_row(leaid, record, state_fips, roster_nulled)
+                        except DropRow as drop:
+                            row = drop.reason
+                        cached = rosters[leaid] = (row, tuple(roster_nulled.items()))
+                        roster_nulled.clear()
+                    roster, counts = cached
+                    if type(roster) is str:
+                        raise DropRow(roster)
+                    for reason, count in counts:
+                        nulled[reason] += count
             except DropRow as drop:
                 out.skipped[drop.reason] += 1
                 nulled.clear()
@@ -65,6 +85,14 @@ class DistrictSource(Source):
             for column in columns:
                 row[column] = values[column]
             history.append(row)
-            if roster is not None:
+            if provides_roster:
                 roster_rows.append(roster)
         return out
+
+
+def _validated(listing: list[dict[str, Any]], state_fips: str, subgroup_columns: tuple[str, ...]):
+    """(leaid → record, rows dropped by reason, roster results so far: leaid → (roster row or
+    the DropRow reason, its nulled counts))."""
+    dropped: Counter = Counter()
+    records = district_records(listing, state_fips, dropped, subgroup_columns)
+    return records, dropped, {}

@@ -13,11 +13,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import threading
 from collections import Counter
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import sqlalchemy as sa
 
@@ -83,13 +85,20 @@ def normalize_fips(value: Any) -> str:
 
 def district_leaid(record: Row, state_fips: str) -> str:
     """The validated leaid of a district (or school) row of the unit's state, or DropRow."""
-    leaid = normalize_leaid(record.get("leaid"))
-    fips = normalize_fips(record.get("fips"))
+    leaid = record.get("leaid")
+    # common case first: already a 7-digit string (what normalize_leaid would return as is)
+    if not (type(leaid) is str and len(leaid) == 7 and leaid.isdigit() and leaid.isascii()):
+        leaid = normalize_leaid(leaid)
+    fips = record.get("fips")
+    fips = _FIPS_TEXT[fips] if type(fips) is int and 0 <= fips <= 99 else normalize_fips(fips)
     if leaid[:2] != fips:
         raise DropRow(FIPS_MISMATCH)
     if fips != state_fips:
         raise DropRow(OTHER_STATE)
     return leaid
+
+
+_FIPS_TEXT = [f"{number:02d}" for number in range(100)]  # normalize_fips(n) for 0 <= n <= 99
 
 
 def is_subgroup_total(record: Row, columns: Iterable[str]) -> bool:
@@ -150,6 +159,38 @@ def district_records(
         except DropRow as drop:
             skipped[drop.reason] += 1
     return group_unique(keyed, skipped, DUPLICATE_LEAID)
+
+
+# --- work shared by the sibling units of one fetch ---------------------------------------
+
+_sharing = threading.local()
+
+
+@contextlib.contextmanager
+def sibling_units() -> Iterator[None]:
+    """Inside this block (in this thread), sources parsing the SAME listing object share what
+    they derive from it alone (`shared`): enrollment and ell read one directory page, and
+    need its validated district rows and roster rows only once. The host opens it around
+    the units of one fetch; the listings must not change inside it."""
+    previous = getattr(_sharing, "cache", None)
+    _sharing.cache = {}
+    try:
+        yield
+    finally:
+        _sharing.cache = previous
+
+
+def shared(listing: list, key: tuple, compute: Callable[[], Any]) -> Any:
+    """compute(), or, inside `sibling_units`, what it returned for this listing and key."""
+    cache = getattr(_sharing, "cache", None)
+    if cache is None:
+        return compute()
+    entry = cache.get((id(listing), key))
+    if entry is not None and entry[0] is listing:
+        return entry[1]
+    value = compute()
+    cache[(id(listing), key)] = (listing, value)  # the entry keeps the listing (and its id) alive
+    return value
 
 
 # --- measures ----------------------------------------------------------------------------
