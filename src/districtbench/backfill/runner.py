@@ -1,8 +1,9 @@
 """`run_backfill`: the library entry point of a backfill (the CLI and `run` call it).
 
-Threads: a pool of `concurrency` workers fetches and parses (fetch.py); the calling thread is
-the one writer (writer.py), so SQLite never sees two writers and every progress callback
-comes from one thread. At most 2 × concurrency tasks are fetched ahead of the writer.
+Threads: a pool of `concurrency` workers fetches (fetch.py), one more thread parses what they
+fetched; the calling thread is the one writer (writer.py), so SQLite never sees two writers
+and every progress callback comes from one thread. At most 2 × concurrency tasks are fetched
+ahead of the writer.
 
 Dependencies: a unit of a non-roster source for state S is written only after every roster
 (directory) unit of this run for S has finished, so it finds the full roster. If one of those
@@ -19,7 +20,7 @@ from typing import Sequence
 
 import sqlalchemy as sa
 
-from districtbench.backfill.fetch import Client, UnitResult, run_task
+from districtbench.backfill.fetch import Client, UnitResult, fetch_task, parse_task
 from districtbench.backfill.plan import FetchTask, group_tasks, plan_units
 from districtbench.backfill.progress import BackfillProgress
 from districtbench.backfill.report import (
@@ -118,24 +119,35 @@ class _Writer:
     def run(self, client: Client, concurrency: int) -> None:
         queue = deque(self.tasks)
         window = 2 * concurrency
-        running: set[Future] = set()
+        fetching: set[Future] = set()
+        parsing: set[Future] = set()
         pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="districtbench-fetch")
+        # parsing has its own thread, so a fetch slot is free again as soon as its answers
+        # are in (parsing then overlaps the next requests' latency instead of adding to it)
+        parser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="districtbench-parse")
         # one connection for the whole run (a transaction per task): no pool checkout and
         # pre-ping round trip per task; idle between transactions, so SQLite is not locked
         self.connection = self.engine.connect()
         try:
-            while queue or running or self.held:
-                while queue and len(running) + len(self.held) < window:
-                    running.add(pool.submit(run_task, client, queue.popleft()))
-                if not running:  # only held results whose roster units never ran: cannot wait
+            while queue or fetching or parsing or self.held:
+                while queue and len(fetching) + len(parsing) + len(self.held) < window:
+                    fetching.add(pool.submit(fetch_task, client, queue.popleft()))
+                if not fetching and not parsing:  # only held results whose roster units never ran
                     self._release(force=True)
                     continue
-                finished, running = wait(running, return_when=FIRST_COMPLETED)
+                finished, _ = wait(fetching | parsing, return_when=FIRST_COMPLETED)
                 for future in finished:
-                    self._handle(future.result())
+                    if future in fetching:
+                        fetching.discard(future)
+                        parsing.add(parser.submit(parse_task, future.result()))
+                    else:
+                        parsing.discard(future)
+                        self._handle(future.result())
                 self._release()
         finally:
-            pool.shutdown(wait=not running, cancel_futures=True)
+            busy = bool(fetching or parsing)
+            pool.shutdown(wait=not busy, cancel_futures=True)
+            parser.shutdown(wait=not busy, cancel_futures=True)
             connection, self.connection = self.connection, None
             connection.close()
 
