@@ -102,11 +102,12 @@ def bench_backfill(url: str, api_url: str, args) -> dict:
     engine = create_db_engine(url)
     upgrade(engine)
     with UrbanClient(api_url, backoff_base=0.01, keep_results=False) as client:
-        clock = time.perf_counter()
+        clock, cpu, server_cpu = time.perf_counter(), time.process_time(), process_cpu(args.server_pid)
         report = run_backfill(
             engine, client, sources(), list(YEARS), list(STATES_AND_DC_FIPS), concurrency=args.concurrency
         )
         wall = time.perf_counter() - clock
+        cpu, server_cpu = time.process_time() - cpu, process_cpu(args.server_pid) - server_cpu
     engine.dispose()
     ideal = report.requests * args.latency / args.concurrency
     return {
@@ -116,6 +117,8 @@ def bench_backfill(url: str, api_url: str, args) -> dict:
         "failed": len(report.failures),
         "rows": report.rows_written,
         "ideal": ideal,
+        "cpu": cpu,
+        "server_cpu": server_cpu,
     }
 
 
@@ -127,9 +130,10 @@ def bench_fetch_only(api_url: str, args) -> tuple[float, int]:
 
     listings = [(year, int(fips)) for year in YEARS for fips in STATES_AND_DC_FIPS]
     with UrbanClient(api_url) as client, ThreadPoolExecutor(args.concurrency) as pool:
-        clock = time.perf_counter()
+        clock, cpu, server_cpu = time.perf_counter(), time.process_time(), process_cpu(args.server_pid)
         list(pool.map(lambda job: client.fetch_all(DIRECTORY.format(year=job[0]), {"fips": job[1]}), listings))
-        return time.perf_counter() - clock, client.request_count
+        cpu, server_cpu = time.process_time() - cpu, process_cpu(args.server_pid) - server_cpu
+        return time.perf_counter() - clock, client.request_count, cpu, server_cpu
 
 
 def bench_writes(url: str, count: int) -> tuple[float, float]:
@@ -162,6 +166,15 @@ def bench_writes(url: str, count: int) -> tuple[float, float]:
             row["enrollment"] += 1
     engine.dispose()
     return timings[0], timings[1]
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process `pid` (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_mb() -> float:
@@ -210,13 +223,15 @@ def main() -> None:
         serve(args.latency)
         return
     server, api_url = start_server(args.latency)
+    args.server_pid = server.pid
     print(f"fake API {api_url}: latency {args.latency * 1000:.0f} ms, page size 10,000; "
           f"concurrency {args.concurrency}; CPUs {os.cpu_count()}, load {os.getloadavg()[0]:.1f}")
     try:
-        wall, requests = bench_fetch_only(api_url, args)
+        wall, requests, cpu, server_cpu = bench_fetch_only(api_url, args)
         ideal = requests * args.latency / args.concurrency
         print(f"floor      fetch only (no parse, no database): {wall:.2f} s wall, {requests} requests; "
-              f"ideal {ideal:.2f} s → {wall / ideal:.2f}× ideal")
+              f"ideal {ideal:.2f} s → {wall / ideal:.2f}× ideal; CPU: this process {cpu:.2f} s, "
+              f"fake API {server_cpu:.2f} s")
         for label, url, cleanup in databases(args):
             try:
                 result = bench_backfill(url, api_url, args)
@@ -225,7 +240,8 @@ def main() -> None:
                     f"{result['wall']:.2f} s wall, {result['requests']} requests, {result['units']} units "
                     f"({result['failed']} failed), {result['rows']:,} history rows, "
                     f"{result['rows'] / result['wall']:,.0f} rows/s; ideal {result['ideal']:.2f} s "
-                    f"→ {result['wall'] / result['ideal']:.2f}× ideal; peak RSS {peak_rss_mb():,.0f} MB"
+                    f"→ {result['wall'] / result['ideal']:.2f}× ideal; CPU: this process {result['cpu']:.2f} s, "
+                    f"fake API {result['server_cpu']:.2f} s; peak RSS {peak_rss_mb():,.0f} MB"
                 )
                 inserts, updates = bench_writes(url, args.write_rows)
                 print(
