@@ -43,7 +43,9 @@ def array_text(values: Sequence[Any]) -> str:
 
 
 def _quoted(value: str) -> str:
-    return '"' + value.translate(_ARRAY_ESCAPES) + '"'
+    if "\\" in value or '"' in value:
+        value = value.translate(_ARRAY_ESCAPES)
+    return '"' + value + '"'
 
 
 def _other(value: Any) -> str:
