@@ -54,9 +54,10 @@ def ranked_districts(arith: Arith) -> sa.Subquery:
     for index, metric in enumerate(METRICS):
         column = d.c[metric.district_column]
         state = arith.binary(d.c.state_fips)
+        # NULLS LAST: a NULL is never counted as smaller (its own rank does not matter: no flag).
         windows.append(
             sa.func.rank()
-            .over(partition_by=(state, column.is_(None)), order_by=arith.sort_key(column, column_scale(column)))
+            .over(partition_by=state, order_by=arith.sort_key(column, column_scale(column)).nulls_last())
             .label(_rank(index))
         )
         windows.append(sa.func.count(column).over(partition_by=state).label(_count(index)))
