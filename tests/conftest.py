@@ -1,3 +1,7 @@
+import os
+
+import pytest
+
 pytest_plugins = ["tests.db_fixtures", "tests.fakeapi_fixtures"]
 
 
@@ -5,3 +9,15 @@ def pytest_sessionfinish(session, exitstatus):
     from tests.db_fixtures import drop_template_databases
 
     drop_template_databases()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """In CI (DISTRICTBENCH_NO_SKIPS=1) a skipped test is a failure: every test must run there,
+    the PostgreSQL variants and the ones that read ../shared/data/real included."""
+    outcome = yield
+    report = outcome.get_result()
+    if os.environ.get("DISTRICTBENCH_NO_SKIPS") == "1" and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped in CI, where every test must run: {reason}"

@@ -79,9 +79,8 @@ def test_values_with_quotes_and_percent_signs(db_engine):
         assert connection.execute(sa.select(d.c.name)).scalar() == "O'Brien 100% ISD; --"
 
 
+@pytest.mark.parametrize("db_kind", ["postgresql"])  # unnest arrays are PostgreSQL's path
 def test_postgresql_array_path_one_merge_statement(db_engine, db_kind):
-    if db_kind != "postgresql":
-        pytest.skip("unnest arrays are PostgreSQL's path")
     with db_engine.begin() as connection:
         seed_districts(connection, 500)
     sent = count_statements(db_engine)
