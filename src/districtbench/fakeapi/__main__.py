@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import threading
 
+from districtbench import console
 from districtbench.fakeapi import FakeUrbanApi, load_dataset
 
 
@@ -19,8 +19,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     api = FakeUrbanApi(load_dataset(), page_size=args.page_size, latency=args.latency,
                        host=args.host, port=args.port).start()
-    print(f"Fake Urban API at {api.url}  (Ctrl-C to stop)", file=sys.stderr)
-    print(f"  try: {api.url}/school-districts/ccd/directory/2018/?fips=5", file=sys.stderr)
+    console.info(f"Fake Urban API at {api.url}  (Ctrl-C to stop)")
+    console.info(f"  try: {api.url}/school-districts/ccd/directory/2018/?fips=5")
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
