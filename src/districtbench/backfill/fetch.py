@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, Mapping, Protocol
 
 from districtbench.backfill.plan import FetchTask, Unit
-from districtbench.backfill.report import utcnow
+from districtbench.db.timestamps import utcnow
 from districtbench.errors import DistrictbenchError, FetchError
 from districtbench.sources.base import UnitRows
 from districtbench.sources.values import sibling_units
@@ -76,7 +76,7 @@ def _parse(unit: Unit, listings: Mapping[str, list[dict[str, Any]]], started: da
     source = unit.source
     mine = {template: listings[template] for template in source.endpoints}
     try:
-        check_required(source, mine)
+        source.check_required(mine)  # a renamed field fails the unit, never zero rows
         rows = source.parse_unit(mine, unit.year, unit.state_fips)
         if not isinstance(rows, UnitRows):
             raise TypeError(f"parse_unit returned {type(rows).__name__}, not UnitRows")
@@ -85,24 +85,3 @@ def _parse(unit: Unit, listings: Mapping[str, list[dict[str, Any]]], started: da
     except Exception as exc:
         return UnitResult(unit, None, f"parse error: {type(exc).__name__}: {exc}", started)
     return UnitResult(unit, rows, None, started)
-
-
-def check_required(source, listings: Mapping[str, list[dict[str, Any]]]) -> None:
-    """A required field absent from every row of a non-empty listing fails the unit.
-
-    Uses the source's own `check_required` when it has one; `a|b` accepts either name.
-    """
-    own = getattr(source, "check_required", None)
-    if callable(own):
-        own(listings)
-        return
-    for template, fields in source.required_fields.items():
-        records = listings.get(template) or []
-        if not records:
-            continue
-        for required in fields:
-            names = required.split("|")
-            if not any(name in record for record in records for name in names):
-                raise DistrictbenchError(
-                    f"Field {' or '.join(map(repr, names))} is missing from all {len(records)} rows of {template}"
-                )
