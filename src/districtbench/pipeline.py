@@ -19,6 +19,7 @@ from districtbench.errors import UsageError
 from districtbench.metrics.runner import ComputeResult, run_families
 from districtbench.plugins.host import Registry
 from districtbench.sources.base import Source
+from districtbench.formatting import format_years
 
 
 @dataclass
@@ -46,7 +47,6 @@ def check_years(sources: Sequence[Source], years: Sequence[int]) -> None:
     """At least one source must have one of the years; otherwise say which years exist."""
     if any(year in source.years for source in sources for year in years):
         return
-    from districtbench.cli.listing import format_years
 
     listing = "; ".join(f"{source.name} {format_years(source.years)}" for source in sources)
     raise UsageError(

@@ -17,6 +17,7 @@ from typing import Iterable, Sequence
 from districtbench.db.states import BY_FIPS
 from districtbench.errors import UsageError
 from districtbench.sources.base import Source
+from districtbench.formatting import format_years
 
 ALL = "all"
 
@@ -92,7 +93,6 @@ def plan_units(
     for source in sources:
         missing = [year for year in years if year not in source.years]
         if missing and strict_years:
-            from districtbench.cli.listing import format_years
 
             raise UsageError(
                 f"{source.name} has no data for {', '.join(map(str, missing))}.",

@@ -7,23 +7,7 @@ from rich.table import Table
 
 from districtbench import console
 from districtbench.cli.state import get_state
-
-
-def format_years(years) -> str:
-    """Compress a year list: 1994–2020 as one range, gaps as commas (1991, 1994–2020)."""
-    years = sorted(set(years))
-    if not years:
-        return "—"
-    runs: list[str] = []
-    start = previous = years[0]
-    for year in years[1:] + [None]:
-        if year is not None and year == previous + 1:
-            previous = year
-            continue
-        runs.append(str(start) if start == previous else f"{start}–{previous}")
-        if year is not None:
-            start = previous = year
-    return ", ".join(runs)
+from districtbench.formatting import format_years
 
 
 def register(app: typer.Typer) -> None:

@@ -10,6 +10,7 @@ from districtbench import console
 from districtbench.cli.options import STATES_HELP, YEARS_HELP, parse_states, parse_years
 from districtbench.cli.state import AppState, get_state
 from districtbench.pipeline import PipelineReport, check_years
+from districtbench.formatting import format_years
 
 
 def execute_run(
@@ -55,7 +56,6 @@ def execute_run(
 def print_run_summary(
     report: PipelineReport, database: str, example_leaid: str | None, command_prefix: str = "districtbench"
 ) -> None:
-    from districtbench.cli.listing import format_years
 
     for line in report.migrated:
         console.note(line)
