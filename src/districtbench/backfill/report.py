@@ -11,21 +11,17 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 
 import sqlalchemy as sa
 
 from districtbench.db import tables
+from districtbench.db.timestamps import utcnow
 from districtbench.db.states import BY_FIPS
 
 COMPLETE = "complete"
 FAILED = "failed"
 SKIPPED = "skipped"  # already complete in an earlier run (resume)
-
-
-def utcnow() -> datetime:
-    """Naive UTC, as the TIMESTAMP(3) columns store it."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 @dataclass

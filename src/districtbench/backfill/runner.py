@@ -30,9 +30,9 @@ from districtbench.backfill.report import (
     BackfillReport,
     UnitOutcome,
     refresh_log_rows,
-    utcnow,
     write_refresh_logs,
 )
+from districtbench.db.timestamps import utcnow
 from districtbench.backfill.writer import completed_units, mark_failed, write_units
 from districtbench.sources.base import Source
 

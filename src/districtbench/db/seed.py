@@ -7,12 +7,13 @@ compute run put there; only a changed abbreviation or name is corrected (and upd
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Iterable
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from districtbench.db.timestamps import utcnow
 from districtbench.db.states import NATIONAL, STATES, TERRITORIES
 
 REFERENCE_ROWS: tuple[tuple[str, str, str], ...] = STATES + TERRITORIES + (NATIONAL,)
@@ -28,17 +29,11 @@ _states = sa.table(
 )
 
 
-def utc_now() -> datetime:
-    """Naive UTC with millisecond precision, as TIMESTAMP(3) stores it (and Prisma writes it)."""
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-
 def upsert_states_statement(
     dialect_name: str, rows: Iterable[tuple[str, str, str]] = REFERENCE_ROWS, now: datetime | None = None
 ):
     """One INSERT … ON CONFLICT (fips) DO UPDATE for PostgreSQL or SQLite."""
-    now = now or utc_now()
+    now = now or utcnow()
     values = [
         {"fips": f, "abbrev": a, "name": n, "total_districts": 0, "created_at": now, "updated_at": now}
         for f, a, n in rows

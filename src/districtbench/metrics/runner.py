@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Iterable, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from districtbench.db import tables
+from districtbench.db.timestamps import utcnow
 from districtbench.errors import PluginError, UsageError
 from districtbench.metrics.base import FamilyOutcome, MetricFamily
 from districtbench.metrics.context import RunContext
@@ -28,12 +29,6 @@ from districtbench.plugins.host import Registry
 ALL = "all"
 STATISTICS_TABLES = ("districts", "district_data_history", "states")
 REANALYZE_AFTER = 1000  # districts rows changed by a family before the next one re-plans
-
-
-def utcnow() -> datetime:
-    """Naive UTC, to the millisecond (TIMESTAMP(3) without time zone)."""
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 @dataclass
