@@ -126,6 +126,18 @@ def test_unmigrated_database_says_to_migrate(empty_db_url, args):
     assert_usage_error(result, "no districtbench schema", "districtbench migrate")
 
 
+@pytest.mark.parametrize("args", [("status",), ("export",)], ids=lambda a: "-".join(a))
+def test_database_at_an_older_revision_says_a_migration_is_pending(db_url, args):
+    from districtbench.db import migrations
+    from districtbench.db.engine import create_db_engine
+
+    engine = create_db_engine(db_url)
+    migrations.downgrade(engine, "0001_base")
+    engine.dispose()
+    result = ex.cli(db_url, *args)
+    assert_usage_error(result, "0001_base", "0002_benchmarks", "districtbench migrate")
+
+
 def test_show_unknown_leaid_on_a_migrated_database(db_url):
     result = ex.cli(db_url, "show", "0622710")
     assert_usage_error(result, "No leaid 0622710 in the database", "districtbench export")
