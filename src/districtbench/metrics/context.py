@@ -3,9 +3,10 @@ arithmetic for the dialect, and temporary staging tables that are dropped at the
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -125,6 +126,22 @@ class RunContext:
 
     def _oid(self, name: str) -> int:
         return self.connection.execute(sa.text("SELECT CAST(to_regclass(:name) AS oid)"), {"name": name}).scalar() or 0
+
+    @contextmanager
+    def settings(self, **values: str) -> Iterator[None]:
+        """PostgreSQL: run-time settings for the statements inside the block only (restored
+        after it; SET LOCAL, so gone with the transaction in any case). SQLite: nothing."""
+        if not self.arith.postgresql:
+            yield
+            return
+        set_local = sa.text("SELECT set_config(:name, :value, true)")
+        previous = {name: self.connection.execute(sa.text("SELECT current_setting(:name)"), {"name": name}).scalar()
+                    for name in values}
+        for name, value in values.items():
+            self.connection.execute(set_local, {"name": name, "value": value})
+        yield  # on an error the transaction is rolled back, and the settings with it
+        for name, value in previous.items():
+            self.connection.execute(set_local, {"name": name, "value": value})
 
     def memo(self, key: str, build: Callable[[], object]) -> object:
         """Something computed once per run and shared by families (e.g. the source years)."""
