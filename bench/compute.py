@@ -9,9 +9,11 @@ on the server of --postgres-url, dropped at the end unless --keep; SQLite: the f
 (bench/synthetic_history.py: ~18,000 districts, ~460,000 rows), then time the whole command
 `districtbench --database-url URL compute all` — build_app() + typer's CliRunner, in this
 process, so plugin loading, engine creation and the migration check are included — `--runs`
-times. Printed per run: seconds, tracemalloc peak of Python allocations during the run, and
-the process's peak RSS so far, and the machine's load average (other work on the machine
-shows up in the timings); on PostgreSQL also the on-disk size of `districts` (bloat).
+times. Printed per run: seconds, the process's peak RSS so far, and the machine's load
+average (other work on the machine shows up in the timings); on PostgreSQL also the on-disk
+size of `districts` (bloat). Then, not timed, one more run under tracemalloc for the peak of
+Python allocations, and one timed run of the command in a new process (interpreter start
+and imports included, ~0.5 s of it).
 Runs after the first find unchanged data, which is what a re-run after a no-op backfill
 sees; `--change-rows N` rewrites N directory rows between runs (not timed) so every run
 also has real updates to make.
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -102,26 +105,40 @@ def bench(label: str, url: str, args) -> list[float]:
     for run in range(1, args.runs + 1):
         if run > 1 and args.change_rows:
             change_rows(url, args.change_rows, run)
-        tracemalloc.start()
         clock = time.perf_counter()
         result = runner.invoke(build_app(), ["--database-url", url, "compute", "all"])
         elapsed = time.perf_counter() - clock
-        _, peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
-        if result.exit_code != 0:
-            print(result.output, result.exception, file=sys.stderr)
-            raise SystemExit(f"compute failed with exit code {result.exit_code}")
+        check(result)
         times.append(elapsed)
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         extra = f", districts table {districts_size(url)}" if url.startswith("postgresql") else ""
-        load_average = os.getloadavg()[0]
         print(
-            f"  run {run}: {elapsed:.3f} s, Python peak {peak / 2**20:.1f} MB, process peak RSS {rss:.0f} MB"
-            f"{extra}, load average {load_average:.2f} on {os.cpu_count()} CPUs",
+            f"  run {run}: {elapsed:.3f} s, process peak RSS {rss:.0f} MB{extra}, "
+            f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs",
             flush=True,
         )
     print(f"  min {min(times):.3f} s, max {max(times):.3f} s, mean {sum(times) / len(times):.3f} s")
+    # Not timed: tracing every allocation slows Python down by a third.
+    tracemalloc.start()
+    check(runner.invoke(build_app(), ["--database-url", url, "compute", "all"]))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    print(f"  one more run under tracemalloc (not timed): Python allocations peak at {peak / 2**20:.1f} MB")
+    clock = time.perf_counter()
+    process = subprocess.run(
+        [sys.executable, "-m", "districtbench", "--database-url", url, "compute", "all"], capture_output=True, text=True
+    )
+    if process.returncode != 0:
+        raise SystemExit(f"compute failed in a new process:\n{process.stdout}{process.stderr}")
+    print(f"  `python -m districtbench compute all` in a new process (with interpreter start and imports): "
+          f"{time.perf_counter() - clock:.3f} s")
     return times
+
+
+def check(result) -> None:
+    if result.exit_code != 0:
+        print(result.output, result.exception, file=sys.stderr)
+        raise SystemExit(f"compute failed with exit code {result.exit_code}")
 
 
 def main() -> None:

@@ -32,11 +32,12 @@ EXTRA_COLUMNS = ("total_districts", "total_enrollment", "avg_enrollment", "avg_p
 AVERAGE_COLUMNS = EXTRA_COLUMNS + tuple(metric.average_column for metric in METRICS)
 
 
-def _sums(arith: Arith) -> dict[str, tuple[ColumnElement, ColumnElement | None, int | None]]:
-    """Per output column: (Σ numerator, Σ denominator, decimals) over the districts of a
-    group — exact whole numbers, so the US row can add up the states' sums. No denominator:
-    the sum itself is the value (total_districts, total_enrollment)."""
-    d = tables.districts
+def _sums(arith: Arith, d: sa.FromClause) -> dict[str, tuple[ColumnElement, ColumnElement | None, int | None]]:
+    """Per output column: (Σ numerator, Σ denominator, decimals) over the districts (`d`:
+    `districts` or its current values) of a group — exact whole numbers, so the US row can
+    add up the states' sums. No denominator: the sum itself is the value (total_districts,
+    total_enrollment). Scales come from `tables.districts`."""
+    typed = tables.districts
     enrollment = d.c.enrollment
     qualifies = enrollment > 0
 
@@ -47,7 +48,7 @@ def _sums(arith: Arith) -> dict[str, tuple[ColumnElement, ColumnElement | None, 
         return sa.func.count(sa.case((condition, lit(1)), else_=sa.null()))
 
     poverty = d.c.children_poverty_percent
-    p_scale = column_scale(poverty)
+    p_scale = column_scale(typed.c.children_poverty_percent)
     with_poverty = sa.and_(qualifies, poverty.is_not(None))
     sums = {
         "total_districts": (sa.func.count(d.c.leaid), None, None),
@@ -60,12 +61,12 @@ def _sums(arith: Arith) -> dict[str, tuple[ColumnElement, ColumnElement | None, 
     for metric in METRICS:
         if metric.average_kind == "pooled":
             ratio = metric.district_ratio
-            part = fraction(arith, ratio, lambda name: d.c[name], d)
+            part = fraction(arith, ratio, lambda name: d.c[name], typed)
             included = sa.and_(qualifies, d.c[ratio.numerator].is_not(None), part.valid)
             num, den = total(included, part.numerator), total(included, part.denominator)
         else:
             value = d.c[metric.district_column]
-            scale = column_scale(value)
+            scale = column_scale(typed.c[metric.district_column])
             included = sa.and_(qualifies, value.is_not(None))
             num = total(included, arith.exact(value, scale) * arith.exact(enrollment))
             den = total(included, arith.exact(enrollment)) * lit(pow10(scale))
@@ -78,8 +79,8 @@ def _parts(name: str, has_den: bool) -> list[str]:
 
 
 def compute(ctx: RunContext) -> FamilyOutcome:
-    d, s = tables.districts, tables.states
-    sums = _sums(ctx.arith)
+    d, s = ctx.districts(), tables.states
+    sums = _sums(ctx.arith, d)
     labelled = []
     for name, (num, den, _) in sums.items():
         labelled += [expr.label(part) for expr, part in zip((num, den), _parts(name, den is not None))]

@@ -23,7 +23,7 @@ from districtbench.plugins.hookspecs import hookimpl
 def compute(ctx: RunContext) -> FamilyOutcome:
     state = tables.states.alias("state_avg")
     nation = tables.states.alias("national_avg")
-    ranked = ranked_districts(ctx.arith)  # districts + window columns for the flags
+    ranked = ranked_districts(ctx.arith, ctx.districts())  # current values + ranks for the flags
     computed = []
     for index, metric in enumerate(METRICS):
         value = ranked.c[metric.district_column]

@@ -43,20 +43,20 @@ def _count(metric_index: int) -> str:
     return f"quartile_count_{metric_index}"
 
 
-def ranked_districts(arith: Arith) -> sa.Subquery:
-    """`districts` with, per metric, the value's RANK() in its state and the number of
-    districts of the state with a value."""
+def ranked_districts(arith: Arith, d: sa.FromClause) -> sa.Subquery:
+    """The districts `d` (`districts` or its current values) with, per metric, the value's
+    RANK() in its state and the number of districts of the state with a value."""
     if arith.postgresql:
-        return _ranked_by_buckets(arith)
-    d = tables.districts
+        return _ranked_by_buckets(arith, d)
     windows = []
     for index, metric in enumerate(METRICS):
         column = d.c[metric.district_column]
+        scale = column_scale(tables.districts.c[metric.district_column])
         state = arith.binary(d.c.state_fips)
         # NULLS LAST: a NULL is never counted as smaller (its own rank does not matter: no flag).
         windows.append(
             sa.func.rank()
-            .over(partition_by=state, order_by=arith.sort_key(column, column_scale(column)).nulls_last())
+            .over(partition_by=state, order_by=arith.sort_key(column, scale).nulls_last())
             .label(_rank(index))
         )
         windows.append(sa.func.count(column).over(partition_by=state).label(_count(index)))
@@ -64,11 +64,10 @@ def ranked_districts(arith: Arith) -> sa.Subquery:
     return sa.select(d.c.leaid, d.c.state_fips, *values, *windows).subquery("ranked")
 
 
-def _ranked_by_buckets(arith: Arith) -> sa.Subquery:
+def _ranked_by_buckets(arith: Arith, d: sa.FromClause) -> sa.Subquery:
     """PostgreSQL form of `ranked_districts` (same columns, same values; module doc)."""
-    d = tables.districts
     values = [d.c[metric.district_column] for metric in METRICS]
-    units = [_units(arith, column) for column in values]
+    units = [_units(arith, d, metric.district_column) for metric in METRICS]
     sorted_values = (
         sa.select(
             d.c.state_fips,
@@ -93,12 +92,13 @@ def _ranked_by_buckets(arith: Arith) -> sa.Subquery:
     return ranked.subquery("ranked")
 
 
-def _units(arith: Arith, column: sa.Column) -> ColumnElement:
-    """The value in whole units of its last decimal (exact: the column has that scale), as a
-    BIGINT when every value fits one."""
-    scale = column_scale(column)
-    units = arith.exact(column, scale)
-    if column_range(column)[1] * pow10(scale) < BIGINT_LIMIT:
+def _units(arith: Arith, d: sa.FromClause, name: str) -> ColumnElement:
+    """The value of column `name` in whole units of its last decimal (exact: the column has
+    that scale), as a BIGINT when every value fits one."""
+    typed = tables.districts.c[name]
+    scale = column_scale(typed)
+    units = arith.exact(d.c[name], scale)
+    if column_range(typed)[1] * pow10(scale) < BIGINT_LIMIT:
         units = sa.cast(units, sa.BigInteger)
     return units
 

@@ -27,12 +27,12 @@ def compute(ctx: RunContext) -> FamilyOutcome:
         sa.Column("leaid", sa.String(7), primary_key=True),
         *[sa.Column(metric.district_column, sa.Numeric()) for metric in RATIO_METRICS],
     )
+    current = ctx.districts()  # the values `latest` computed in this run
     computed = [
-        value(ctx.arith, fraction(ctx.arith, metric.district_ratio, lambda name: d.c[name], d))
+        value(ctx.arith, fraction(ctx.arith, metric.district_ratio, lambda name: current.c[name], d))
         for metric in RATIO_METRICS
     ]
-    ctx.fill(stage, sa.select(d.c.leaid, *computed)
-    )
+    ctx.fill(stage, sa.select(current.c.leaid, *computed))
     outputs = [
         bounded(d, metric.district_column, stage.c[metric.district_column], metric.valid_max)
         for metric in RATIO_METRICS

@@ -28,7 +28,6 @@ from districtbench.plugins.host import Registry
 
 ALL = "all"
 STATISTICS_TABLES = ("districts", "district_data_history", "states")
-REANALYZE_AFTER = 1000  # districts rows changed by a family before the next one re-plans
 
 
 @dataclass
@@ -115,20 +114,17 @@ def run_families(
             _begin_immediate_on_sqlite(connection)
             ctx = RunContext(connection, now)
             ctx.analyze(*STATISTICS_TABLES, only_if_stale=True)
-            for index, (family, family_result) in enumerate(zip(families, result.families)):
+            for family, family_result in zip(families, result.families):
                 current = family_result
+                ctx.family = family.name
                 family_result.started_at = utcnow()
                 clock = time.perf_counter()
                 family_result.outcome = family.compute(ctx)
-                if index + 1 < len(families) and family_result.outcome.districts_updated >= REANALYZE_AFTER:
-                    # Later families plan over the values just written. Only those columns:
-                    # statistics of the others have not changed, and ANALYZE of all ~70
-                    # columns of `districts` costs 0.3-1 s at national scale (3 columns: 0.06 s).
-                    ctx.analyze("districts", columns=_written(family, "districts"))
                 family_result.seconds = time.perf_counter() - clock
                 family_result.completed_at = utcnow()
                 family_result.status = "success"
             current = None
+            _write_districts(ctx, result.families)
             ctx.cleanup()
             _write_logs(connection, result.families)
     except BaseException as exc:  # rolled back by engine.begin(); record it, then report
@@ -140,10 +136,16 @@ def run_families(
     return result
 
 
-def _written(family: MetricFamily, table: str) -> tuple[str, ...]:
-    """The columns of `table` a family declares it writes (`table.column` names)."""
-    prefix = f"{table}."
-    return tuple(name[len(prefix):] for name in family.columns if name.startswith(prefix))
+def _write_districts(ctx: RunContext, families: list[FamilyResult]) -> None:
+    """The deferred `districts` values of every family, in one UPDATE; its time is added to
+    the last family's."""
+    clock = time.perf_counter()
+    changed = ctx.flush()
+    for family in families:
+        family.outcome.districts_updated += changed.get(family.name, 0)
+    if families:
+        families[-1].seconds += time.perf_counter() - clock
+        families[-1].completed_at = utcnow()
 
 
 def _begin_immediate_on_sqlite(connection: Connection) -> None:
