@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
@@ -113,3 +114,32 @@ def test_touched_rows_get_the_run_time_and_untouched_rows_keep_theirs(db_engine)
     assert rows["0600001"]["updated_at"] == now
     assert rows["0600002"]["updated_at"] == rows["0600002"]["created_at"]  # nothing changed: untouched
     assert states["06"]["updated_at"] == states["06"]["aggregates_updated_at"] == now
+
+
+def test_each_family_counts_the_districts_where_its_own_values_changed(db_engine):
+    """District writes of all families land in one UPDATE at the end of the run; the counts
+    per family still say whose values changed. One teacher count changes: `latest` and
+    `ratios` change that district only, the CA and US averages move (2 state rows), so every
+    district's difference to them changes; one year only, so no trend changes."""
+    leaids = ["0600001", "0600002", "0600003", "0600004"]
+    insert(
+        db_engine,
+        [district(leaid) for leaid in leaids],
+        [directory(leaid, 2021, enrollment=1000 + 100 * i, teachers=50 + i) for i, leaid in enumerate(leaids)],
+    )
+    run(db_engine, "all")
+    with db_engine.begin() as connection:
+        connection.execute(
+            sa.update(tables.district_data_history)
+            .where(tables.district_data_history.c.leaid == "0600001")
+            .values(teachers_fte=Decimal("25.00"))
+        )
+
+    result = run(db_engine, "all")
+
+    counts = {f.name: (f.outcome.districts_updated, f.outcome.states_updated) for f in result.families}
+    assert counts == {"latest": (1, 0), "ratios": (1, 0), "averages": (0, 2), "trends": (0, 0), "deltas": (4, 0)}
+    row = read_districts(db_engine)["0600001"]
+    assert row["teachers_fte"] == Decimal("25.00") and row["student_teacher_ratio"] == Decimal("40.00")  # 1000 / 25
+    again = run(db_engine, "all")
+    assert [f.outcome.districts_updated + f.outcome.states_updated for f in again.families] == [0] * 5
