@@ -72,20 +72,24 @@ def apply_outputs(
     `extra_values` are set on the rows written; `also_when` writes rows that match it even if
     their values are unchanged."""
     connection = ctx.connection
-    nulled: dict[str, int] = {}
+    deferred = target is tables.districts and key == "leaid" and extra_values is None and also_when is None
     checked = [output for output in outputs if output.checked]
-    if checked:
-        counts = connection.execute(
-            sa.select(*[sa.func.count(o.value) - sa.func.count(o.fitted()) for o in checked]).select_from(stage)
-        ).one()
-        nulled = {o.column: int(n or 0) for o, n in zip(checked, counts) if n}
+    measures = [sa.func.count(o.value) - sa.func.count(o.fitted()) for o in checked]
+    source: sa.FromClause = stage
+    if deferred:  # the rows this family changes, counted now: nothing is written before the end
+        changed_now = sa.or_(*[target.c[o.column].is_distinct_from(o.fitted()) for o in outputs])
+        measures.append(sa.func.count(sa.case((changed_now, sa.literal_column("1")))))
+        source = stage.join(target, target.c[key] == stage.c[key])
+    counts = connection.execute(sa.select(*measures).select_from(source)).one() if measures else ()
+    nulled = {o.column: int(n or 0) for o, n in zip(checked, counts) if n}
 
     # Where no value of a column was out of range, its fitted value is the value itself:
     # plain columns compare and copy much faster than a CASE per value.
     values = {o.column: o.fitted() if nulled.get(o.column) else o.value for o in outputs}
-    if target is tables.districts and key == "leaid" and extra_values is None and also_when is None:
-        ctx.defer(stage, key, values)  # written with every other family's, at the end of the run
-        return 0, nulled
+    if deferred:
+        changed_rows = int(counts[-1] or 0)
+        ctx.defer(stage, key, values, changed_rows)  # written with every other family's, at the end
+        return changed_rows, nulled
     changed = sa.or_(
         *[target.c[o.column].is_distinct_from(values[o.column]) for o in outputs],
         *([also_when] if also_when is not None else []),

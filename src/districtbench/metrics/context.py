@@ -46,10 +46,6 @@ def _create_temp_table_as(element: CreateTempTableAs, compiler, **kw) -> str:
     return f"CREATE TEMPORARY TABLE {element.name} AS {compiler.process(element.query, **kw)}"
 
 
-def lit_one() -> ColumnElement:
-    return sa.literal_column("1", sa.Integer)
-
-
 def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -57,12 +53,14 @@ def _quoted(name: str) -> str:
 @dataclass(frozen=True)
 class PendingWrite:
     """Values for `districts` columns (expressions over `stage`, which holds one row per
-    district, joined on `stage.c[key] = districts.leaid`), computed by `family`."""
+    district, joined on `stage.c[key] = districts.leaid`), computed by `family`; they
+    change `changed_rows` rows."""
 
     family: str
     stage: sa.Table
     key: str
     values: dict[str, ColumnElement]
+    changed_rows: int
 
 
 @dataclass
@@ -173,9 +171,10 @@ class RunContext:
         for name, value in previous.items():
             self.connection.execute(set_local, {"name": name, "value": value})
 
-    def defer(self, stage: sa.Table, key: str, values: dict[str, ColumnElement]) -> None:
-        """Set `districts` columns to `values` at the end of the run (module doc)."""
-        self._pending.append(PendingWrite(self.family, stage, key, dict(values)))
+    def defer(self, stage: sa.Table, key: str, values: dict[str, ColumnElement], changed_rows: int) -> None:
+        """Set `districts` columns to `values` at the end of the run (module doc);
+        `changed_rows`: how many rows that changes."""
+        self._pending.append(PendingWrite(self.family, stage, key, dict(values), changed_rows))
 
     def districts(self) -> sa.FromClause:
         """`districts` with the values this run has computed so far (same column names).
@@ -192,26 +191,19 @@ class RunContext:
         columns = [replaced[c.name].label(c.name) if c.name in replaced else c for c in d.c]
         return sa.select(*columns).select_from(joined).subquery("current_districts")
 
-    def flush(self) -> dict[str, int]:
+    def flush(self) -> int:
         """Write the deferred values: one UPDATE of the rows where any of them changes (with
-        `updated_at`). Returns, per family, the number of rows where its values changed."""
-        if not self._pending:
-            return {}
+        `updated_at`), skipped when no family changed any (they counted: `PendingWrite`).
+        Returns the number of rows written."""
+        pending, self._pending = self._pending, []
+        if not any(write.changed_rows for write in pending):
+            return 0
         d = tables.districts
-        joins = [write.stage.c[write.key] == d.c.leaid for write in self._pending]
-        changed = {
-            write.family: sa.or_(*[d.c[column].is_distinct_from(value) for column, value in write.values.items()])
-            for write in self._pending
-        }
-        counts = sa.select(*[sa.func.count(sa.case((condition, lit_one()))) for condition in changed.values()])
-        row = self.connection.execute(counts.select_from(d).where(*joins)).one()
-        result = dict(zip(changed, (int(n or 0) for n in row)))
-        if any(result.values()):
-            values = {column: value for write in self._pending for column, value in write.values.items()}
-            statement = sa.update(d).where(*joins).where(sa.or_(*changed.values()))
-            self.connection.execute(statement.values({**values, "updated_at": self.now}))
-        self._pending.clear()
-        return result
+        joins = [write.stage.c[write.key] == d.c.leaid for write in pending]
+        values = {column: value for write in pending for column, value in write.values.items()}
+        changed = sa.or_(*[d.c[column].is_distinct_from(value) for column, value in values.items()])
+        statement = sa.update(d).where(*joins).where(changed).values({**values, "updated_at": self.now})
+        return self.connection.execute(statement).rowcount
 
     def memo(self, key: str, build: Callable[[], object]) -> object:
         """Something computed once per run and shared by families (e.g. the source years)."""
