@@ -15,7 +15,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -53,10 +53,8 @@ def _quoted(name: str) -> str:
 @dataclass(frozen=True)
 class PendingWrite:
     """Values for `districts` columns (expressions over `stage`, which holds one row per
-    district, joined on `stage.c[key] = districts.leaid`), computed by `family`; they
-    change `changed_rows` rows."""
+    district, joined on `stage.c[key] = districts.leaid`); they change `changed_rows` rows."""
 
-    family: str
     stage: sa.Table
     key: str
     values: dict[str, ColumnElement]
@@ -70,7 +68,6 @@ class RunContext:
     arith: Arith = field(init=False)
     _stages: dict[str, sa.Table] = field(default_factory=dict, init=False)
     _memo: dict[str, object] = field(default_factory=dict, init=False)
-    family: str = field(default="", init=False)  # the family running now (set by the runner)
     _pending: list[PendingWrite] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
@@ -174,7 +171,7 @@ class RunContext:
     def defer(self, stage: sa.Table, key: str, values: dict[str, ColumnElement], changed_rows: int) -> None:
         """Set `districts` columns to `values` at the end of the run (module doc);
         `changed_rows`: how many rows that changes."""
-        self._pending.append(PendingWrite(self.family, stage, key, dict(values), changed_rows))
+        self._pending.append(PendingWrite(stage, key, dict(values), changed_rows))
 
     def districts(self) -> sa.FromClause:
         """`districts` with the values this run has computed so far (same column names).

@@ -116,7 +116,6 @@ def run_families(
             ctx.analyze(*STATISTICS_TABLES, only_if_stale=True)
             for family, family_result in zip(families, result.families):
                 current = family_result
-                ctx.family = family.name
                 family_result.started_at = utcnow()
                 clock = time.perf_counter()
                 family_result.outcome = family.compute(ctx)
