@@ -11,7 +11,8 @@ from alembic import context
 from sqlalchemy.engine import make_url
 
 from districtbench.db import tables
-from districtbench.db.migrations import VERSION_TABLE, include_object
+from districtbench.db.migrations import include_object
+from districtbench.db.revision import VERSION_TABLE
 
 config = context.config
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from districtbench.db import migrations, tables
+from districtbench.db import migrations, revision, tables
 from districtbench.errors import ConfigurationError, NotMigratedError
 
 FIVE_TABLES = ("states", "districts", "district_data_history", "data_refresh_logs",
@@ -392,3 +392,23 @@ def test_scripts_come_from_the_checkout_or_the_installed_package(tmp_path, monke
     (installed / "_alembic" / "env.py").unlink()
     with pytest.raises(ConfigurationError, match="migration scripts are missing"):
         migrations.script_location()
+
+
+def test_the_head_revision_the_quick_check_knows_is_alembics_head():
+    assert revision.HEAD_REVISION == migrations.head_revision()
+
+
+def test_the_quick_check_reads_the_revision_alembic_reads(fresh_engine):
+    """revision.stored_revisions (no Alembic) against Alembic's own reading, at every step."""
+    def both() -> tuple[list[str], str | None]:
+        with fresh_engine.connect() as connection:
+            quick = revision.stored_revisions(connection)
+        return quick, migrations.current_revision(fresh_engine)
+
+    assert both() == ([], None) and not revision.at_head(fresh_engine)
+    migrations.upgrade(fresh_engine, "0001_base")
+    assert both() == (["0001_base"], "0001_base") and not revision.at_head(fresh_engine)
+    migrations.upgrade(fresh_engine)
+    assert both() == (["0002_benchmarks"], "0002_benchmarks") and revision.at_head(fresh_engine)
+    migrations.downgrade(fresh_engine, "base")
+    assert both() == ([], None) and not revision.at_head(fresh_engine)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from districtbench import console
 from districtbench.cli.options import STATES_HELP, YEARS_HELP, parse_states, parse_years
 from districtbench.cli.state import AppState, get_state
-from districtbench.pipeline import PipelineReport, check_years
 from districtbench.formatting import format_years
+
+if TYPE_CHECKING:  # the pipeline (backfill, Alembic) is imported when a run starts, not by every command
+    from districtbench.pipeline import PipelineReport
 
 
 def execute_run(
@@ -28,7 +30,7 @@ def execute_run(
     from districtbench.backfill.display import make_progress, print_summary
     from districtbench.cli.backfill import backoff_base_from_env
     from districtbench.cli.compute import print_summary as print_compute_summary
-    from districtbench.pipeline import run_pipeline
+    from districtbench.pipeline import check_years, run_pipeline
     from districtbench.urban.client import UrbanClient
 
     sources = list(state.sources)

@@ -27,9 +27,9 @@ import districtbench
 from districtbench.config import mask_text
 from districtbench.db import tables
 from districtbench.db.adoption import BOOKKEEPING_TABLE
+from districtbench.db.revision import VERSION_TABLE, at_head
 from districtbench.errors import ConfigurationError, DistrictbenchError, NotMigratedError, UsageError
 
-VERSION_TABLE = "districtbench_alembic_version"
 _LOCK_KEY = 0x6469737462656E63  # "distbenc": serialises concurrent `migrate` runs on PostgreSQL
 
 
@@ -148,7 +148,7 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def is_current(engine: Engine) -> bool:
-    return current_revision(engine) == head_revision()
+    return at_head(engine)
 
 
 def _masked(engine_or_connection) -> str:
@@ -157,6 +157,8 @@ def _masked(engine_or_connection) -> str:
 
 def require_current(engine: Engine) -> None:
     """Raise NotMigratedError unless the schema is at the latest revision."""
+    if at_head(engine):
+        return
     current, head = current_revision(engine), head_revision()
     if current == head:
         return

@@ -1,0 +1,29 @@
+"""Which schema revision a database is at, read without Alembic.
+
+Every command that uses the database first checks that its schema is at the latest revision.
+Importing Alembic and parsing its revision scripts for that cost ~0.1 s of each command, so
+the check reads the version table directly and compares it with `HEAD_REVISION`;
+`migrations` (Alembic) is loaded only to change the schema or to explain a mismatch.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+VERSION_TABLE = "districtbench_alembic_version"
+# The newest script in alembic/versions; tests/test_migrations.py checks it against Alembic's head.
+HEAD_REVISION = "0002_benchmarks"
+
+
+def stored_revisions(connection: Connection) -> list[str]:
+    """The revisions in the version table (one when migrated; none when never migrated)."""
+    if not sa.inspect(connection).has_table(VERSION_TABLE):
+        return []
+    version = sa.table(VERSION_TABLE, sa.column("version_num"))
+    return list(connection.execute(sa.select(version.c.version_num)).scalars())
+
+
+def at_head(engine: Engine) -> bool:
+    with engine.connect() as connection:
+        return stored_revisions(connection) == [HEAD_REVISION]
