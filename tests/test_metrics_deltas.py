@@ -117,3 +117,27 @@ def test_flags_say_where_the_value_stands_whatever_is_better(db_engine):
     run(db_engine, "deltas")
     flags = _flags(db_engine, "absenteeism_quartile_state")
     assert flags["0600004"] == "well_above"  # the highest absenteeism, although lower is better
+
+
+def test_only_differences_whose_column_types_allow_overflow_are_range_checked():
+    """vs_state/vs_national are NUMERIC(8,2) (±999,999.99). A difference of two NUMERIC(5,2)
+    values lies within ±1,999.98 and needs no check; of two NUMERIC(8,2) (student/teacher
+    ratio) or NUMERIC(12,2) (expenditure per pupil) values it can overflow."""
+    from districtbench.metrics.apply import bounded
+    from districtbench.metrics.deltas import _difference_range
+    from districtbench.metrics.definitions import METRICS
+
+    value = tables.districts.c.graduation_vs_state  # any expression
+    fits = bounded(tables.districts, "graduation_vs_state", value, value_range=(Decimal("-1999.98"), Decimal("1999.98")))
+    assert not fits.checked
+    wide = (Decimal("-1999999.98"), Decimal("1999999.98"))
+    overflows = bounded(tables.districts, "graduation_vs_state", value, value_range=wide)
+    assert (overflows.low, overflows.high) == (Decimal("-999999.99"), Decimal("999999.99"))
+
+    assert _difference_range(next(m for m in METRICS if m.key == "graduation")) == (
+        Decimal("-1999.98"), Decimal("1999.98"))
+    checked = {
+        m.key for m in METRICS
+        if bounded(tables.districts, m.vs_state_column, value, value_range=_difference_range(m)).checked
+    }
+    assert checked == {"student_teacher_ratio", "expenditure_pp"}

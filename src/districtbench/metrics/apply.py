@@ -40,22 +40,37 @@ class Output:
     def checked(self) -> bool:
         return self.low is not None or self.high is not None
 
+    def out_of_range(self) -> ColumnElement:
+        """True where the value is outside the bounds (NULL where the value is NULL)."""
+        conditions = []
+        if self.low is not None:
+            conditions.append(self.value < lit(self.low))
+        if self.high is not None:
+            conditions.append(self.value > lit(self.high))
+        return sa.or_(*conditions)
+
     def fitted(self) -> ColumnElement:
         if not self.checked:
             return self.value
-        conditions = []
-        if self.low is not None:
-            conditions.append(self.value >= lit(self.low))
-        if self.high is not None:
-            conditions.append(self.value <= lit(self.high))
-        return sa.case((sa.and_(*conditions), self.value), else_=sa.null())
+        return sa.case((self.out_of_range(), sa.null()), else_=self.value)
 
 
-def bounded(target: sa.Table, column: str, value: ColumnElement, valid_max: Decimal | None = None) -> Output:
-    """An Output checked against the range of `target.column`'s type (and `valid_max`)."""
+def bounded(
+    target: sa.Table,
+    column: str,
+    value: ColumnElement,
+    valid_max: Decimal | None = None,
+    *,
+    value_range: tuple[Decimal, Decimal] | None = None,
+) -> Output:
+    """An Output checked against the range of `target.column`'s type (and `valid_max`).
+    `value_range`: the values `value` can take, when its inputs' types bound it; if they all
+    fit, the value is stored unchecked (nothing can be NULLed, and no CASE per row)."""
     low, high = column_range(target.c[column])
     if valid_max is not None:
         high = min(high, valid_max)
+    if value_range is not None and low <= value_range[0] and value_range[1] <= high:
+        return Output(column, value)
     return Output(column, value, low, high)
 
 
@@ -74,20 +89,21 @@ def apply_outputs(
     connection = ctx.connection
     deferred = target is tables.districts and key == "leaid" and extra_values is None and also_when is None
     checked = [output for output in outputs if output.checked]
-    measures = [sa.func.count(o.value) - sa.func.count(o.fitted()) for o in checked]
-    source: sa.FromClause = stage
-    if deferred:  # the rows this family changes, counted now: nothing is written before the end
-        changed_now = sa.or_(*[target.c[o.column].is_distinct_from(o.fitted()) for o in outputs])
-        measures.append(sa.func.count(sa.case((changed_now, sa.literal_column("1")))))
-        source = stage.join(target, target.c[key] == stage.c[key])
-    counts = connection.execute(sa.select(*measures).select_from(source)).one() if measures else ()
-    nulled = {o.column: int(n or 0) for o, n in zip(checked, counts) if n}
+    nulled: dict[str, int] = {}
+    if checked:  # one pass over the stage alone (cheap: no join, no CASE per value)
+        out_of_range = [sa.func.count(sa.case((o.out_of_range(), sa.literal_column("1")))) for o in checked]
+        counts = connection.execute(sa.select(*out_of_range).select_from(stage)).one()
+        nulled = {o.column: int(n) for o, n in zip(checked, counts) if n}
 
     # Where no value of a column was out of range, its fitted value is the value itself:
     # plain columns compare and copy much faster than a CASE per value.
     values = {o.column: o.fitted() if nulled.get(o.column) else o.value for o in outputs}
-    if deferred:
-        changed_rows = int(counts[-1] or 0)
+    if deferred:  # the rows this family changes, counted now: nothing is written before the end
+        changes = sa.or_(*[target.c[column].is_distinct_from(value) for column, value in values.items()])
+        counted = sa.select(sa.func.count(sa.case((changes, sa.literal_column("1")))))
+        changed_rows = connection.execute(
+            counted.select_from(stage.join(target, target.c[key] == stage.c[key]))
+        ).scalar_one()
         ctx.defer(stage, key, values, changed_rows)  # written with every other family's, at the end
         return changed_rows, nulled
     changed = sa.or_(

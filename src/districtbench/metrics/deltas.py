@@ -7,14 +7,17 @@ value − the US row's average (NULL when either side is NULL). Flags: see `quar
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import sqlalchemy as sa
 
 from districtbench.db import tables
 from districtbench.metrics.apply import Output, apply_outputs, bounded
+from districtbench.metrics.arith import column_range
 from districtbench.metrics.averages import NATIONAL_FIPS
 from districtbench.metrics.base import FamilyOutcome, MetricFamily
 from districtbench.metrics.context import RunContext
-from districtbench.metrics.definitions import METRICS
+from districtbench.metrics.definitions import METRICS, Metric
 from districtbench.metrics.quantities import RESULT_SCALE
 from districtbench.metrics.quartiles import quartile_flag, ranked_districts
 from districtbench.plugins.hookspecs import hookimpl
@@ -50,11 +53,21 @@ def compute(ctx: RunContext) -> FamilyOutcome:
     ctx.fill(stage, sa.select(ranked.c.leaid, *computed).select_from(joined))
     outputs = []
     for metric in METRICS:
-        outputs.append(bounded(tables.districts, metric.vs_state_column, stage.c[metric.vs_state_column]))
-        outputs.append(bounded(tables.districts, metric.vs_national_column, stage.c[metric.vs_national_column]))
+        spread = _difference_range(metric) if ctx.arith.postgresql else None
+        for column in (metric.vs_state_column, metric.vs_national_column):
+            outputs.append(bounded(tables.districts, column, stage.c[column], value_range=spread))
         outputs.append(Output(metric.quartile_column, stage.c[metric.quartile_column]))
     changed, nulled = apply_outputs(ctx, tables.districts, "leaid", stage, outputs)
     return FamilyOutcome(districts_updated=changed, nulled=nulled)
+
+
+def _difference_range(metric: Metric) -> tuple[Decimal, Decimal]:
+    """The values district value − average can take, from the two columns' types. Only
+    PostgreSQL enforces those types (a SQLite column holds whatever it is given), and the
+    district value read here is the column's or one computed this run for it, in its range."""
+    value_low, value_high = column_range(tables.districts.c[metric.district_column])
+    average_low, average_high = column_range(tables.states.c[metric.average_column])
+    return value_low - average_high, value_high - average_low
 
 
 def _columns() -> tuple[str, ...]:

@@ -73,11 +73,11 @@ def _build(ctx: RunContext) -> sa.Table:
     pivot = (
         sa.select(d.c.leaid, *picked)
         .select_from(
-            d.join(years, years.c.state_fips == d.c.state_fips).join(
-                h,
+            h.join(d, d.c.leaid == h.c.leaid).join(
+                years,
                 sa.and_(
-                    h.c.leaid == d.c.leaid,
-                    h.c.source == years.c.source,
+                    years.c.state_fips == d.c.state_fips,
+                    years.c.source == h.c.source,
                     h.c.year.in_([years.c.latest_year, years.c.base_year]),
                 ),
             )
@@ -86,8 +86,9 @@ def _build(ctx: RunContext) -> sa.Table:
     )
     # The VALUES list has no statistics: left to itself, the planner joins it to the history
     # on `source` first (millions of rows), and expects a few rows where there are 18,000
-    # groups (so it sorts them by leaid under the locale's collation). Written join order
-    # (districts, their years, their rows) and a hash aggregate.
+    # groups (so it sorts them by leaid under the locale's collation). Written join order —
+    # each history row gets its district's state, then its years — keeps both hash tables
+    # small (18,000 districts, a few hundred years); and a hash aggregate.
     with ctx.settings(join_collapse_limit="1", enable_sort="off"):
         stage = ctx.stage_as("snapshot", pivot, key=("leaid",))
     # Districts without any of those rows get an all-NULL row (cheaper than a LEFT JOIN of
