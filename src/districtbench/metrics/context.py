@@ -86,8 +86,13 @@ class RunContext:
         return "pg_temp" if self.arith.postgresql else "temp"
 
     def stage(self, name: str, *columns: sa.Column) -> sa.Table:
-        """A fresh temporary table (private to this connection) for intermediate results."""
+        """A fresh temporary table (private to this connection) for intermediate results.
+        Its primary key is kept on SQLite (which would otherwise index the table on every
+        join); PostgreSQL hash-joins these tables, and maintaining the index would only slow
+        their filling."""
         self.drop_stage(name)
+        if self.arith.postgresql:
+            columns = tuple(sa.Column(c.name, c.type, nullable=c.nullable) for c in columns)
         table = sa.Table(
             STAGE_PREFIX + name, sa.MetaData(), *columns, schema=self.temp_schema, prefixes=["TEMPORARY"]
         )

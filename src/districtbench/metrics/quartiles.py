@@ -66,29 +66,40 @@ def ranked_districts(arith: Arith, d: sa.FromClause) -> sa.Subquery:
 
 def _ranked_by_buckets(arith: Arith, d: sa.FromClause) -> sa.Subquery:
     """PostgreSQL form of `ranked_districts` (same columns, same values; module doc)."""
-    values = [d.c[metric.district_column] for metric in METRICS]
-    units = [_units(arith, d, metric.district_column) for metric in METRICS]
+    # The values and their units, read once: a CTE used twice is computed once (`d` is a
+    # join of `districts` and this run's staging tables).
+    units = (
+        sa.select(
+            d.c.leaid,
+            d.c.state_fips,
+            *[d.c[metric.district_column] for metric in METRICS],
+            *[_units(arith, d, metric.district_column).label(f"units_{index}") for index, metric in enumerate(METRICS)],
+        )
+        .cte("metric_units")
+    )
+    values = [units.c[metric.district_column] for metric in METRICS]
+    unit_values = [units.c[f"units_{index}"] for index in range(len(METRICS))]
     sorted_values = (
         sa.select(
-            d.c.state_fips,
+            units.c.state_fips,
             *[
-                sa.func.array_agg(aggregate_order_by(unit, unit)).filter(column.is_not(None)).label(f"sorted_{index}")
-                for index, (column, unit) in enumerate(zip(values, units))
+                sa.func.array_agg(aggregate_order_by(unit, unit)).filter(unit.is_not(None)).label(f"sorted_{index}")
+                for index, unit in enumerate(unit_values)
             ],
         )
-        .group_by(d.c.state_fips)
+        .group_by(units.c.state_fips)
         .subquery("sorted_values")
     )
     windows = []
-    for index, unit in enumerate(units):
+    for index, unit in enumerate(unit_values):
         sorted_units = sorted_values.c[f"sorted_{index}"]
         smaller = sa.func.width_bucket(unit - lit(1), sorted_units)  # values ≤ unit − 1, i.e. < unit
         windows.append((smaller + lit(1)).label(_rank(index)))
         windows.append(sa.func.coalesce(sa.func.cardinality(sorted_units), lit(0)).label(_count(index)))
-    joined = d.outerjoin(sorted_values, sorted_values.c.state_fips == d.c.state_fips)
+    joined = units.outerjoin(sorted_values, sorted_values.c.state_fips == units.c.state_fips)
     # OFFSET 0 keeps the subquery from being merged into its caller, which would search each
     # array once per use of the rank (the flag formula uses it three times).
-    ranked = sa.select(d.c.leaid, d.c.state_fips, *values, *windows).select_from(joined).offset(0)
+    ranked = sa.select(units.c.leaid, units.c.state_fips, *values, *windows).select_from(joined).offset(0)
     return ranked.subquery("ranked")
 
 
