@@ -78,3 +78,25 @@ def test_metrics_command_lists_families_and_the_eight_metrics():
     text = " ".join(result.stdout.split())
     for word in ("latest", "ratios", "averages", "trends", "deltas", "absenteeism", "graduation", "USD"):
         assert word in text  # (rich wraps long cells at the test terminal's width)
+
+
+@pytest.mark.parametrize("db_kind", ["postgresql"], indirect=True)  # SQLite has no sessions to count
+def test_a_command_leaves_no_database_connection_open(db_url, db_engine):
+    """The CLI disposes its engine when the command ends (a library caller running many
+    commands in one process, or the tests, would otherwise pile up idle connections)."""
+    import sqlalchemy as sa
+
+    database = sa.engine.make_url(db_url).database
+
+    def sessions() -> int:
+        with db_engine.connect() as connection:
+            return connection.execute(
+                sa.text("SELECT count(*) FROM pg_stat_activity WHERE datname = :db AND pid <> pg_backend_pid()"),
+                {"db": database},
+            ).scalar_one()
+
+    db_engine.dispose()
+    before = sessions()
+    for _ in range(2):
+        assert compute(db_url, "all").exit_code == 0
+    assert sessions() == before

@@ -112,6 +112,7 @@ def build_app(plugin_manager=None) -> typer.Typer:
         settings = resolve_settings(database_url, api_url, debug)
         console.register_secret_url(settings.database_url)
         ctx.obj = AppState(settings=settings, plugin_manager=plugin_manager)
+        ctx.call_on_close(ctx.obj.close)
 
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(app)

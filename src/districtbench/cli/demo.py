@@ -47,6 +47,7 @@ def register(app: typer.Typer) -> None:
         year_list = parse_years(years)
         state_list = parse_states(states)
         demo_state = _demo_state(state)
+        ctx.call_on_close(demo_state.close)
         console.info("Starting a local copy of the Urban Institute API (shipped real data; finance and CRDC synthetic)...")
         dataset = load_dataset()
         for template in dataset.templates:

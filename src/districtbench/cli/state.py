@@ -45,6 +45,12 @@ class AppState:
             check_reachable(self._engine)
         return self._engine
 
+    def close(self) -> None:
+        """Close the engine's pooled connections (the command is over)."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
     def migrated_engine(self) -> Engine:
         """The engine, after checking the schema is at the latest revision."""
         from districtbench.db.revision import at_head
