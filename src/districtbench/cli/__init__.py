@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import warnings
 from typing import Optional
@@ -135,4 +136,8 @@ def main() -> None:
     except DistrictbenchError as exc:
         console.error_line(str(exc))
         raise SystemExit(exc.exit_code) from None
+    # The objects of the imported modules live as long as the process: exempt them from
+    # the garbage collector, whose passes would otherwise walk them again and again while
+    # a command builds its SQL (~0.06 s of a national-scale `compute all`).
+    gc.freeze()
     app()
