@@ -7,7 +7,7 @@ Built once per run and shared, so the ~450,000 history rows are read twice per r
 
 Two forms of the same rows, one per database:
 * PostgreSQL: one hash-joined pass over the history, pivoted by `max(CASE …)` per column.
-  The years (a few hundred rows) go into the statement as a VALUES list, not as a join to
+  The years (a few hundred rows) go into the statement as unnested arrays, not as a join to
   their temporary table: PostgreSQL never scans a temporary table in a parallel worker,
   and that one join kept the whole pass on one core (0.44 s → 0.25 s on two cores);
 * SQLite: `districts` LEFT JOINed to each source's years and, per source and end, to the
@@ -19,6 +19,7 @@ Two forms of the same rows, one per database:
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from districtbench.db import tables
 from districtbench.metrics.context import RunContext
@@ -84,7 +85,7 @@ def _build(ctx: RunContext) -> sa.Table:
         )
         .group_by(d.c.leaid)
     )
-    # The VALUES list has no statistics: left to itself, the planner joins it to the history
+    # The listed years have no statistics: left to itself, the planner joins them to the history
     # on `source` first (millions of rows), and expects a few rows where there are 18,000
     # groups (so it sorts them by leaid under the locale's collation). Written join order —
     # each history row gets its district's state, then its years — keeps both hash tables
@@ -99,16 +100,22 @@ def _build(ctx: RunContext) -> sa.Table:
 
 
 def _inline(ctx: RunContext, stage: sa.Table, sources: list[str]) -> sa.FromClause:
-    """The rows of the years stage of `sources` as a VALUES list with the stage's columns and
-    types, plus `source_number` (the source's index in `sources`)."""
+    """The rows of the years stage of `sources`, written into the statement, with the
+    stage's columns and types plus `source_number` (the source's index in `sources`): one
+    array per column, unnested (five parameters, where a VALUES list would be ~1,500)."""
     rows = ctx.connection.execute(sa.select(*stage.c).where(stage.c.source.in_(sources))).all()
     columns = [*stage.c, sa.Column("source_number", sa.Integer)]
     data = [(*row, sources.index(row.source)) for row in rows]
-    if not data:  # VALUES needs a row; this one matches no district
-        data = [(None, None, None, None, -1)]
-    listed = sa.values(*[sa.column(c.name, c.type) for c in columns], name="listed_years").data(data)
-    # Typed explicitly: a column of NULLs (no state has a base year) would otherwise be text.
-    return sa.select(*[sa.cast(listed.c[c.name], c.type).label(c.name) for c in columns]).subquery("years")
+    arrays = [
+        sa.cast(sa.bindparam(f"listed_{column.name}", [row[index] for row in data]), ARRAY(column.type))
+        for index, column in enumerate(columns)
+    ]
+    listed = (
+        sa.func.unnest(*arrays)
+        .table_valued(*[sa.column(c.name, c.type) for c in columns])
+        .render_derived(name="listed_years")
+    )
+    return sa.select(*[listed.c[c.name] for c in columns]).subquery("years")
 
 
 def _lookups(years: sa.Table) -> sa.Select:
