@@ -141,3 +141,23 @@ def test_only_differences_whose_column_types_allow_overflow_are_range_checked():
         if bounded(tables.districts, m.vs_state_column, value, value_range=_difference_range(m)).checked
     }
     assert checked == {"student_teacher_ratio", "expenditure_pp"}
+
+
+def test_flags_match_the_ntile_rule_for_every_remainder_and_many_ties(db_engine):
+    """States of 4 to 13 districts (every n mod 4), values drawn from a few, so that ties
+    straddle the group boundaries; the reference is tests/expected.py's plain NTILE."""
+    from tests.expected import quartile_flags
+
+    rnd = random.Random(11)
+    rates: dict[str, str | None] = {}
+    for state, n in zip(("01", "02", "04", "05", "06", "08", "09", "10", "12", "13"), range(4, 14)):
+        for number in range(1, n + 1):
+            rates[f"{state}{number:05d}"] = rnd.choice(["10.00", "20.00", "20.00", "30.00", "30.00", "40.00"])
+    insert(db_engine, _with_rates(rates))
+    run(db_engine, "deltas")
+    flags = _flags(db_engine)
+    expected: dict[str, str | None] = {}
+    for state in {leaid[:2] for leaid in rates}:
+        expected |= quartile_flags({k: Decimal(v) for k, v in rates.items() if k[:2] == state})
+    assert flags == expected
+    assert {flag for flag in flags.values()} == {"well_below", "below", "above", "well_above"}

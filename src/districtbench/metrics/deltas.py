@@ -38,7 +38,7 @@ def compute(ctx: RunContext) -> FamilyOutcome:
                 metric.vs_national_column
             )
         )
-        computed.append(quartile_flag(ranked, index).label(metric.quartile_column))
+        computed.append(quartile_flag(ctx.arith, ranked, index).label(metric.quartile_column))
     joined = ranked.outerjoin(state, state.c.fips == ranked.c.state_fips).outerjoin(
         nation, nation.c.fips == sa.literal(NATIONAL_FIPS, sa.String(2))
     )

@@ -5,34 +5,35 @@ rank by value ascending (ties broken by leaid), cut into 4 groups as NTILE(4) do
 every district of a tie group the group of the first district of that tie. Fewer than 4
 districts with a value: no flags.
 
-Computed without materialising the NTILE: the first district of a tie group sits at row
-number RANK() (1 + the number of smaller values), and NTILE(4) puts row r of n rows in
-group  r ≤ R·(q+1) ? (r−1) div (q+1) + 1 : R + (r−1−R·(q+1)) div q + 1,  with q = n div 4 and
-R = n mod 4 (the first R groups hold one row more). So the flag is that formula at
-r = RANK() — equal values always share it, and neither the leaid tie-break nor the order of
-the rows can change it. One scan of `districts`, two window functions per metric.
+The first district of a tie group sits at row number RANK() = 1 + the number of smaller
+values, and NTILE(4) puts the first R = n mod 4 groups at q + 1 rows and the others at
+q = n div 4 rows, so groups 1–3 end at rows b_k = k·q + min(k, R). Equal values always
+share a flag, and neither the leaid tie-break nor the order of the rows can change it.
+Two ways to the same flags:
 
-PostgreSQL ranks differently, for speed (eight window sorts of the whole table cost ~0.2 s
-at national scale): one pass over `districts` gathers, per state and metric, the sorted
-array of the values in whole units of their last decimal (exact integers); then a district's
-RANK() in its state is 1 + the number of those below its value, which `width_bucket(value −
-1, sorted array)` finds by binary search, and the count is the array's length. SQLite has
-neither arrays nor width_bucket: it keeps the partitioned windows.
+* SQLite: two window functions per metric give each district RANK() and n, and the group is
+  the first k with RANK() ≤ b_k (`ntile_group`).
+* PostgreSQL (faster: eight window sorts of the whole table cost ~0.2 s at national scale):
+  RANK() > b_k exactly when at least b_k values are smaller than the district's, i.e. when
+  the b_k-th smallest value of the state is. So one pass over the districts gathers, per
+  state and metric, the sorted values (an array) and keeps its values at rows b_1, b_2,
+  b_3; a district's group is 1 + the number of those below its own value — three
+  comparisons, no rank at all.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.sql.elements import ColumnElement
 
 from districtbench.db import tables
-from districtbench.metrics.arith import Arith, column_range, column_scale, int_div, lit, pow10
+from districtbench.metrics.arith import Arith, column_scale, int_div, lit
 from districtbench.metrics.definitions import METRICS
 
 FLAGS = {1: "well_below", 2: "below", 3: "above", 4: "well_above"}
 MIN_DISTRICTS = 4
-BIGINT_LIMIT = 2**62
+BOUNDARIES = (1, 2, 3)  # the ends of groups 1–3
 
 
 def _rank(metric_index: int) -> str:
@@ -43,11 +44,16 @@ def _count(metric_index: int) -> str:
     return f"quartile_count_{metric_index}"
 
 
+def _boundary(metric_index: int, group: int) -> str:
+    return f"quartile_end_{metric_index}_{group}"
+
+
 def ranked_districts(arith: Arith, d: sa.FromClause) -> sa.Subquery:
-    """The districts `d` (`districts` or its current values) with, per metric, the value's
-    RANK() in its state and the number of districts of the state with a value."""
+    """The districts `d` (`districts` or its current values) with, per metric, the number
+    of districts of the state with a value and what `quartile_flag` compares: RANK() in
+    the state (SQLite) or the state's three group-boundary values (PostgreSQL)."""
     if arith.postgresql:
-        return _ranked_by_buckets(arith, d)
+        return _with_boundaries(d)
     windows = []
     for index, metric in enumerate(METRICS):
         column = d.c[metric.district_column]
@@ -64,54 +70,34 @@ def ranked_districts(arith: Arith, d: sa.FromClause) -> sa.Subquery:
     return sa.select(d.c.leaid, d.c.state_fips, *values, *windows).subquery("ranked")
 
 
-def _ranked_by_buckets(arith: Arith, d: sa.FromClause) -> sa.Subquery:
-    """PostgreSQL form of `ranked_districts` (same columns, same values; module doc)."""
-    # The values and their units, read once: a CTE used twice is computed once (`d` is a
-    # join of `districts` and this run's staging tables).
-    units = (
-        sa.select(
-            d.c.leaid,
-            d.c.state_fips,
-            *[d.c[metric.district_column] for metric in METRICS],
-            *[_units(arith, d, metric.district_column).label(f"units_{index}") for index, metric in enumerate(METRICS)],
+def _with_boundaries(d: sa.FromClause) -> sa.Subquery:
+    """PostgreSQL form of `ranked_districts` (module doc)."""
+    # Read once: a CTE used twice is computed once (`d` joins `districts` and this run's
+    # staging tables).
+    current = sa.select(d.c.leaid, d.c.state_fips, *[d.c[m.district_column] for m in METRICS]).cte("metric_values")
+    per_state = []
+    for index, metric in enumerate(METRICS):
+        value = current.c[metric.district_column]
+        count = sa.func.count(value)
+        q, r = int_div(count, lit(4)), count % lit(4)
+        ordered = sa.type_coerce(
+            sa.func.array_agg(aggregate_order_by(value, value)).filter(value.is_not(None)), ARRAY(value.type)
         )
-        .cte("metric_units")
-    )
-    values = [units.c[metric.district_column] for metric in METRICS]
-    unit_values = [units.c[f"units_{index}"] for index in range(len(METRICS))]
-    sorted_values = (
-        sa.select(
-            units.c.state_fips,
-            *[
-                sa.func.array_agg(aggregate_order_by(unit, unit)).filter(unit.is_not(None)).label(f"sorted_{index}")
-                for index, unit in enumerate(unit_values)
-            ],
-        )
-        .group_by(units.c.state_fips)
-        .subquery("sorted_values")
-    )
-    windows = []
-    for index, unit in enumerate(unit_values):
-        sorted_units = sorted_values.c[f"sorted_{index}"]
-        smaller = sa.func.width_bucket(unit - lit(1), sorted_units)  # values ≤ unit − 1, i.e. < unit
-        windows.append((smaller + lit(1)).label(_rank(index)))
-        windows.append(sa.func.coalesce(sa.func.cardinality(sorted_units), lit(0)).label(_count(index)))
-    joined = units.outerjoin(sorted_values, sorted_values.c.state_fips == units.c.state_fips)
-    # OFFSET 0 keeps the subquery from being merged into its caller, which would search each
-    # array once per use of the rank (the flag formula uses it three times).
-    ranked = sa.select(units.c.leaid, units.c.state_fips, *values, *windows).select_from(joined).offset(0)
-    return ranked.subquery("ranked")
-
-
-def _units(arith: Arith, d: sa.FromClause, name: str) -> ColumnElement:
-    """The value of column `name` in whole units of its last decimal (exact: the column has
-    that scale), as a BIGINT when every value fits one."""
-    typed = tables.districts.c[name]
-    scale = column_scale(typed)
-    units = arith.exact(d.c[name], scale)
-    if column_range(typed)[1] * pow10(scale) < BIGINT_LIMIT:
-        units = sa.cast(units, sa.BigInteger)
-    return units
+        per_state.append(count.label(_count(index)))
+        # Expressions over the aggregates of a GROUP BY: worked out once per state (an
+        # identical array_agg is computed once however often it appears).
+        per_state += [
+            ordered[lit(k) * q + sa.func.least(lit(k), r)].label(_boundary(index, k)) for k in BOUNDARIES
+        ]
+    boundaries = sa.select(current.c.state_fips, *per_state).group_by(current.c.state_fips).subquery("boundaries")
+    values = [current.c[metric.district_column] for metric in METRICS]
+    per_district = [
+        boundaries.c[_count(index)] if k == 0 else boundaries.c[_boundary(index, k)]
+        for index in range(len(METRICS))
+        for k in (0, *BOUNDARIES)
+    ]
+    joined = current.outerjoin(boundaries, boundaries.c.state_fips == current.c.state_fips)
+    return sa.select(current.c.leaid, current.c.state_fips, *values, *per_district).select_from(joined).subquery("ranked")
 
 
 def ntile_group(rank: ColumnElement, count: ColumnElement) -> ColumnElement:
@@ -124,10 +110,13 @@ def ntile_group(rank: ColumnElement, count: ColumnElement) -> ColumnElement:
     )
 
 
-def quartile_flag(ranked: sa.Subquery, metric_index: int) -> ColumnElement:
+def quartile_flag(arith: Arith, ranked: sa.Subquery, metric_index: int) -> ColumnElement:
     """The flag of the metric for a row of `ranked_districts` (NULL: no value, < 4 values)."""
     metric = METRICS[metric_index]
-    rank, count = ranked.c[_rank(metric_index)], ranked.c[_count(metric_index)]
-    has_flag = sa.and_(ranked.c[metric.district_column].is_not(None), count >= lit(MIN_DISTRICTS))
-    group = sa.case((has_flag, ntile_group(rank, count)), else_=sa.null())
+    value, count = ranked.c[metric.district_column], ranked.c[_count(metric_index)]
+    has_flag = sa.and_(value.is_not(None), sa.func.coalesce(count, lit(0)) >= lit(MIN_DISTRICTS))
+    if arith.postgresql:
+        above = [(value > ranked.c[_boundary(metric_index, k)], sa.literal(FLAGS[k + 1])) for k in reversed(BOUNDARIES)]
+        return sa.case((sa.not_(has_flag), sa.null()), *above, else_=sa.literal(FLAGS[1]))
+    group = sa.case((has_flag, ntile_group(ranked.c[_rank(metric_index)], count)), else_=sa.null())
     return sa.case({number: sa.literal(label) for number, label in FLAGS.items()}, value=group, else_=sa.null())
