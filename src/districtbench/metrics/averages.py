@@ -74,12 +74,20 @@ def _sums(arith: Arith, d: sa.FromClause) -> dict[str, tuple[ColumnElement, Colu
     return sums
 
 
+def _inputs() -> list[str]:
+    """The district columns `_sums` reads."""
+    names = ["enrollment", "children_poverty_percent"]
+    for metric in METRICS:
+        names += metric.district_ratio.columns if metric.average_kind == "pooled" else [metric.district_column]
+    return names
+
+
 def _parts(name: str, has_den: bool) -> list[str]:
     return [f"{name}__num", f"{name}__den"] if has_den else [name]
 
 
 def compute(ctx: RunContext) -> FamilyOutcome:
-    d, s = ctx.districts(), tables.states
+    d, s = ctx.districts(*_inputs()), tables.states
     sums = _sums(ctx.arith, d)
     labelled = []
     for name, (num, den, _) in sums.items():

@@ -178,20 +178,24 @@ class RunContext:
         `changed_rows`: how many rows that changes."""
         self._pending.append(PendingWrite(stage, key, dict(values), changed_rows))
 
-    def districts(self) -> sa.FromClause:
-        """`districts` with the values this run has computed so far (same column names).
-        Use it, not `tables.districts`, to read district columns; types and ranges come
-        from `tables.districts`."""
+    def districts(self, *columns: str) -> sa.FromClause:
+        """`districts` with the values this run has computed so far (same column names):
+        `leaid`, `state_fips` and the named `columns` (all columns if none are named). Use
+        it, not `tables.districts`, to read district columns; types and ranges come from
+        `tables.districts`. Only the staging tables holding named columns are joined (on
+        PostgreSQL they have no unique key, so the planner could not drop an unused one)."""
         d = tables.districts
-        if not self._pending:
+        names = list(dict.fromkeys(["leaid", "state_fips", *columns])) if columns else list(d.c.keys())
+        writes = [write for write in self._pending if any(name in write.values for name in names)]
+        if not writes:
             return d
         joined: sa.FromClause = d
         replaced: dict[str, ColumnElement] = {}
-        for write in self._pending:
+        for write in writes:
             joined = joined.outerjoin(write.stage, write.stage.c[write.key] == d.c.leaid)
             replaced.update(write.values)
-        columns = [replaced[c.name].label(c.name) if c.name in replaced else c for c in d.c]
-        return sa.select(*columns).select_from(joined).subquery("current_districts")
+        selected = [replaced[name].label(name) if name in replaced else d.c[name] for name in names]
+        return sa.select(*selected).select_from(joined).subquery("current_districts")
 
     def flush(self) -> int:
         """Write the deferred values: one UPDATE of the rows where any of them changes (with

@@ -26,7 +26,8 @@ from districtbench.plugins.hookspecs import hookimpl
 def compute(ctx: RunContext) -> FamilyOutcome:
     state = tables.states.alias("state_avg")
     nation = tables.states.alias("national_avg")
-    ranked = ranked_districts(ctx.arith, ctx.districts())  # current values + ranks for the flags
+    current = ctx.districts(*[metric.district_column for metric in METRICS])
+    ranked = ranked_districts(ctx.arith, current)  # current values + what the flags compare
     computed = []
     for index, metric in enumerate(METRICS):
         value = ranked.c[metric.district_column]

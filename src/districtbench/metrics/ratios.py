@@ -27,7 +27,8 @@ def compute(ctx: RunContext) -> FamilyOutcome:
         sa.Column("leaid", sa.String(7), primary_key=True),
         *[sa.Column(metric.district_column, sa.Numeric()) for metric in RATIO_METRICS],
     )
-    current = ctx.districts()  # the values `latest` computed in this run
+    inputs = [name for metric in RATIO_METRICS for name in metric.district_ratio.columns]
+    current = ctx.districts(*inputs)  # the values `latest` computed in this run
     computed = [
         value(ctx.arith, fraction(ctx.arith, metric.district_ratio, lambda name: current.c[name], d))
         for metric in RATIO_METRICS
