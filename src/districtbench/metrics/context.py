@@ -6,8 +6,8 @@ Writes to `districts` are deferred: a family's results wait in its staging table
 them land in ONE `UPDATE districts` at the end of the run (`flush`). Rewriting every row of
 `districts` once per family cost ~0.3 s each at national scale on PostgreSQL (a new version
 of each row and of its index entries, every time). A family that reads district columns
-reads them from `ctx.districts(*columns)`, which shows the values earlier families of the run have
-computed.
+reads them from `ctx.districts(*columns)`, which shows the values earlier families of the
+run have computed.
 """
 
 from __future__ import annotations

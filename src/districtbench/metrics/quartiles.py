@@ -97,7 +97,8 @@ def _with_boundaries(d: sa.FromClause) -> sa.Subquery:
         for k in (0, *BOUNDARIES)
     ]
     joined = current.outerjoin(boundaries, boundaries.c.state_fips == current.c.state_fips)
-    return sa.select(current.c.leaid, current.c.state_fips, *values, *per_district).select_from(joined).subquery("ranked")
+    ranked = sa.select(current.c.leaid, current.c.state_fips, *values, *per_district).select_from(joined)
+    return ranked.subquery("ranked")
 
 
 def ntile_group(rank: ColumnElement, count: ColumnElement) -> ColumnElement:
