@@ -9,7 +9,7 @@ state) holding the *raw* results. `apply_outputs` then
    values change (`IS DISTINCT FROM`): a re-run with unchanged data writes nothing, which
    keeps results byte-identical and PostgreSQL tables free of dead rows. For `districts`
    the UPDATE is deferred to the end of the run and made once for all families
-   (`RunContext.flush`); the rows changed are counted then.
+   (`RunContext.flush`); each family counts the rows its values change when it defers them.
 """
 
 from __future__ import annotations
