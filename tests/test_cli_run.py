@@ -104,6 +104,11 @@ def test_second_run_with_the_same_arguments_changes_nothing(database_factory, fa
     first = ex.cli(url, *args, api_url=fake_api.url)
     assert first.exit_code == 0, first.output
     engine = database_factory.engine(url)
+    districts = len(ex.table_rows(engine, "districts"))
+    # The first run writes every district, and every states row (their aggregates had never
+    # been computed: 50 states, DC, 5 territories and the US row).
+    assert f"latest {districts:,} districts, " in flat(first.stderr)
+    assert "averages 57 states" in flat(first.stderr)
     before = {name: ex.table_rows(engine, name) for name in WRITTEN_TABLES}
     units = len(before["districtbench_fetch_units"])
     assert units == 12  # 6 sources have 2018 (absenteeism does not) × 2 states
@@ -114,6 +119,7 @@ def test_second_run_with_the_same_arguments_changes_nothing(database_factory, fa
     assert second.exit_code == 0, second.output
     err = flat(second.stderr)
     assert f"0 units complete, 0 failed, {units} already complete" in err
+    assert "(latest 0 districts, ratios 0 districts, averages 0 districts, trends 0 districts, " in err
     assert "migrated the database" not in err  # already at the latest revision
     after = {name: ex.table_rows(engine, name) for name in WRITTEN_TABLES}
     for name in WRITTEN_TABLES:

@@ -12,6 +12,7 @@ from districtbench.cli.state import AppState, get_state
 from districtbench.formatting import format_years
 
 if TYPE_CHECKING:  # the pipeline (backfill, Alembic) is imported when a run starts, not by every command
+    from districtbench.metrics.base import FamilyOutcome
     from districtbench.pipeline import PipelineReport
 
 
@@ -69,11 +70,8 @@ def print_run_summary(
     compute = report.compute
     if compute is not None:
         if compute.ok:
-            updated = {family.name: family.outcome.districts_updated for family in compute.families}
-            console.info(
-                f"Compute: {len(compute.families)} families committed "
-                f"({', '.join(f'{name} {count:,}' for name, count in updated.items())} districts updated)."
-            )
+            updated = ", ".join(f"{family.name} {_rows_updated(family.outcome)}" for family in compute.families)
+            console.info(f"Compute: {len(compute.families)} families committed ({updated} updated).")
         else:
             console.error_line(f"Compute failed in {compute.failed_family or 'the commit'}: {compute.error}")
     failures = report.backfill.failures if report.backfill else []
@@ -104,3 +102,13 @@ def register(app: typer.Typer) -> None:
         """
         state = get_state(ctx)
         raise typer.Exit(execute_run(state, state.settings.api_url, years, states, concurrency=concurrency))
+
+
+def _rows_updated(outcome: FamilyOutcome) -> str:
+    """"2,218 districts", "57 states" or both: what the family writes."""
+    parts = []
+    if outcome.districts_updated or not outcome.states_updated:
+        parts.append(f"{outcome.districts_updated:,} districts")
+    if outcome.states_updated:
+        parts.append(f"{outcome.states_updated:,} states")
+    return " and ".join(parts)
