@@ -19,7 +19,7 @@ def source_years(ctx: RunContext) -> sa.Table:
 
 
 def _build(ctx: RunContext) -> sa.Table:
-    return ctx.stage_as("source_years", years_query(), key=("state_fips", "source"), analyze=True)
+    return ctx.stage_as("source_years", years_query(), key=("state_fips", "source"))
 
 
 def years_query() -> sa.Select:
