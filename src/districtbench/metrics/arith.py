@@ -1,13 +1,13 @@
 """Exact arithmetic and rounding in SQL that gives the same answers on PostgreSQL and SQLite.
 
 Every computed value is a quotient `num / den` of *exact* expressions, rounded half away
-from zero. Decimal inputs are first scaled to integers (`2.67` at scale 2 -> `267`), so the
-numerator and denominator are whole numbers on both databases:
+from zero:
 
-* PostgreSQL: NUMERIC arithmetic (arbitrary precision, never overflows), then
-  `ROUND(numeric, s)`, which rounds half away from zero. (ROUND on double precision would
-  round half to even, which is why nothing here is a float.)
-* SQLite: 64-bit INTEGER arithmetic, and the rounding done by integer division,
+* PostgreSQL: NUMERIC arithmetic on the values as they are (arbitrary precision, exact,
+  never overflows), then `ROUND(numeric, s)`, which rounds half away from zero. (ROUND on
+  double precision would round half to even, which is why nothing here is a float.)
+* SQLite: decimal inputs are first scaled to integers (`2.67` at scale 2 -> `267`: `exact`
+  and `unit`), then 64-bit INTEGER arithmetic, and the rounding done by integer division,
   `(2·num·10^s ± den) / (2·den)` truncated toward zero = `±floor(|num/den|·10^s + ½)`.
   SQLite's own ROUND works on doubles (2.675 is 2.67499999…), so it is not used on computed
   values. An integer product too large for 64 bits turns into a REAL in SQLite instead of
@@ -44,6 +44,11 @@ def pow10(scale: int) -> int:
     return 10**scale
 
 
+def times(expr: ColumnElement, factor: int) -> ColumnElement:
+    """`expr × factor`, without a multiplication by 1."""
+    return expr if factor == 1 else expr * lit(factor)
+
+
 class Arith:
     """Builds exact expressions for one dialect (`postgresql` or `sqlite`)."""
 
@@ -53,14 +58,19 @@ class Arith:
         self.postgresql = dialect_name == "postgresql"
 
     def exact(self, expr: ColumnElement, scale: int = 0) -> ColumnElement:
-        """`expr × 10^scale` as an exact whole number (expr has at most `scale` decimals)."""
+        """`expr` (at most `scale` decimals) exactly, as a number of 1/`unit(scale)`: on
+        SQLite the whole number expr × 10^scale, on PostgreSQL the NUMERIC itself."""
         if self.postgresql:
-            value = sa.cast(expr, NUMERIC)
-            return value * lit(pow10(scale)) if scale else value
+            return sa.cast(expr, NUMERIC)
         if scale == 0:
             return sa.cast(expr, sa.Integer)
         # A stored 2.67 is the double 2.66999…; ×100 is within 1e-12 of 267, ROUND(…) is exact.
         return sa.cast(sa.func.round(expr * lit(pow10(scale))), sa.Integer)
+
+    def unit(self, scale: int) -> int:
+        """What `exact(x, scale)` counts: x = exact(x, scale) / unit(scale) — 10^scale on
+        SQLite, 1 on PostgreSQL (scaling there would only add multiplications)."""
+        return 1 if self.postgresql else pow10(scale)
 
     def sort_key(self, expr: ColumnElement, scale: int) -> ColumnElement:
         """A key that orders like the value and makes equal values ties: the NUMERIC itself
@@ -77,12 +87,17 @@ class Arith:
             return sa.func.sum(expr)
         return sa.cast(sa.func.total(expr), sa.Integer)
 
-    def rounded(self, num: ColumnElement, den: ColumnElement, scale: int) -> ColumnElement:
+    def rounded(self, num: ColumnElement, den: ColumnElement | int, scale: int) -> ColumnElement:
         """`num / den` rounded half away from zero to `scale` decimals; NULL if either side
         is NULL or `den` is 0. Every caller guarantees `den` ≥ 0 (counts, sums of positive
-        values, denominators checked > 0), which keeps the SQLite form short."""
+        values, denominators checked > 0), which keeps the SQLite form short. `den` may be
+        a positive int (a constant denominator)."""
         if self.postgresql:
-            return sa.func.round(sa.cast(num, NUMERIC) / sa.func.nullif(den, 0), scale)
+            value = sa.cast(num, NUMERIC)
+            if isinstance(den, int):
+                return sa.func.round(value if den == 1 else value / lit(den), scale)
+            return sa.func.round(value / sa.func.nullif(den, 0), scale)
+        den = lit(den) if isinstance(den, int) else den
         # (2·num·10^s ± den) / (2·den), truncated toward zero: ±floor(|num/den|·10^s + ½).
         # SQLite: x / 0 is NULL.
         factor = pow10(scale)

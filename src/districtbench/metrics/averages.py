@@ -20,7 +20,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from districtbench.db import tables
 from districtbench.db.states import NATIONAL, STATES_AND_DC_FIPS
 from districtbench.metrics.apply import Output, apply_outputs, bounded
-from districtbench.metrics.arith import Arith, column_scale, lit, pow10
+from districtbench.metrics.arith import Arith, column_scale, lit, times
 from districtbench.metrics.base import FamilyOutcome, MetricFamily
 from districtbench.metrics.context import RunContext
 from districtbench.metrics.definitions import METRICS
@@ -55,7 +55,7 @@ def _sums(arith: Arith, d: sa.FromClause) -> dict[str, tuple[ColumnElement, Colu
         "total_enrollment": (sa.func.sum(sa.case((qualifies, enrollment), else_=sa.null())), None, None),
         "avg_enrollment": (total(qualifies, arith.exact(enrollment)), count(qualifies), 0),
         "avg_poverty_rate": (
-            total(with_poverty, arith.exact(poverty, p_scale)), count(with_poverty) * lit(pow10(p_scale)), RESULT_SCALE
+            total(with_poverty, arith.exact(poverty, p_scale)), times(count(with_poverty), arith.unit(p_scale)), RESULT_SCALE
         ),
     }
     for metric in METRICS:
@@ -69,7 +69,7 @@ def _sums(arith: Arith, d: sa.FromClause) -> dict[str, tuple[ColumnElement, Colu
             scale = column_scale(typed.c[metric.district_column])
             included = sa.and_(qualifies, value.is_not(None))
             num = total(included, arith.exact(value, scale) * arith.exact(enrollment))
-            den = total(included, arith.exact(enrollment)) * lit(pow10(scale))
+            den = times(total(included, arith.exact(enrollment)), arith.unit(scale))
         sums[metric.average_column] = (num, den, RESULT_SCALE)
     return sums
 

@@ -9,7 +9,7 @@ from typing import Callable
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
-from districtbench.metrics.arith import Arith, column_scale, lit, pow10
+from districtbench.metrics.arith import Arith, column_scale, lit, times
 from districtbench.metrics.definitions import Quantity, TrendKind
 
 RESULT_SCALE = 2  # every computed decimal has 2 places
@@ -17,38 +17,34 @@ RESULT_SCALE = 2  # every computed decimal has 2 places
 
 @dataclass(frozen=True)
 class Fraction:
-    """value = numerator / denominator, both exact whole numbers; `valid` is the condition
-    under which the quantity is defined (its denominator column > 0)."""
+    """value = numerator / denominator, both exact (whole numbers on SQLite: `Arith.exact`);
+    `valid` is the condition under which the quantity is defined (its denominator column
+    > 0). `constant_denominator`: the denominator, when it is a constant."""
 
     numerator: ColumnElement
     denominator: ColumnElement
     valid: ColumnElement | None = None
-    constant_denominator: int | None = None  # set when the denominator is a literal
+    constant_denominator: int | None = None
 
 
 def fraction(
     arith: Arith, quantity: Quantity, column: Callable[[str], ColumnElement], table: sa.Table
 ) -> Fraction:
     """`column(name)` gives the SQL value of a quantity column; `table` gives its scale."""
-    n_scale = column_scale(table.c[quantity.numerator])
-    numerator = arith.exact(column(quantity.numerator), n_scale)
+    n_unit = arith.unit(column_scale(table.c[quantity.numerator]))
+    numerator = arith.exact(column(quantity.numerator), column_scale(table.c[quantity.numerator]))
     if quantity.denominator is None:
-        if quantity.factor != 1:
-            numerator = numerator * lit(quantity.factor)
-        return Fraction(numerator, lit(pow10(n_scale)), None, pow10(n_scale))
+        return Fraction(times(numerator, quantity.factor), lit(n_unit), None, n_unit)
     d_scale = column_scale(table.c[quantity.denominator])
     denominator_value = column(quantity.denominator)
-    factor = quantity.factor * pow10(d_scale)
-    if factor != 1:
-        numerator = numerator * lit(factor)
-    denominator = arith.exact(denominator_value, d_scale)
-    if n_scale:
-        denominator = denominator * lit(pow10(n_scale))
+    numerator = times(numerator, quantity.factor * arith.unit(d_scale))
+    denominator = times(arith.exact(denominator_value, d_scale), n_unit)
     return Fraction(numerator, denominator, denominator_value > 0)
 
 
 def value(arith: Arith, part: Fraction, scale: int = RESULT_SCALE) -> ColumnElement:
-    rounded = arith.rounded(part.numerator, part.denominator, scale)
+    den = part.constant_denominator if part.constant_denominator is not None else part.denominator
+    rounded = arith.rounded(part.numerator, den, scale)
     return rounded if part.valid is None else sa.case((part.valid, rounded), else_=sa.null())
 
 
@@ -58,7 +54,7 @@ def change(arith: Arith, latest: Fraction, base: Fraction, kind: TrendKind) -> C
     if latest.constant_denominator is not None and latest.constant_denominator == base.constant_denominator:
         difference = latest.numerator - base.numerator  # same constant denominator k
         if kind == "points":
-            num, den = difference, lit(latest.constant_denominator)
+            num, den = difference, latest.constant_denominator
         else:
             num, den = difference * lit(100), base.numerator
     else:
