@@ -6,15 +6,17 @@
 For each database: create a fresh one (PostgreSQL: a new database `districtbench_bench_<pid>`
 on the server of --postgres-url, dropped at the end unless --keep; SQLite: the file at
 --sqlite-path, which must not exist), migrate it, bulk-load a synthetic history
-(bench/synthetic_history.py: ~18,000 districts, ~460,000 rows), then time the whole command
+(bench/synthetic_history.py: ~18,000 districts, ~460,000 rows; PostgreSQL: then VACUUM
+ANALYZE and CHECKPOINT, untimed), then time the whole command
 `districtbench --database-url URL compute all` — build_app() + typer's CliRunner, in this
 process, so plugin loading, engine creation and the migration check are included — `--runs`
-times (the modules a first invocation imports are imported before, untimed: see
-`warm_up_imports`). Printed per run: seconds, the process's peak RSS so far, and the machine's load
-average (other work on the machine shows up in the timings); on PostgreSQL also the on-disk
-size of `districts` (bloat). Then, not timed, one more run under tracemalloc for the peak of
-Python allocations, and one timed run of the command in a new process (interpreter start
-and imports included, ~0.5 s of it).
+times (the modules a first invocation imports are imported before, untimed, and the objects
+then frozen for the garbage collector as `main()` does: see `warm_up_imports`). Printed per
+run: seconds, the process's peak RSS so far, and the machine's load average (other work on
+the machine shows up in the timings); on PostgreSQL also the on-disk size of `districts`
+(bloat). Then, not timed, one more run under tracemalloc for the peak of Python allocations,
+and one timed run of the command in a new process (interpreter start and imports included,
+~0.3 s of it).
 Runs after the first find unchanged data, which is what a re-run after a no-op backfill
 sees; `--change-rows N` rewrites N directory rows between runs (not timed) so every run
 also has real updates to make.
