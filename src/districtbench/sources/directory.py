@@ -28,29 +28,27 @@ ENROLLMENT_MEASURES = (
 )
 ELL_MEASURES = (("ell_students", "english_language_learners"),)
 
-ENROLLMENT = DistrictSource(
-    name="enrollment",
-    history_source="ccd_directory",
-    endpoints=(DIRECTORY,),
-    years=YEARS,
-    columns=tuple(column for column, _ in ENROLLMENT_MEASURES),
-    required_fields={DIRECTORY: ROSTER_FIELDS + tuple(field for _, field in ENROLLMENT_MEASURES)},
-    description="CCD directory: enrollment, teacher and staff FTE, students with disabilities",
-    provides_roster=True,
-    measures=ENROLLMENT_MEASURES,
-)
 
-ELL = DistrictSource(
-    name="ell",
-    history_source="ccd_directory",
-    endpoints=(DIRECTORY,),
-    years=YEARS,
-    columns=tuple(column for column, _ in ELL_MEASURES),
-    required_fields={DIRECTORY: ROSTER_FIELDS + tuple(field for _, field in ELL_MEASURES)},
-    description="CCD directory: English language learners",
-    provides_roster=True,
-    measures=ELL_MEASURES,
+def _directory_source(name: str, measures: tuple[tuple[str, str], ...], description: str) -> DistrictSource:
+    """A source of `ccd_directory` history columns (`measures`: (column, API field) pairs)
+    that also writes the district roster."""
+    return DistrictSource(
+        name=name,
+        history_source="ccd_directory",
+        endpoints=(DIRECTORY,),
+        years=YEARS,
+        columns=tuple(column for column, _ in measures),
+        required_fields={DIRECTORY: ROSTER_FIELDS + tuple(field for _, field in measures)},
+        description=description,
+        provides_roster=True,
+        measures=measures,
+    )
+
+
+ENROLLMENT = _directory_source(
+    "enrollment", ENROLLMENT_MEASURES, "CCD directory: enrollment, teacher and staff FTE, students with disabilities"
 )
+ELL = _directory_source("ell", ELL_MEASURES, "CCD directory: English language learners")
 
 
 @hookimpl
