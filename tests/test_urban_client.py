@@ -130,9 +130,8 @@ def test_results_are_cached(fake_api, client):
     assert client.request_count > ARKANSAS_PAGES
 
 
-def test_concurrent_callers_share_one_fetch(fake_api, client):
-    fake_api.latency = 0.05  # so that every thread arrives while the fetch is running
-    callers = 8
+def _fetch_arkansas_at_once(client: UrbanClient, callers: int) -> list[list[dict]]:
+    """`callers` threads asking for the same listing at the same moment."""
     barrier = threading.Barrier(callers)
 
     def fetch():
@@ -140,7 +139,12 @@ def test_concurrent_callers_share_one_fetch(fake_api, client):
         return client.fetch_all(DIRECTORY_2018, {"fips": 5})
 
     with ThreadPoolExecutor(callers) as pool:
-        results = list(pool.map(lambda _: fetch(), range(callers)))
+        return list(pool.map(lambda _: fetch(), range(callers)))
+
+
+def test_concurrent_callers_share_one_fetch(fake_api, client):
+    fake_api.latency = 0.05  # so that every thread arrives while the fetch is running
+    results = _fetch_arkansas_at_once(client, 8)
     assert all(sorted(r["leaid"] for r in rows) == sorted(ARKANSAS_2018) for rows in results)
     assert len(fake_api.requests_log) == ARKANSAS_PAGES
     assert client.request_count == ARKANSAS_PAGES
@@ -149,15 +153,7 @@ def test_concurrent_callers_share_one_fetch(fake_api, client):
 def test_without_keep_results_a_listing_is_shared_only_while_in_flight(fake_api):
     client = UrbanClient(fake_api.url, keep_results=False, backoff_base=0)
     fake_api.latency = 0.05
-    callers = 4
-    barrier = threading.Barrier(callers)
-
-    def fetch():
-        barrier.wait()
-        return client.fetch_all(DIRECTORY_2018, {"fips": 5})
-
-    with ThreadPoolExecutor(callers) as pool:
-        results = list(pool.map(lambda _: fetch(), range(callers)))
+    results = _fetch_arkansas_at_once(client, 4)
     assert all(sorted(r["leaid"] for r in rows) == sorted(ARKANSAS_2018) for rows in results)
     assert client.request_count == ARKANSAS_PAGES  # concurrent callers: one fetch
     client.fetch_all(DIRECTORY_2018, {"fips": 5})
