@@ -72,11 +72,6 @@ class Arith:
         SQLite, 1 on PostgreSQL (scaling there would only add multiplications)."""
         return 1 if self.postgresql else pow10(scale)
 
-    def sort_key(self, expr: ColumnElement, scale: int) -> ColumnElement:
-        """A key that orders like the value and makes equal values ties: the NUMERIC itself
-        on PostgreSQL (exact already), whole hundredths on SQLite (its doubles become exact)."""
-        return expr if self.postgresql else self.exact(expr, scale)
-
     def binary(self, expr: ColumnElement) -> ColumnElement:
         """A string compared byte by byte (PostgreSQL's "C" collation sorts far faster than
         a locale's; SQLite compares bytes already)."""
@@ -109,10 +104,9 @@ class Arith:
         """`left − right` for two values with at most `scale` decimals, exactly (no rounding
         is needed: NUMERIC subtraction is exact; on SQLite the whole number of hundredths
         divided by 100.0 is the double nearest to the decimal, as a stored 2.67 is)."""
-        if self.postgresql:
-            return sa.cast(left, NUMERIC) - sa.cast(right, NUMERIC)
         difference = self.exact(left, scale) - self.exact(right, scale)
-        return difference / sa.literal_column(f"{pow10(scale)}.0") if scale else difference
+        unit = self.unit(scale)
+        return difference if unit == 1 else difference / sa.literal_column(f"{unit}.0")
 
 
 def column_scale(column: sa.Column) -> int:

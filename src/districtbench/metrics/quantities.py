@@ -31,8 +31,9 @@ def fraction(
     arith: Arith, quantity: Quantity, column: Callable[[str], ColumnElement], table: sa.Table
 ) -> Fraction:
     """`column(name)` gives the SQL value of a quantity column; `table` gives its scale."""
-    n_unit = arith.unit(column_scale(table.c[quantity.numerator]))
-    numerator = arith.exact(column(quantity.numerator), column_scale(table.c[quantity.numerator]))
+    n_scale = column_scale(table.c[quantity.numerator])
+    n_unit = arith.unit(n_scale)
+    numerator = arith.exact(column(quantity.numerator), n_scale)
     if quantity.denominator is None:
         return Fraction(times(numerator, quantity.factor), lit(n_unit), None, n_unit)
     d_scale = column_scale(table.c[quantity.denominator])

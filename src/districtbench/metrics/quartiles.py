@@ -62,7 +62,7 @@ def ranked_districts(arith: Arith, d: sa.FromClause) -> sa.Subquery:
         # NULLS LAST: a NULL is never counted as smaller (its own rank does not matter: no flag).
         windows.append(
             sa.func.rank()
-            .over(partition_by=state, order_by=arith.sort_key(column, scale).nulls_last())
+            .over(partition_by=state, order_by=arith.exact(column, scale).nulls_last())  # equal values tie
             .label(_rank(index))
         )
         windows.append(sa.func.count(column).over(partition_by=state).label(_count(index)))
