@@ -9,6 +9,11 @@ Dependencies: a unit of a non-roster source for state S is written only after ev
 (directory) unit of this run for S has finished, so it finds the full roster. If one of those
 failed, the unit fails too ("roster incomplete"), to be retried with it by the next run —
 writing it now would drop its rows as unknown districts and mark it complete for good.
+
+Whatever goes wrong while writing or marking one unit fails that unit, never the run: a
+database error, a value the driver refuses (psycopg2's "A string literal cannot contain NUL"
+is a ValueError, not a database error), a failure to record the failure itself. The reason
+is cleaned (`clean_text`) so that it can be stored and printed whatever bytes it quotes.
 """
 
 from __future__ import annotations
@@ -32,8 +37,9 @@ from districtbench.backfill.report import (
     refresh_log_rows,
     write_refresh_logs,
 )
-from districtbench.db.timestamps import utcnow
 from districtbench.backfill.writer import completed_units, mark_failed, write_units
+from districtbench.cleantext import clean_text
+from districtbench.db.timestamps import utcnow
 from districtbench.sources.base import Source
 
 
@@ -196,8 +202,7 @@ class _Writer:
                     outcome.rows_written, outcome.rows_skipped = counts
                     outcome.values_nulled = Counter(getattr(result.rows, "nulled", None) or {})
             if failure is not None:
-                outcome.status, outcome.reason = FAILED, failure
-                mark_failed(self.engine, unit, failure, now)
+                outcome.status, outcome.reason = FAILED, self._mark_failed(unit, clean_text(failure), now)
             outcome.finished_at = utcnow()
             if unit.source.provides_roster:
                 self.roster_pending[unit.state_fips] -= 1
@@ -207,10 +212,20 @@ class _Writer:
             self.report.outcomes.append(outcome)
             self.progress.advance(outcome)
 
+    def _mark_failed(self, unit, reason: str, now) -> str:
+        """Record the unit as failed; returns the reason to report. If even recording fails,
+        the unit is still failed in this run's report (and, not marked complete, fetched
+        again by the next run)."""
+        try:
+            mark_failed(self.engine, unit, reason, now)
+        except Exception as exc:
+            return f"{reason} (the failure could not be recorded: {_describe(exc)})"
+        return reason
+
     def _write(self, results: list[UnitResult], now) -> list:
-        """(rows written, skipped) per result, or the database error that failed it. Units of
-        one task go in one transaction; if it fails, each is tried alone so that one unit's
-        bad rows do not fail its sibling."""
+        """(rows written, skipped) per result, or why writing it failed. Units of one task go
+        in one transaction; if it fails, each is tried alone so that one unit's bad rows do
+        not fail its sibling."""
         if not results:
             return []
         try:
@@ -221,9 +236,9 @@ class _Writer:
                 self.connection.rollback()
             with self.connection.begin():
                 return write_units(self.connection, [(r.unit, r.rows) for r in results], now)
-        except sa.exc.SQLAlchemyError as exc:
+        except Exception as exc:  # not BaseException: Ctrl-C still ends the run
             if len(results) == 1:
-                return [f"database error: {_first_line(exc)}"]
+                return [_describe(exc)]
         return [self._write([result], now)[0] for result in results]
 
     def unfinished(self) -> dict[tuple[str, int], int]:
@@ -236,7 +251,12 @@ class _Writer:
         return dict(pending)
 
 
-def _first_line(exc: sa.exc.SQLAlchemyError) -> str:
-    orig = getattr(exc, "orig", None)
+def _describe(exc: Exception) -> str:
+    """One clean line: `database error: …` (the driver's own message) or `write error:
+    ValueError: …` for what the driver raised outside its own error classes."""
+    orig = getattr(exc, "orig", None) if isinstance(exc, sa.exc.SQLAlchemyError) else None
     text = str(orig if orig is not None else exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    first = clean_text(text.splitlines()[0]) if text else ""
+    if isinstance(exc, sa.exc.SQLAlchemyError):
+        return f"database error: {first or type(exc).__name__}"
+    return f"write error: {type(exc).__name__}: {first}" if first else f"write error: {type(exc).__name__}"
