@@ -1,4 +1,12 @@
-"""The one place that owns rich: consoles, error lines and progress display."""
+"""The one place that owns rich: consoles, error lines and progress display.
+
+Everything these consoles print passes `cleantext.clean_text`: every string before rich
+parses it (`render_str`: messages, table cells, titles), and the text of whatever was
+rendered (a render hook: `Text` objects built anywhere), so no escape sequence from the API
+or the database reaches the terminal however a command builds its output. Rich's own
+styling and cursor control are not text and stay. Text from outside that goes INTO rich
+markup must still be escaped: `safe(text)`.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +16,13 @@ import traceback
 
 from typing import Iterable
 
-from rich.console import Console
+from rich.console import Console, RenderHook
+from rich.measure import Measurement
+from rich.segment import Segment
 from rich.table import Table
 
+from districtbench.cleantext import clean_text
 from districtbench.config import mask_text
-
 
 
 def _width(stream) -> int | None:
@@ -23,9 +33,43 @@ def _width(stream) -> int | None:
     return 140
 
 
+class _Cleaned:
+    """A renderable whose text segments are cleaned of control characters."""
+
+    def __init__(self, renderable) -> None:
+        self.renderable = renderable
+
+    def __rich_console__(self, console, options):
+        for segment in console.render(self.renderable, options):
+            if segment.control or segment.text.isprintable():
+                yield segment
+            else:
+                yield Segment(clean_text(segment.text, keep_newlines=True), segment.style)
+
+    def __rich_measure__(self, console, options) -> Measurement:
+        return Measurement.get(console, options, self.renderable)
+
+
+class _CleanOutput(RenderHook):
+    def process_renderables(self, renderables):
+        return [_Cleaned(renderable) for renderable in renderables]
+
+
+class _CleanConsole(Console):
+    def render_str(self, text: str, **options):
+        # before rich strips BEL and CR on its own, which would leave `ESC]0;title` behind
+        return super().render_str(clean_text(text, keep_newlines=True), **options)
+
+
+def _console(**options) -> Console:
+    result = _CleanConsole(highlight=False, **options)
+    result.push_render_hook(_CleanOutput())
+    return result
+
+
 # Progress and messages go to stderr; stdout carries data only.
-err_console = Console(stderr=True, highlight=False, width=_width(sys.stderr))
-out_console = Console(highlight=False, width=_width(sys.stdout))
+err_console = _console(stderr=True, width=_width(sys.stderr))
+out_console = _console(width=_width(sys.stdout))
 
 _secret_urls: list[str] = []
 
@@ -38,6 +82,12 @@ def register_secret_url(url: str) -> None:
 
 def masked(text: str) -> str:
     return mask_text(text, *_secret_urls)
+
+
+def safe(text: object) -> str:
+    """Text from the API or the database, ready to go inside rich markup: one line, no
+    control characters, `[` escaped (a name like `[/b]` would otherwise break the markup)."""
+    return _escape(clean_text(str(text)))
 
 
 def info(message: str) -> None:
@@ -58,7 +108,7 @@ def error_line(message: str) -> None:
 
 def print_traceback(exc: BaseException) -> None:
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    sys.stderr.write(masked(text))
+    sys.stderr.write(clean_text(masked(text), keep_newlines=True))
     sys.stderr.flush()
 
 

@@ -29,7 +29,7 @@ def _trend(metric: MetricView) -> str:
 def _flag(metric: MetricView) -> str:
     if metric.quartile_state is None:
         return "—"
-    text = metric.quartile_state.replace("_", " ")
+    text = console.safe(metric.quartile_state.replace("_", " "))
     colour = {"good": "green", "concern": "red"}.get(metric.reading or "", "")
     return f"[{colour}]{text}[/{colour}]" if colour else text
 
@@ -49,7 +49,7 @@ LABELS = {
 def print_view(view: DistrictView) -> None:
     out = console.out_console
     where = ", ".join(part for part in (view.city, view.county, view.state_name) if part)
-    out.print(f"[bold]{view.name}[/bold] — leaid {view.leaid}, {where}")
+    out.print(f"[bold]{console.safe(view.name)}[/bold] — leaid {console.safe(view.leaid)}, {console.safe(where)}")
     if view.enrollment is not None:
         out.print(f"Enrollment {view.enrollment:,}")
     numbers = ("value", "year", f"{view.state_abbrev or 'state'} avg", "US avg", "vs state", "vs US", "3-year trend")

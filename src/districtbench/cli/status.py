@@ -65,7 +65,7 @@ def _when(value) -> str:
 def print_status(report: StatusReport) -> None:
     out = console.out_console
     pending = "migration pending" if report.migration_pending else "up to date"
-    out.print(f"Database: {report.database}")
+    out.print(f"Database: {console.safe(report.database)}")
     out.print(f"Schema revision: {report.current_revision} (latest {report.head_revision}, {pending})")
     out.print(f"Districts in the roster: {report.districts:,}")
 
@@ -74,7 +74,8 @@ def print_status(report: StatusReport) -> None:
     for row in report.sources:
         failed = f"[red]{row.units_failed}[/red]" if row.units_failed else "0"
         sources.add_row(
-            row.source, str(row.year), f"{row.districts_with_data:,}", str(row.units_complete), failed, _when(row.last_fetch)
+            console.safe(row.source), str(row.year), f"{row.districts_with_data:,}", str(row.units_complete), failed,
+            _when(row.last_fetch),
         )
     if not report.sources:
         sources.add_row("—", "", "", "", "", "no data yet: run `districtbench backfill` or `run`")
@@ -83,7 +84,8 @@ def print_status(report: StatusReport) -> None:
     compute = console.table("Last compute per family", "family", "status", "updated", "NULLed", "completed", "error")
     for run in report.compute:
         compute.add_row(
-            run.family, run.status, f"{run.records_updated:,}", f"{run.records_failed:,}", _when(run.completed_at), run.error_message or ""
+            console.safe(run.family), console.safe(run.status), f"{run.records_updated:,}", f"{run.records_failed:,}",
+            _when(run.completed_at), console.safe(run.error_message or ""),
         )
     if not report.compute:
         compute.add_row("—", "never run", "", "", "", "run `districtbench compute`")
