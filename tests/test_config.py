@@ -15,9 +15,10 @@ from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from districtbench.cli import build_app
-from districtbench.config import mask_url, normalize_database_url, resolve_settings
+from districtbench.config import mask_text, mask_url, normalize_database_url, resolve_settings
 from districtbench.db import migrations
 from districtbench.db.engine import create_db_engine
+from districtbench.errors import ConfigurationError
 from districtbench.plugins.host import build_plugin_manager
 
 DEFAULT_SQLITE = "sqlite:///districtbench.db"
@@ -198,3 +199,131 @@ def test_require_current_messages_mask_the_password(database_factory, db_kind):
         _assert_no_password(str(error.value))
     finally:
         engine.dispose()
+
+
+# --- nasty passwords (issue 12.3) and drivers that are not there (12.12) ------------------------
+
+# Each password holds the marker "Zq9", which must appear nowhere in what districtbench prints.
+NASTY_URLS = {
+    "@ not encoded (the reported case)": "postgresql://u:Zq9@ss:w/rd%3F@127.0.0.1:1/db",
+    "@ twice": "postgresql://u:Zq9@@x@127.0.0.1:1/db",
+    "@ in the user name too": "postgresql://me@srv:Zq9pw@127.0.0.1:1/db",
+    ": and /": "postgresql://u:Zq9:pa/ss@127.0.0.1:1/db",
+    "# and ?": "postgresql://u:Zq9#pa?ss@127.0.0.1:1/db?sslmode=disable",
+    "%": "postgresql://u:Zq9%off%25@127.0.0.1:1/db",
+    "all of them encoded": "postgresql://u:Zq9%40%3A%2F%23%3F%25@127.0.0.1:1/db",
+    "in the query": "postgresql://u@127.0.0.1:1/db?sslmode=disable&password=Zq9qp",
+    "and a bad port": "postgresql://u:Zq9@127.0.0.1:port/db",
+}
+MORE_THAN_ONE_AT = {"@ not encoded (the reported case)", "@ twice", "@ in the user name too"}
+
+
+def _assert_no_marker(*texts: str) -> None:
+    for text in texts:
+        assert "Zq9" not in re.sub(r"\s", "", text), text
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql://u:p@ss:w/rd%3F@127.0.0.1/db", "postgresql://u:p@ss@h/db", "postgresql://u:a:b/c?d#e@h:5/db",
+])
+def test_mask_url_masks_up_to_the_last_at(url):
+    masked = mask_url(url)
+    assert masked == "postgresql://u:***@" + url.rpartition("@")[2]
+
+
+def test_mask_url_masks_a_password_in_the_query():
+    assert mask_url("postgresql://u@h/db?sslmode=require&password=s3%26cret") == (
+        "postgresql://u@h/db?sslmode=require&password=***"
+    )
+
+
+def test_mask_text_masks_every_form_of_the_password():
+    url = "postgresql://u:p@ss:w/rd%3F@127.0.0.1/db"
+    text = "FATAL: for postgresql://u:p@ss:w/rd%3F@127.0.0.1/db: p@ss:w/rd%3F or p@ss:w/rd? or p%40ss%3Aw%2Frd%3F"
+    assert mask_text(text, url) == "FATAL: for postgresql://u:***@127.0.0.1/db: *** or *** or ***"
+
+
+@pytest.mark.parametrize("name", sorted(MORE_THAN_ONE_AT))
+def test_a_url_with_more_than_one_at_is_refused_with_the_reason(name):
+    with pytest.raises(ConfigurationError) as error:
+        normalize_database_url(NASTY_URLS[name])
+    message = str(error.value)
+    assert "cannot be parsed: it has more than one `@`" in message
+    assert "must be written `%40`" in message and "@ → %40" in message
+    _assert_no_marker(message)
+
+
+def test_a_question_mark_or_hash_in_the_password_is_kept_and_parameters_still_cleaned():
+    url = normalize_database_url("postgres://u:Zq9#pa?ss@db.example.com/app?pgbouncer=true&sslmode=require")
+    parsed = make_url(url)
+    assert (parsed.password, parsed.host, parsed.database) == ("Zq9#pa?ss", "db.example.com", "app")
+    assert dict(parsed.query) == {"sslmode": "require"}
+
+
+@pytest.mark.parametrize("password", ["Zq9:pa/ss?x%z", "Zq9#pa?ss/x"])
+@pytest.mark.parametrize("db_kind", ["postgresql"])
+def test_a_password_with_special_characters_but_no_at_connects(database_factory, password):
+    """The server's trust auth accepts any password: what is checked is that the host, the
+    database and the parameters are read from after the `@`, not from inside the password."""
+    admin = make_url(database_factory.new_url())
+    raw = (f"postgresql://{admin.username}:{password}@{admin.host}:{admin.port}/{admin.database}"
+           "?sslmode=disable&pgbouncer=true")
+    result = CliRunner().invoke(build_app(), ["--database-url", raw, "migrate"])
+    assert result.exit_code == 0, result.output
+    assert migrations.is_current(database_factory.engine(admin.render_as_string(hide_password=False)))
+    _assert_no_marker(result.output)
+
+
+@pytest.mark.parametrize("debug", [[], ["--debug"]], ids=["plain", "debug"])
+@pytest.mark.parametrize("name", list(NASTY_URLS))
+def test_a_nasty_password_is_never_printed(tmp_path, name, debug):
+    result = _run_script(tmp_path, *debug, "--database-url", NASTY_URLS[name], "status")
+    assert result.returncode == 2, result.stderr
+    _assert_no_marker(result.stdout, result.stderr)
+    if name in MORE_THAN_ONE_AT:
+        assert "must be written `%40`" in result.stderr
+    elif name == "and a bad port":
+        assert "cannot be parsed" in result.stderr
+    else:
+        assert "Cannot connect to the database" in result.stderr
+    assert ("Traceback" in result.stderr) == bool(debug)
+
+
+def test_a_nasty_password_from_the_environment_is_never_printed(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name in ("@ not encoded (the reported case)", "# and ?"):
+        monkeypatch.setenv("DATABASE_URL", NASTY_URLS[name])
+        for debug in ([], ["--debug"]):
+            app = build_app(plugin_manager=build_plugin_manager(default_plugins=(), load_entry_points=False))
+            result = CliRunner().invoke(app, [*debug, "status"])
+            assert result.exit_code == 2, result.output
+            _assert_no_marker(result.output)
+
+
+@pytest.mark.parametrize("url, missing", [
+    ("postgresql+psycopg://u:Zq9@127.0.0.1/db", "psycopg"),
+    ("postgresql+pg8000://u:Zq9@127.0.0.1/db", "pg8000"),
+])
+def test_a_driver_that_is_not_installed_exits_2_with_a_hint(tmp_path, monkeypatch, url, missing):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(sys.modules, missing, None)  # not installed, whatever this machine has
+    result = CliRunner().invoke(build_app(), ["--database-url", url, "status"])
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.stderr.split())
+    assert f"names the driver '{missing}', which is not installed" in text
+    assert "Write the URL as postgresql://… to use the driver districtbench comes with" in text
+    assert f"pip install {missing}" in text and "Traceback" not in result.output
+    _assert_no_marker(result.output)
+
+
+@pytest.mark.parametrize("url, message", [
+    ("postgresql+asyncpg://u:Zq9@127.0.0.1/db", "names the asynchronous driver 'asyncpg'"),
+    ("sqlite+aiosqlite:///x.db", "names the asynchronous driver 'aiosqlite'"),
+    ("postgresql+nosuch://u:Zq9@127.0.0.1/db", "names the driver 'nosuch', which SQLAlchemy does not know"),
+])
+def test_an_unusable_driver_exits_2_with_a_hint(tmp_path, url, message):
+    result = _run_script(tmp_path, "--database-url", url, "status")
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and "to use the driver districtbench comes with" in result.stderr
+    assert "Traceback" not in result.stderr
+    _assert_no_marker(result.stdout, result.stderr)

@@ -6,7 +6,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
@@ -20,6 +20,11 @@ API_URL_VARIABLE = "DISTRICTBENCH_API_URL"
 
 # Query parameters Prisma/Supabase put in URLs that libpq rejects.
 PRISMA_ONLY_PARAMETERS = ("pgbouncer", "connection_limit", "pool_timeout", "schema")
+URL_FORMS = "Use postgresql://user:password@host:5432/dbname or sqlite:///path/to/file.db."
+ENCODE_HINT = (
+    "Percent-encode these characters in the user name and password: @ → %40, : → %3A, "
+    "/ → %2F, ? → %3F, # → %23, % → %25 (the password p@ss is written p%40ss)."
+)
 
 
 @dataclass(frozen=True)
@@ -96,23 +101,30 @@ def normalize_database_url(url: str) -> str:
     url = url.strip()
     scheme, sep, rest = url.partition("://")
     if not sep:
+        raise ConfigurationError(f"The database URL {mask_url(url)!r} is not a URL.", hint=URL_FORMS)
+    userinfo, at, location = rest.rpartition("@")
+    if "@" in userinfo:
+        # which `@` ends the password cannot be known; guessing could send the wrong one
         raise ConfigurationError(
-            f"The database URL {mask_url(url)!r} is not a URL.",
-            hint="Use postgresql://user:password@host:5432/dbname or sqlite:///path/to/file.db.",
+            f"The database URL {mask_url(url)!r} cannot be parsed: it has more than one `@`, "
+            "and the `@` in the password (or user name) must be written `%40`.",
+            hint=ENCODE_HINT,
         )
     scheme = scheme.lower()
     if scheme in ("postgres", "postgresql"):
         scheme = "postgresql+psycopg2"
     if scheme.startswith("postgresql"):
-        url = _strip_prisma_parameters(f"{scheme}://{rest}")
-    else:
-        url = f"{scheme}://{rest}"
+        # only after the `@`: a `?` or `#` in the password is not the start of a query
+        path, _, query = location.partition("?")
+        query = _strip_prisma_parameters(query)
+        location = f"{path}?{query}" if query else path
+    url = f"{scheme}://{userinfo}{at}{location}"
     try:
         parsed = make_url(url)
     except (sa.exc.ArgumentError, ValueError) as exc:
         raise ConfigurationError(
             f"The database URL {mask_url(url)!r} cannot be parsed: {mask_text(str(exc), url)}",
-            hint="Use postgresql://user:password@host:5432/dbname or sqlite:///path/to/file.db.",
+            hint=f"{URL_FORMS} {ENCODE_HINT}",
         ) from None
     if parsed.get_backend_name() not in ("postgresql", "sqlite"):
         raise ConfigurationError(
@@ -122,12 +134,12 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
-def _strip_prisma_parameters(url: str) -> str:
-    parts = urlsplit(url)
+def _strip_prisma_parameters(query: str) -> str:
+    """The query string without Prisma's own parameters; `schema` becomes a search path."""
     kept: list[tuple[str, str]] = []
     search_path = None
     options: str | None = None
-    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+    for key, value in parse_qsl(query, keep_blank_values=True):
         if key == "schema":
             search_path = value
         elif key == "options":
@@ -139,31 +151,50 @@ def _strip_prisma_parameters(url: str) -> str:
         options = f"{options} {flag}" if options else flag
     if options:
         kept.append(("options", options))
-    return urlunsplit(parts._replace(query=urlencode(kept)))
+    return urlencode(kept)
 
 
-def database_password(url: str) -> str | None:
-    try:
-        return make_url(url).password
-    except Exception:  # an unparseable URL: fall back to the regex in mask_url
-        match = re.match(r"^[^:/]+://[^:/@]*:([^@]*)@", url)
-        return match.group(1) if match else None
+# `password=` in a URL's query (libpq accepts it there too)
+_QUERY_PASSWORD = re.compile(r"([?&]password=)[^&#\s'\"]*", re.IGNORECASE)
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://\S+")
+
+
+def _userinfo_password(url: str) -> str | None:
+    """What follows `scheme://user:` up to the LAST `@`, as written (None without one)."""
+    _, sep, rest = url.partition("://")
+    userinfo, at, _ = rest.rpartition("@")
+    user, colon, password = userinfo.partition(":")
+    return password if sep and at and colon and "/" not in user else None
+
+
+def database_passwords(url: str) -> set[str]:
+    """Every form in which the URL's password may appear in a message: as written, decoded,
+    encoded; also a `password=` query parameter."""
+    found = {_userinfo_password(url) or ""}
+    found.update(match.group(0).split("=", 1)[1] for match in _QUERY_PASSWORD.finditer(url))
+    forms = set()
+    for password in filter(None, found):
+        decoded = unquote(password)
+        forms.update({password, decoded, quote(decoded, safe=""), quote(decoded)})
+    return {form for form in forms if form}
 
 
 def mask_url(url: str) -> str:
-    """`postgresql://user:***@host/db` — the password never leaves this function."""
-    return re.sub(r"^([A-Za-z0-9+.\-]+://[^:/@]*:)[^@]*@", r"\1***@", url)
+    """`postgresql://user:***@host/db`: everything between `scheme://user:` and the last `@`
+    is masked (a password holding an unencoded `@`, `/`, `?` or `#` included), and a
+    `password=` query parameter. The password never leaves this function."""
+    password = _userinfo_password(url)
+    if password is not None:
+        scheme, _, rest = url.partition("://")
+        userinfo, _, location = rest.rpartition("@")
+        url = f"{scheme}://{userinfo.partition(':')[0]}:***@{location}"
+    return _QUERY_PASSWORD.sub(r"\1***", url)
 
 
 def mask_text(text: str, *urls: str) -> str:
-    """Replace every password of the given URLs (raw and URL-encoded) and any
-    user:password@ in URLs found in `text` with ***."""
+    """Replace every password of the given URLs (in each form it may take) with ***, and
+    mask every URL found in `text` like `mask_url`."""
     for url in urls:
-        password = database_password(url)
-        if password:
-            from urllib.parse import quote
-
-            for form in {password, quote(password, safe=""), quote(password)}:
-                if form:
-                    text = text.replace(form, "***")
-    return re.sub(r"([A-Za-z0-9+.\-]+://[^:/@\s]*:)[^@\s]*@", r"\1***@", text)
+        for form in sorted(database_passwords(url), key=len, reverse=True):
+            text = text.replace(form, "***")
+    return _URL_IN_TEXT.sub(lambda match: mask_url(match.group(0)), text)

@@ -30,6 +30,9 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
+DEBUG_KEY = "districtbench.debug"
+
+
 class DistrictbenchGroup(TyperGroup):
     """Turns library errors into one red line and the exit codes of cli.md."""
 
@@ -56,7 +59,7 @@ class DistrictbenchGroup(TyperGroup):
 
 def _debug(ctx: typer.Context) -> bool:
     state = ctx.find_object(AppState)
-    return bool(state and state.settings.debug)
+    return bool(state.settings.debug if state else ctx.meta.get(DEBUG_KEY))
 
 
 def _report(ctx: typer.Context, exc: BaseException, message: str) -> None:
@@ -110,6 +113,7 @@ def build_app(plugin_manager=None) -> typer.Typer:
             False, "--version", callback=_version_callback, is_eager=True, help="Show the version and exit."
         ),
     ) -> None:
+        ctx.meta[DEBUG_KEY] = debug  # for an error in the settings themselves
         settings = resolve_settings(database_url, api_url, debug)
         console.register_secret_url(settings.database_url)
         ctx.obj = AppState(settings=settings, plugin_manager=plugin_manager)
