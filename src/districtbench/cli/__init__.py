@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 from typer.core import TyperGroup
 
-from districtbench import __version__, console
+from districtbench import __version__, command_finished, command_starting, console
 from districtbench.cli.state import AppState
 from districtbench.config import resolve_settings
 from districtbench.errors import DistrictbenchError
@@ -38,6 +38,7 @@ class DistrictbenchGroup(TyperGroup):
 
     def invoke(self, ctx: typer.Context):
         try:
+            command_starting()
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise
@@ -52,6 +53,8 @@ class DistrictbenchGroup(TyperGroup):
             if not _debug(ctx):
                 console.note("Run again with --debug for the full traceback.")
             ctx.exit(1)
+        finally:
+            command_finished()
 
     def list_commands(self, ctx: typer.Context) -> list[str]:
         return list(self.commands)  # registration order, not alphabetical
