@@ -130,3 +130,56 @@ def test_killed_run_resumes_to_the_same_database(db_url, db_kind, database_facto
     output = run_to_end(db_url, api)
     assert f"{len(done)} already complete" in " ".join(output.split())
     assert snapshot(db_url) == expected
+
+
+def interrupt_after_units(db_url, api_url, units):
+    """Start a backfill, press Ctrl-C (a real SIGINT) once `units` units have finished."""
+    process = backfill_process(db_url, api_url)
+    seen = 0
+    for line in process.stderr:
+        seen += bool(UNIT_LINE.match(line))
+        if seen >= units:
+            process.send_signal(signal.SIGINT)
+            break
+    rest = process.stderr.read()
+    process.wait(timeout=120)
+    return process.returncode, rest
+
+
+def test_ctrl_c_keeps_completed_units_and_the_rerun_ends_the_same(db_url, db_kind, database_factory, fake_api_process):
+    api = fake_api_process
+    uninterrupted = database_factory.new_url(template=db_fixtures._migrated_templates[db_kind])
+    run_to_end(uninterrupted, api)
+    expected = snapshot(uninterrupted)
+
+    code, after = interrupt_after_units(db_url, api, 3)
+    assert code == 130, after
+    assert "interrupted; completed work is kept" in " ".join(after.split()) and "Traceback" not in after
+    partial = snapshot(db_url)
+    done = [row for row in partial["districtbench_fetch_units"] if row[3] == "complete"]
+    assert 3 <= len(done) < 16
+    assert_units_atomic(partial)
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            logged = connection.execute(sa.select(tables.data_refresh_logs.c.error_message)).scalars().all()
+    finally:
+        engine.dispose()
+    assert any(message and "interrupted with" in message for message in logged), logged
+    output = run_to_end(db_url, api)
+    assert f"{len(done)} already complete" in " ".join(output.split())
+    assert snapshot(db_url) == expected
+
+
+def test_two_runs_at_once_end_with_the_same_database_as_one(db_url, db_kind, database_factory, fake_api_process):
+    api = fake_api_process
+    alone = database_factory.new_url(template=db_fixtures._migrated_templates[db_kind])
+    run_to_end(alone, api)
+    expected = snapshot(alone)
+
+    first, second = backfill_process(db_url, api), backfill_process(db_url, api)
+    errors = [first.stderr.read(), second.stderr.read()]
+    codes = [first.wait(timeout=300), second.wait(timeout=300)]
+    assert codes == [0, 0], errors
+    assert all("Traceback" not in text for text in errors)
+    assert snapshot(db_url) == expected
