@@ -1,5 +1,5 @@
 """No escape sequence or control character from the API or the database reaches the terminal:
-`cleantext.clean_text` itself, the consoles (rich styling kept), and through `show`, the
+`text.printable` itself, the consoles (rich styling kept), and through `show`, the
 backfill progress lines and error messages, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import pytest
 from typer.testing import CliRunner
 
 from districtbench import console
-from districtbench.cleantext import clean_text
 from districtbench.cli import build_app
 from districtbench.db import tables
 from districtbench.db.timestamps import utcnow
@@ -20,6 +19,7 @@ from districtbench.fakeapi import dataset as ds
 from districtbench.plugins.hookspecs import hookimpl
 from districtbench.plugins.host import build_plugin_manager
 from districtbench.sources.base import Source
+from districtbench.text import clean_text, printable
 from tests import expected as ex
 
 CLEAR_AND_RETITLE = "\x1b[2J\x1b[H\x1b]0;pwned\x07"
@@ -40,14 +40,16 @@ CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
         ("a\x1bcb\x1b(Bc", "abc", "abc"),  # reset, charset
         ("N\x00U\x07L\x08L\x7f", "NULL", "NULL"),
         ("one\r\ntwo\rthree\nfour", "one two three four", "one\ntwo\nthree\nfour"),
-        ("tab\tkept", "tab\tkept", "tab\tkept"),
+        ("tab\tand\x0bform\x0cfeed", "tab and form feed", "tab\tand form feed"),
+        ("line\u2028separator", "line separator", "line\nseparator"),
         ("abc\u202edcba\u2066x\u2069", "abcdcbax", "abcdcbax"),
         ("Ñandú École 学区 — ok", "Ñandú École 学区 — ok", "Ñandú École 学区 — ok"),
     ],
 )
-def test_clean_text(raw, single_line, multi_line):
-    assert clean_text(raw) == single_line
-    assert clean_text(raw, keep_newlines=True) == multi_line
+def test_printable(raw, single_line, multi_line):
+    assert printable(raw) == single_line
+    assert printable(raw, keep_newlines=True) == multi_line
+    assert clean_text(raw) == (single_line, single_line != raw)
 
 
 def test_a_terminal_console_keeps_its_own_styles_and_drops_foreign_escapes():

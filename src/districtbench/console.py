@@ -1,6 +1,6 @@
 """The one place that owns rich: consoles, error lines and progress display.
 
-Everything these consoles print passes `cleantext.clean_text`: every string before rich
+Everything these consoles print passes `text.printable`: every string before rich
 parses it (`render_str`: messages, table cells, titles), and the text of whatever was
 rendered (a render hook: `Text` objects built anywhere), so no escape sequence from the API
 or the database reaches the terminal however a command builds its output. Rich's own
@@ -21,8 +21,8 @@ from rich.measure import Measurement
 from rich.segment import Segment
 from rich.table import Table
 
-from districtbench.cleantext import clean_text
 from districtbench.config import mask_text
+from districtbench.text import printable
 
 
 def _width(stream) -> int | None:
@@ -44,7 +44,7 @@ class _Cleaned:
             if segment.control or segment.text.isprintable():
                 yield segment
             else:
-                yield Segment(clean_text(segment.text, keep_newlines=True), segment.style)
+                yield Segment(printable(segment.text, keep_newlines=True), segment.style)
 
     def __rich_measure__(self, console, options) -> Measurement:
         return Measurement.get(console, options, self.renderable)
@@ -58,7 +58,7 @@ class _CleanOutput(RenderHook):
 class _CleanConsole(Console):
     def render_str(self, text: str, **options):
         # before rich strips BEL and CR on its own, which would leave `ESC]0;title` behind
-        return super().render_str(clean_text(text, keep_newlines=True), **options)
+        return super().render_str(printable(text, keep_newlines=True), **options)
 
 
 def _console(**options) -> Console:
@@ -87,7 +87,7 @@ def masked(text: str) -> str:
 def safe(text: object) -> str:
     """Text from the API or the database, ready to go inside rich markup: one line, no
     control characters, `[` escaped (a name like `[/b]` would otherwise break the markup)."""
-    return _escape(clean_text(str(text)))
+    return _escape(printable(str(text)))
 
 
 def info(message: str) -> None:
@@ -108,7 +108,7 @@ def error_line(message: str) -> None:
 
 def print_traceback(exc: BaseException) -> None:
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    sys.stderr.write(clean_text(masked(text), keep_newlines=True))
+    sys.stderr.write(printable(masked(text), keep_newlines=True))
     sys.stderr.flush()
 
 

@@ -13,7 +13,7 @@ writing it now would drop its rows as unknown districts and mark it complete for
 Whatever goes wrong while writing or marking one unit fails that unit, never the run: a
 database error, a value the driver refuses (psycopg2's "A string literal cannot contain NUL"
 is a ValueError, not a database error), a failure to record the failure itself. The reason
-is cleaned (`clean_text`) so that it can be stored and printed whatever bytes it quotes.
+is cleaned (`text.printable`) so that it can be stored and printed whatever bytes it quotes.
 """
 
 from __future__ import annotations
@@ -38,9 +38,9 @@ from districtbench.backfill.report import (
     write_refresh_logs,
 )
 from districtbench.backfill.writer import completed_units, mark_failed, write_units
-from districtbench.cleantext import clean_text
 from districtbench.db.timestamps import utcnow
 from districtbench.sources.base import Source
+from districtbench.text import printable
 
 
 def run_backfill(
@@ -202,7 +202,7 @@ class _Writer:
                     outcome.rows_written, outcome.rows_skipped = counts
                     outcome.values_nulled = Counter(getattr(result.rows, "nulled", None) or {})
             if failure is not None:
-                outcome.status, outcome.reason = FAILED, self._mark_failed(unit, clean_text(failure), now)
+                outcome.status, outcome.reason = FAILED, self._mark_failed(unit, printable(failure), now)
             outcome.finished_at = utcnow()
             if unit.source.provides_roster:
                 self.roster_pending[unit.state_fips] -= 1
@@ -256,7 +256,7 @@ def _describe(exc: Exception) -> str:
     ValueError: …` for what the driver raised outside its own error classes."""
     orig = getattr(exc, "orig", None) if isinstance(exc, sa.exc.SQLAlchemyError) else None
     text = str(orig if orig is not None else exc).strip()
-    first = clean_text(text.splitlines()[0]) if text else ""
+    first = printable(text.splitlines()[0]) if text else ""
     if isinstance(exc, sa.exc.SQLAlchemyError):
         return f"database error: {first or type(exc).__name__}"
     return f"write error: {type(exc).__name__}: {first}" if first else f"write error: {type(exc).__name__}"
