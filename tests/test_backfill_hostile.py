@@ -77,9 +77,21 @@ def test_a_reason_with_bad_bytes_is_recorded_and_listed_clean(db_engine):
     assert report.count("complete") == 3
 
 
+def _fetch_units_table(engine) -> str:
+    """The fetch-units table as SQL, wherever its schema is (districtbench's own, or public)."""
+    name = tables.fetch_units.name
+    if engine.dialect.name != "postgresql":
+        return name
+    with engine.connect() as connection:
+        schema = connection.execute(
+            sa.text("SELECT table_schema FROM information_schema.tables WHERE table_name = :name"), {"name": name}
+        ).scalar_one()
+    return f'"{schema}"."{name}"'
+
+
 def _refuse_marks(engine, status: str) -> None:
     """A trigger that refuses to mark finance units of Alabama with `status`."""
-    table = tables.fetch_units.name
+    table = _fetch_units_table(engine)
     condition = f"NEW.source = 'finance' AND NEW.state_fips = '01' AND NEW.status = '{status}'"
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
@@ -101,7 +113,7 @@ def _refuse_marks(engine, status: str) -> None:
 
 
 def _allow_marks(engine) -> None:
-    table = tables.fetch_units.name
+    table = _fetch_units_table(engine)
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
             connection.exec_driver_sql(f"DROP TRIGGER refuse_mark ON {table}")

@@ -12,42 +12,46 @@ from districtbench.errors import ConfigurationError, DatabaseUnavailableError
 
 def create_db_engine(url: str, **kwargs) -> Engine:
     """An engine for `url`. SQLite gets foreign keys on and a busy timeout, so it
-    behaves like PostgreSQL in what it accepts and tolerates concurrent writers.
-    A driver that is not installed, unknown or asynchronous is a ConfigurationError."""
+    behaves like PostgreSQL in what it accepts and tolerates concurrent writers."""
     parsed = make_url(url)
+    check_driver(parsed, url)
     if parsed.get_backend_name() == "sqlite":
         kwargs.setdefault("connect_args", {"timeout": 60})
-        engine = _create(parsed, url, **kwargs)
+        engine = sa.create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_on_connect)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("connect_args", {"connect_timeout": 10, "application_name": "districtbench"})
-    return _create(parsed, url, **kwargs)
+    return sa.create_engine(url, **kwargs)
 
 
-def _create(parsed, url: str, **kwargs) -> Engine:
+def check_driver(parsed, url: str) -> None:
+    """ConfigurationError unless the URL's driver is known, synchronous and installed
+    (`postgresql+psycopg://` without psycopg raised a bare ModuleNotFoundError)."""
     driver = parsed.get_driver_name()
     prefix = "sqlite:///" if parsed.get_backend_name() == "sqlite" else "postgresql://"
     own_driver = f"Write the URL as {prefix}… to use the driver districtbench comes with"
     try:
-        if parsed.get_dialect().is_async:
-            raise ConfigurationError(
-                f"The database URL {mask_url(url)} names the asynchronous driver {driver!r}; "
-                "districtbench needs a synchronous one.",
-                hint=f"{own_driver}.",
-            )
-        return sa.create_engine(url, **kwargs)
+        dialect = parsed.get_dialect()
+    except sa.exc.NoSuchModuleError:
+        raise ConfigurationError(
+            f"The database URL {mask_url(url)} names the driver {driver!r}, which SQLAlchemy does not know.",
+            hint=f"{own_driver}.",
+        ) from None
+    if dialect.is_async:
+        raise ConfigurationError(
+            f"The database URL {mask_url(url)} names the asynchronous driver {driver!r}; "
+            "districtbench needs a synchronous one.",
+            hint=f"{own_driver}.",
+        )
+    try:
+        dialect.import_dbapi()
     except ImportError as exc:  # the dialect exists, its driver module does not
         module = exc.name or driver
         raise ConfigurationError(
             f"The database URL {mask_url(url)} names the driver {driver!r}, which is not installed "
             f"(no module {module!r}).",
             hint=f"{own_driver}, or install {module} (pip install {module}).",
-        ) from None
-    except sa.exc.NoSuchModuleError:
-        raise ConfigurationError(
-            f"The database URL {mask_url(url)} names the driver {driver!r}, which SQLAlchemy does not know.",
-            hint=f"{own_driver}.",
         ) from None
 
 
