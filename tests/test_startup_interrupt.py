@@ -57,8 +57,11 @@ def test_ctrl_c_while_a_plugin_imports(tmp_path, slow_plugin, how):
     assert err == ONE_LINE and out == ""
 
 
+WIDE = {**os.environ, "COLUMNS": "200"}  # the console's messages on one line whatever the terminal
+
+
 def _interrupt_after(command: list[str], delay: float, cwd: Path) -> tuple[int, str]:
-    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, cwd=cwd, env=WIDE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     time.sleep(delay)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
@@ -73,7 +76,7 @@ def test_ctrl_c_at_any_moment_of_start_up(tmp_path, how):
     and 130, or the command finished first."""
     command = [*COMMANDS[how], "sources"]
     began = time.perf_counter()
-    subprocess.run(command, cwd=tmp_path, capture_output=True, check=True, timeout=60)
+    subprocess.run(command, cwd=tmp_path, env=WIDE, capture_output=True, check=True, timeout=60)
     start_up = time.perf_counter() - began
     caught = 0
     for step in range(40):

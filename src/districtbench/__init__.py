@@ -1,8 +1,11 @@
 """districtbench: benchmarks for every US school district."""
 
 import os
-import signal
 import sys
+
+# The C module behind `signal`: importing `signal` itself pulls in `enum`, long enough for a
+# Ctrl-C to land inside it before the handler below is installed.
+import _signal as signal
 
 __version__ = "0.1.0"
 
