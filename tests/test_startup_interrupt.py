@@ -79,8 +79,8 @@ def test_ctrl_c_at_any_moment_of_start_up(tmp_path, how):
     subprocess.run(command, cwd=tmp_path, env=WIDE, capture_output=True, check=True, timeout=60)
     start_up = time.perf_counter() - began
     caught = 0
-    for step in range(40):
-        code, err = _interrupt_after(command, start_up * step / 32, tmp_path)
+    for step in range(30):
+        code, err = _interrupt_after(command, start_up * step / 24, tmp_path)
         if code == 130:
             assert err == ONE_LINE or err in ONE_LINE_LATER, err
             caught += err == ONE_LINE
@@ -88,4 +88,4 @@ def test_ctrl_c_at_any_moment_of_start_up(tmp_path, how):
             assert PACKAGE_DIR not in err, err  # the signal came before districtbench's code ran
         else:
             assert code == 0 and "Traceback" not in err, err  # it had finished
-    assert caught >= 10  # most of start-up is districtbench's own imports
+    assert caught >= 8  # most of start-up is districtbench's own imports
