@@ -5,6 +5,9 @@ districtbench.db.migrations builds the Config in code and hands over an open con
 plain `alembic` command from a checkout, the database comes from districtbench's own settings
 (--database-url is not available there: use DISTRICTBENCH_DATABASE_URL or .env).
 Logging is left as the caller configured it (no fileConfig).
+districtbench's own tables and the version table are in its own schema
+(`config.attributes["own_schema"]`, default `districtbench`; none on SQLite); the app's tables
+in the connection's search path.
 """
 
 from alembic import context
@@ -18,9 +21,13 @@ config = context.config
 
 
 def _options(dialect_name: str) -> dict:
+    schema = None if dialect_name == "sqlite" else config.attributes.get("own_schema")
     return {
-        "target_metadata": tables.metadata,
+        "target_metadata": config.attributes.get("target_metadata") or tables.metadata,
         "version_table": VERSION_TABLE,
+        "version_table_schema": schema,
+        "include_schemas": schema is not None,
+        "include_name": lambda name, type_, parents: type_ != "schema" or name in (None, schema),
         "render_as_batch": dialect_name == "sqlite",
         "include_object": include_object,
         "compare_type": True,
@@ -28,14 +35,14 @@ def _options(dialect_name: str) -> dict:
     }
 
 
-def _settings_url() -> str:
+def _settings():
     from districtbench.config import resolve_settings
 
-    return resolve_settings().database_url
+    return resolve_settings()
 
 
 def run_migrations_offline() -> None:
-    dialect_name = config.attributes.get("dialect_name") or make_url(_settings_url()).get_backend_name()
+    dialect_name = config.attributes.get("dialect_name") or make_url(_settings().database_url).get_backend_name()
     context.configure(dialect_name=dialect_name, literal_binds=True, **_options(dialect_name))
     with context.begin_transaction():
         context.run_migrations()
@@ -52,11 +59,14 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run_on(connection)
         return
-    from districtbench.db.engine import create_db_engine
+    from districtbench.db import ownschema
+    from districtbench.db.engine import DbOptions, create_db_engine, own_schema
 
-    engine = create_db_engine(_settings_url())
+    engine = create_db_engine(_settings().database_url, DbOptions.from_settings(_settings()))
     try:
         with engine.begin() as connection:
+            config.attributes.setdefault("own_schema", own_schema(connection))
+            ownschema.prepare(connection)
             _run_on(connection)
     finally:
         engine.dispose()

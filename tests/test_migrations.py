@@ -1,6 +1,8 @@
 """The Alembic revisions on a fresh database, on SQLite and PostgreSQL.
 
 The expected schema is written here from schema.md, not read from districtbench.db.tables.
+The app's four tables are in the app's schema; districtbench's own tables in the schema
+`districtbench` on PostgreSQL (in the same file on SQLite).
 """
 
 from __future__ import annotations
@@ -14,8 +16,17 @@ import sqlalchemy as sa
 from districtbench.db import migrations, revision, tables
 from districtbench.errors import ConfigurationError, NotMigratedError
 
-FIVE_TABLES = ("states", "districts", "district_data_history", "data_refresh_logs",
-               "districtbench_fetch_units")
+APP_TABLES = ("states", "districts", "district_data_history", "data_refresh_logs")
+OWN_TABLES = ("districtbench_fetch_units", "districtbench_created_objects", "districtbench_column_map")
+FIVE_TABLES = APP_TABLES + ("districtbench_fetch_units",)
+ALL_TABLES = APP_TABLES + OWN_TABLES
+OWN_SCHEMA = "districtbench"
+HEAD = "0003_own_schema"
+
+
+def schema_of(kind: str, table: str) -> str | None:
+    """Where a table is: districtbench's own tables in their schema on PostgreSQL."""
+    return OWN_SCHEMA if kind == "postgresql" and (table in OWN_TABLES or table == "districtbench_alembic_version") else None
 
 BASE_COLUMNS = {
     "states": """
@@ -109,6 +120,20 @@ BASE_COLUMNS = {
         error_message TEXT
         fetched_at TIMESTAMP(3) NOT NULL
     """,
+    "districtbench_created_objects": """
+        id SERIAL NOT NULL
+        revision VARCHAR(32) NOT NULL
+        kind VARCHAR(10) NOT NULL
+        table_name VARCHAR(63) NOT NULL
+        name VARCHAR(63) NOT NULL
+    """,
+    "districtbench_column_map": """
+        table_name VARCHAR(63) NOT NULL
+        logical_name VARCHAR(63) NOT NULL
+        physical_name VARCHAR(63) NOT NULL
+        origin VARCHAR(20) NOT NULL
+        recorded_at TIMESTAMP(3) NOT NULL
+    """,
 }
 
 _KEYS = ("absenteeism graduation student_teacher_ratio swd_pct ell_pct math_proficiency "
@@ -135,6 +160,8 @@ PRIMARY_KEYS = {
     "district_data_history": ("district_data_history_pkey", ["id"]),
     "data_refresh_logs": ("data_refresh_logs_pkey", ["id"]),
     "districtbench_fetch_units": ("districtbench_fetch_units_pkey", ["source", "year", "state_fips"]),
+    "districtbench_created_objects": ("districtbench_created_objects_pkey", ["id"]),
+    "districtbench_column_map": ("districtbench_column_map_pkey", ["table_name", "logical_name"]),
 }
 INDEXES = {
     "districts": {"districts_state_fips_idx": ["state_fips"], "districts_state_abbrev_idx": ["state_abbrev"]},
@@ -196,8 +223,9 @@ def describe_type(column: dict, kind: str, rowid_alias: bool = False) -> str:
 
 def reflect_columns(connection, table: str, kind: str) -> dict[str, str]:
     inspector = sa.inspect(connection)
-    columns = inspector.get_columns(table)
-    pk = inspector.get_pk_constraint(table)["constrained_columns"]
+    schema = schema_of(kind, table)
+    columns = inspector.get_columns(table, schema=schema)
+    pk = inspector.get_pk_constraint(table, schema=schema)["constrained_columns"]
     return {
         c["name"]: describe_type(
             c, kind, kind == "sqlite" and pk == [c["name"]] and str(c["type"]) == "INTEGER"
@@ -206,26 +234,37 @@ def reflect_columns(connection, table: str, kind: str) -> dict[str, str]:
     }
 
 
-def describe_schema(engine, names=FIVE_TABLES) -> dict:
+def describe_schema(engine, names=ALL_TABLES) -> dict:
     """Columns, keys, indexes and uniques of the given tables, comparable across databases."""
     kind = engine.dialect.name
     with engine.connect() as connection:
         inspector = sa.inspect(connection)
         result = {}
         for name in names:
-            pk = inspector.get_pk_constraint(name)
+            schema = schema_of(kind, name)
+            pk = inspector.get_pk_constraint(name, schema=schema)
             result[name] = {
                 "columns": list(reflect_columns(connection, name, kind).items()),
                 "pk": (pk["name"], pk["constrained_columns"]),
                 "fks": sorted((fk["name"], tuple(fk["constrained_columns"]), fk["referred_table"],
-                               tuple(fk["referred_columns"])) for fk in inspector.get_foreign_keys(name)),
+                               tuple(fk["referred_columns"])) for fk in inspector.get_foreign_keys(name, schema=schema)),
                 "indexes": sorted((ix["name"], tuple(ix["column_names"]), bool(ix["unique"]))
-                                  for ix in inspector.get_indexes(name)
+                                  for ix in inspector.get_indexes(name, schema=schema)
                                   if not ix.get("duplicates_constraint")),
                 "uniques": sorted((uq["name"], tuple(uq["column_names"]))
-                                  for uq in inspector.get_unique_constraints(name)),
+                                  for uq in inspector.get_unique_constraints(name, schema=schema)),
             }
     return result
+
+
+def table_names(engine) -> dict[str | None, set[str]]:
+    """Tables per schema: None (the app's, the search path's) and, on PostgreSQL, districtbench's."""
+    with engine.connect() as connection:
+        inspector = sa.inspect(connection)
+        found = {None: set(inspector.get_table_names())}
+        if engine.dialect.name == "postgresql" and OWN_SCHEMA in inspector.get_schema_names():
+            found[OWN_SCHEMA] = set(inspector.get_table_names(schema=OWN_SCHEMA))
+        return found
 
 
 @pytest.fixture
@@ -235,14 +274,17 @@ def fresh_engine(database_factory):
 
 def test_fresh_migrate_creates_every_table_and_column_exactly(fresh_engine, db_kind):
     report = migrations.upgrade(fresh_engine)
-    assert report.from_revision is None and report.to_revision == "0002_benchmarks"
-    assert sorted(report.created_tables) == sorted(FIVE_TABLES)
+    assert report.from_revision is None and report.to_revision == HEAD
+    assert sorted(report.created_tables) == sorted(ALL_TABLES)
     assert report.adopted_tables == [] and report.added_columns == []
+    placed = table_names(fresh_engine)
+    if db_kind == "postgresql":  # the app's schema holds the app's tables only
+        assert placed[None] == set(APP_TABLES)
+        assert placed[OWN_SCHEMA] == set(OWN_TABLES) | {"districtbench_alembic_version"}
+    else:
+        assert placed[None] == set(ALL_TABLES) | {"districtbench_alembic_version"}
     with fresh_engine.connect() as connection:
-        names = set(sa.inspect(connection).get_table_names())
-        assert set(FIVE_TABLES) | {"districtbench_alembic_version"} <= names
-        assert "alembic_version" not in names
-        for table in FIVE_TABLES:
+        for table in ALL_TABLES:
             assert reflect_columns(connection, table, db_kind) == expected_columns(table), table
     total = sum(len(v) for v in BENCHMARK_COLUMNS.values())
     assert total == NUMBER_OF_BENCHMARK_COLUMNS
@@ -251,7 +293,7 @@ def test_fresh_migrate_creates_every_table_and_column_exactly(fresh_engine, db_k
 def test_fresh_migrate_creates_keys_indexes_and_unique_constraints(fresh_engine):
     migrations.upgrade(fresh_engine)
     schema = describe_schema(fresh_engine)
-    for table in FIVE_TABLES:
+    for table in ALL_TABLES:
         name, columns = PRIMARY_KEYS[table]
         assert schema[table]["pk"] == (name, columns)
         assert schema[table]["indexes"] == sorted(
@@ -293,13 +335,16 @@ def test_migrate_twice_changes_nothing(fresh_engine):
     assert not report.changed and "already up to date" in report.summary()
     assert describe_schema(fresh_engine) == schema
     assert _state_rows(fresh_engine) == rows
-    assert migrations.current_revision(fresh_engine) == migrations.head_revision() == "0002_benchmarks"
+    assert migrations.current_revision(fresh_engine) == migrations.head_revision() == HEAD
 
 
 def test_migrations_produce_exactly_the_models(fresh_engine, database_factory):
     migrations.upgrade(fresh_engine)
     models_engine = database_factory.engine(database_factory.new_url())
-    tables.metadata.create_all(models_engine)
+    with models_engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa.text(f"CREATE SCHEMA {OWN_SCHEMA}"))
+        tables.metadata.create_all(connection)
     assert describe_schema(fresh_engine) == describe_schema(models_engine)
 
 
@@ -320,22 +365,33 @@ def test_upgrade_downgrade_upgrade(fresh_engine, db_kind):
     migrations.upgrade(fresh_engine)
     first = describe_schema(fresh_engine)
     report = migrations.downgrade(fresh_engine, "base")
-    assert sorted(report.dropped_tables) == sorted(FIVE_TABLES)
-    with fresh_engine.connect() as connection:
-        left = set(sa.inspect(connection).get_table_names())
-    assert left <= {"districtbench_alembic_version"}  # bookkeeping gone too
+    assert sorted(report.dropped_tables) == sorted(ALL_TABLES)
+    # nothing of districtbench is left: no version table, no schema of its own
+    assert table_names(fresh_engine) == {None: set()}
     assert migrations.current_revision(fresh_engine) is None
     migrations.upgrade(fresh_engine)
     assert describe_schema(fresh_engine) == first
     assert len(_state_rows(fresh_engine)) == NUMBER_OF_STATE_ROWS
 
 
+def test_downgrade_own_schema_drops_only_the_column_map(fresh_engine, db_kind):
+    migrations.upgrade(fresh_engine)
+    before = describe_schema(fresh_engine, FIVE_TABLES + ("districtbench_created_objects",))
+    report = migrations.downgrade(fresh_engine, "-1")
+    assert migrations.current_revision(fresh_engine) == "0002_benchmarks"
+    assert report.dropped_tables == ["districtbench_column_map"] and report.dropped_columns == []
+    assert describe_schema(fresh_engine, FIVE_TABLES + ("districtbench_created_objects",)) == before
+    migrations.upgrade(fresh_engine)
+    assert migrations.is_current(fresh_engine)
+
+
 def test_downgrade_benchmarks_drops_exactly_the_43_columns_and_the_us_row(fresh_engine, db_kind):
     migrations.upgrade(fresh_engine)
-    report = migrations.downgrade(fresh_engine, "-1")
+    report = migrations.downgrade(fresh_engine, "0001_base")
     assert migrations.current_revision(fresh_engine) == "0001_base"
     expected_dropped = {f"{t}.{line.split()[0]}" for t, lines in BENCHMARK_COLUMNS.items() for line in lines}
     assert set(report.dropped_columns) == expected_dropped and len(report.dropped_columns) == 43
+    assert report.removed_rows == ["states fips=00"]
     with fresh_engine.connect() as connection:
         for table in FIVE_TABLES:
             assert reflect_columns(connection, table, db_kind) == expected_columns(table, benchmarks=False)
@@ -350,7 +406,7 @@ def test_downgrade_to_a_revision_id_and_to_base_revision(fresh_engine):
     migrations.downgrade(fresh_engine, "0001_base")
     assert migrations.current_revision(fresh_engine) == "0001_base"
     assert not migrations.is_current(fresh_engine)
-    migrations.upgrade(fresh_engine, "0002_benchmarks")
+    migrations.upgrade(fresh_engine, HEAD)
     assert migrations.is_current(fresh_engine)
 
 
@@ -363,20 +419,24 @@ def test_require_current_says_what_is_missing(fresh_engine):
     migrations.upgrade(fresh_engine, "0001_base")
     with pytest.raises(NotMigratedError) as older:
         migrations.require_current(fresh_engine)
-    assert "0001_base" in str(older.value) and "0002_benchmarks" in str(older.value)
+    assert "0001_base" in str(older.value) and HEAD in str(older.value)
     assert "Run `districtbench migrate`" in str(older.value)
     migrations.upgrade(fresh_engine)
     migrations.require_current(fresh_engine)
 
 
 def test_upgrade_sql_needs_no_database():
-    for url in ("postgresql+psycopg2://user:pw@host.invalid:5/db", "sqlite:////nonexistent/dir/x.db"):
+    for url, prefix in (("postgresql+psycopg2://user:pw@host.invalid:5/db", f"{OWN_SCHEMA}."),
+                        ("sqlite:////nonexistent/dir/x.db", "")):
         sql = migrations.upgrade_sql(url)
-        for table in FIVE_TABLES:
+        for table in APP_TABLES:
             assert re.search(rf"CREATE TABLE {table} \(", sql), (url, table)
-        assert "districtbench_alembic_version" in sql
+        for table in OWN_TABLES + ("districtbench_alembic_version",):
+            assert re.search(rf"CREATE TABLE {re.escape(prefix)}{table} \(", sql), (url, table)
         assert "'United States'" in sql
-    assert "TIMESTAMP(3)" in migrations.upgrade_sql("postgresql://h/db")
+    postgresql = migrations.upgrade_sql("postgresql://h/db")
+    assert "TIMESTAMP(3)" in postgresql and postgresql.startswith(f"CREATE SCHEMA IF NOT EXISTS \"{OWN_SCHEMA}\";")
+    assert "CREATE TABLE reporting.districtbench_fetch_units (" in migrations.upgrade_sql("postgresql://h/db", "reporting")
 
 
 def test_scripts_come_from_the_checkout_or_the_installed_package(tmp_path, monkeypatch):
@@ -406,9 +466,10 @@ def test_the_quick_check_reads_the_revision_alembic_reads(fresh_engine):
         return quick, migrations.current_revision(fresh_engine)
 
     assert both() == ([], None) and not revision.at_head(fresh_engine)
-    migrations.upgrade(fresh_engine, "0001_base")
-    assert both() == (["0001_base"], "0001_base") and not revision.at_head(fresh_engine)
+    for step in ("0001_base", "0002_benchmarks"):
+        migrations.upgrade(fresh_engine, step)
+        assert both() == ([step], step) and not revision.at_head(fresh_engine)
     migrations.upgrade(fresh_engine)
-    assert both() == (["0002_benchmarks"], "0002_benchmarks") and revision.at_head(fresh_engine)
+    assert both() == ([HEAD], HEAD) and revision.at_head(fresh_engine)
     migrations.downgrade(fresh_engine, "base")
     assert both() == ([], None) and not revision.at_head(fresh_engine)

@@ -2,9 +2,11 @@
 
 On a fresh database this creates states, districts, district_data_history, data_refresh_logs
 and districtbench_fetch_units. On an application database that already has some of them, it
-creates only the missing tables, columns, indexes and unique keys (checked by columns, not by
-name). It never drops, renames or retypes what exists. Everything it creates is recorded in
-districtbench_created_objects; the downgrade drops exactly that, then the bookkeeping table.
+creates only the missing tables and, on the app's tables, only the missing columns — nullable,
+without a default, under the app's name where the app renamed one (adoption.py) — never an
+index, key or constraint there. It never drops, renames or retypes what exists. Everything it
+creates is recorded in districtbench_created_objects; the downgrade drops exactly that, then
+the bookkeeping table. districtbench's own tables go into its own schema.
 
 The column lists are written out here (not taken from districtbench.db.tables) so this
 revision stays what it is when the models change later.

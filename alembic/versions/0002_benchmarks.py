@@ -15,8 +15,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from districtbench.db import adoption
-from districtbench.db.seed import upsert_states_statement
+from districtbench.db import adoption, layout
+from districtbench.db.seed import REFERENCE_ROWS, upsert_states_statement
+from districtbench.errors import NotMigratedError
 
 revision = "0002_benchmarks"
 down_revision = "0001_base"
@@ -70,13 +71,44 @@ def _has_us_row() -> bool:
     return op.get_bind().execute(query).first() is not None
 
 
+SEEDED = ("fips", "abbrev", "name", "total_districts", "created_at", "updated_at")
+
+
+def _states_refusing_new_rows() -> list[str]:
+    """The app's NOT NULL columns of `states` without a default, which the seed cannot fill."""
+    present = layout.physical_columns(op.get_bind(), ["states"]).get("states", {})
+    return [c.name for c in present.values() if not c.nullable and not c.has_default and c.name not in SEEDED]
+
+
+def _seed() -> None:
+    if adoption.offline():
+        op.execute(upsert_states_statement(op.get_context().dialect.name))
+        return
+    refusing = _states_refusing_new_rows()
+    existing = set(op.get_bind().execute(sa.text("SELECT fips FROM states")).scalars())
+    missing = [row for row in REFERENCE_ROWS if row[0] not in existing]
+    if refusing and missing:
+        listed = ", ".join(refusing)
+        raise NotMigratedError(
+            f"states: the app's column(s) {listed} are NOT NULL without a default, so districtbench cannot "
+            f"add the {len(missing)} missing state reference rows (e.g. {missing[0][0]} {missing[0][2]}; "
+            "the US row '00' carries the national averages).",
+            hint="Allow NULL or give them a default ("
+            + " ".join(f"ALTER TABLE states ALTER COLUMN {c} DROP NOT NULL;" for c in refusing)
+            + "), or insert those rows yourself; then run `districtbench migrate` again.",
+        )
+    if refusing:
+        return  # every row is there; PostgreSQL would check the column even on the upsert's updates
+    op.execute(upsert_states_statement(op.get_context().dialect.name))
+
+
 def upgrade() -> None:
     adoption.create_bookkeeping()
     adoption.add_missing_columns(revision, "districts", _district_columns())
     adoption.add_missing_columns(revision, "states", _state_columns())
     adoption.add_missing_columns(revision, "district_data_history", _history_columns())
     us_row_existed = not adoption.offline() and _has_us_row()
-    op.execute(upsert_states_statement(op.get_context().dialect.name))
+    _seed()
     if not us_row_existed:
         adoption.record(revision, "row", "states", "fips=00")
 

@@ -34,6 +34,12 @@ class Settings:
     debug: bool = False
     # Where the database URL came from: "option", "env:NAME", ".env:NAME" or "default".
     database_url_origin: str = "default"
+    # About the app's database (config_file.py): districtbench's own PostgreSQL schema, the
+    # app's column names where they differ, the roster columns a backfill overwrites.
+    own_schema: str = "districtbench"
+    column_overrides: tuple[tuple[str, str, str], ...] = ()
+    roster_columns: tuple[str, ...] | None = None
+    config_file: str | None = None
 
     @property
     def masked_database_url(self) -> str:
@@ -88,11 +94,18 @@ def resolve_settings(
                 origin = f"env:{name}" if environ.get(name, "").strip() else f".env:{name}"
                 break
     api = api_url or _lookup(API_URL_VARIABLE, environ, dotenv) or DEFAULT_API_URL
+    from districtbench.config_file import read_database_settings
+
+    database = read_database_settings(environ, cwd or Path.cwd())
     return Settings(
         database_url=normalize_database_url(url or DEFAULT_DATABASE_URL),
         api_url=api.rstrip("/"),
         debug=debug,
         database_url_origin=origin,
+        own_schema=database.own_schema,
+        column_overrides=database.columns,
+        roster_columns=database.roster_columns,
+        config_file=database.config_file,
     )
 
 

@@ -39,9 +39,9 @@ class AppState:
     def engine(self) -> Engine:
         """The database engine (created on first use; reachability checked)."""
         if self._engine is None:
-            from districtbench.db.engine import check_reachable, create_db_engine
+            from districtbench.db.engine import DbOptions, check_reachable, create_db_engine
 
-            self._engine = create_db_engine(self.settings.database_url)
+            self._engine = create_db_engine(self.settings.database_url, DbOptions.from_settings(self.settings))
             check_reachable(self._engine)
         return self._engine
 

@@ -1,6 +1,14 @@
-"""Opening the database: engines, reachability, and friendly errors with masked URLs."""
+"""Opening the database: engines, reachability, and friendly errors with masked URLs.
+
+Every engine carries districtbench's database options (`DbOptions`: the schema of its own
+tables, configured column names, the roster columns it updates) as an execution option, so
+any Engine or Connection made from it knows them (`options_of`), and translates the
+placeholder schema of districtbench's own tables (`tables.OWN_SCHEMA`).
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -9,20 +17,60 @@ from sqlalchemy.engine import Engine, make_url
 from districtbench.config import mask_text, mask_url
 from districtbench.errors import ConfigurationError, DatabaseUnavailableError
 
+DEFAULT_OWN_SCHEMA = "districtbench"
+_OPTIONS_KEY = "districtbench_options"
 
-def create_db_engine(url: str, **kwargs) -> Engine:
+
+@dataclass(frozen=True)
+class DbOptions:
+    """What districtbench needs to know about a database besides its URL (config.Settings).
+
+    own_schema: PostgreSQL schema of districtbench's own tables (SQLite: the same file).
+    columns: configured physical names, ((table, logical column, physical column), …).
+    roster_columns: the `districts` columns a roster upsert overwrites on existing rows
+        (None: all of them).
+    """
+
+    own_schema: str = DEFAULT_OWN_SCHEMA
+    columns: tuple[tuple[str, str, str], ...] = ()
+    roster_columns: tuple[str, ...] | None = None
+
+    @classmethod
+    def from_settings(cls, settings) -> "DbOptions":
+        return cls(settings.own_schema, settings.column_overrides, settings.roster_columns)
+
+
+def create_db_engine(url: str, options: DbOptions | None = None, **kwargs) -> Engine:
     """An engine for `url`. SQLite gets foreign keys on and a busy timeout, so it
     behaves like PostgreSQL in what it accepts and tolerates concurrent writers."""
+    from districtbench.db.tables import OWN_SCHEMA
+
+    options = options or DbOptions()
     parsed = make_url(url)
     check_driver(parsed, url)
     if parsed.get_backend_name() == "sqlite":
         kwargs.setdefault("connect_args", {"timeout": 60})
         engine = sa.create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_on_connect)
-        return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    kwargs.setdefault("connect_args", {"connect_timeout": 10, "application_name": "districtbench"})
-    return sa.create_engine(url, **kwargs)
+        translated = None
+    else:
+        kwargs.setdefault("pool_pre_ping", True)
+        kwargs.setdefault("connect_args", {"connect_timeout": 10, "application_name": "districtbench"})
+        engine = sa.create_engine(url, **kwargs)
+        translated = options.own_schema
+    return engine.execution_options(schema_translate_map={OWN_SCHEMA: translated}, **{_OPTIONS_KEY: options})
+
+
+def options_of(bind) -> DbOptions:
+    """The DbOptions of an Engine or Connection (defaults for one not made here)."""
+    return bind.get_execution_options().get(_OPTIONS_KEY) or DbOptions()
+
+
+def own_schema(bind) -> str | None:
+    """The real schema of districtbench's own tables on this database (None: SQLite's file)."""
+    if bind.dialect.name == "sqlite":
+        return None
+    return options_of(bind).own_schema
 
 
 def check_driver(parsed, url: str) -> None:

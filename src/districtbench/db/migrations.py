@@ -3,6 +3,11 @@
 The Alembic `Config` is built here (no alembic.ini needed, logging left alone) and receives
 the connection through `cfg.attributes["connection"]` (Alembic cookbook). The scripts come
 from the repository's `alembic/` in a checkout, else from the wheel's `districtbench/_alembic`.
+
+Each upgrade or downgrade is one transaction. Before Alembic runs, districtbench's own schema
+is created and an older installation's version table moved into it (`ownschema.prepare`).
+With `dry_run=True` the same work runs, its statements are recorded (`dryrun`), and the
+transaction is rolled back: that is `migrate --sql` and the preview of `--downgrade`.
 """
 
 from __future__ import annotations
@@ -25,9 +30,11 @@ from sqlalchemy.engine import Connection, Engine, make_url
 
 import districtbench
 from districtbench.config import mask_text
-from districtbench.db import tables
-from districtbench.db.adoption import BOOKKEEPING_TABLE
+from districtbench.db import findings, layout, ownschema, tables
+from districtbench.db.dryrun import StatementRecorder
+from districtbench.db.engine import own_schema
 from districtbench.db.revision import VERSION_TABLE, at_head
+from districtbench.db.timestamps import utcnow
 from districtbench.errors import ConfigurationError, DistrictbenchError, NotMigratedError, UsageError
 
 _LOCK_KEY = 0x6469737462656E63  # "distbenc": serialises concurrent `migrate` runs on PostgreSQL
@@ -51,6 +58,10 @@ class MigrationReport:
     dropped_tables: list[str] = field(default_factory=list)
     added_columns: list[str] = field(default_factory=list)  # "table.column", on tables kept
     dropped_columns: list[str] = field(default_factory=list)
+    removed_rows: list[str] = field(default_factory=list)  # "table key=value" a downgrade deletes
+    renamed: list[tuple[str, str, str, str]] = field(default_factory=list)  # layout.Layout.renamed()
+    findings: list[findings.Finding] = field(default_factory=list)
+    statements: list[str] = field(default_factory=list)  # dry run: the SQL, in order
 
     @property
     def changed(self) -> bool:
@@ -86,15 +97,25 @@ class MigrationReport:
         return f"Migrated {self.database} from {start} to {end}: {details}."
 
 
+    def mapping_lines(self) -> list[str]:
+        return [f"{table}.{logical} is the app's column {physical} ({origin})"
+                for table, logical, physical, origin in self.renamed]
+
+
 def snapshot(connection: Connection) -> dict[str, list[str]]:
-    """districtbench's tables present in the database, with their column names."""
+    """districtbench's tables present in the database, with their column names (the app's
+    tables in the app's schema, districtbench's own in its own schema)."""
     inspector = sa.inspect(connection)
-    present = set(inspector.get_table_names())
-    return {
-        name: [c["name"] for c in inspector.get_columns(name)]
-        for name in tables.metadata.tables
-        if name in present
-    }
+    schema = own_schema(connection)
+    result = {}
+    # an older installation's bookkeeping is still in the app's schema (until revision 0003)
+    for names, schemas in ((tables.APP_TABLES, [None]), (tables.OWN_TABLES, list(dict.fromkeys([schema, None])))):
+        for in_schema in schemas:
+            present = set(inspector.get_table_names(schema=in_schema))
+            for name in names:
+                if name in present and name not in result:
+                    result[name] = [c["name"] for c in inspector.get_columns(name, schema=in_schema)]
+    return result
 
 
 def script_location() -> Path:
@@ -113,12 +134,15 @@ def script_location() -> Path:
 
 
 def alembic_config(*, connection: Connection | None = None, dialect_name: str | None = None,
-                   output: io.StringIO | None = None) -> Config:
+                   output: io.StringIO | None = None, own_schema_name: str | None = None) -> Config:
     cfg = Config(output_buffer=output, stdout=io.StringIO())  # alembic chatter stays off stdout
     cfg.set_main_option("script_location", str(script_location()).replace("%", "%%"))
     cfg.set_main_option("path_separator", "os")
     cfg.attributes["connection"] = connection
     cfg.attributes["dialect_name"] = dialect_name
+    if connection is not None:
+        own_schema_name = own_schema(connection)
+    cfg.attributes["own_schema"] = own_schema_name if (dialect_name or "") != "sqlite" else None
     return cfg
 
 
@@ -138,8 +162,11 @@ def revisions() -> list[tuple[str, str]]:
 
 
 def _current(connection: Connection) -> str | None:
-    context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
-    return context.get_current_revision()
+    """The revision in the version table: in districtbench's schema, or where an older
+    installation kept it (the app's schema) until `migrate` moves it."""
+    schema = ownschema.legacy_version_table(connection) or own_schema(connection)
+    opts = {"version_table": VERSION_TABLE, "version_table_schema": schema}
+    return MigrationContext.configure(connection, opts=opts).get_current_revision()
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -166,7 +193,7 @@ def require_current(engine: Engine) -> None:
     hint = "Run `districtbench migrate` first."
     if current is None:
         with engine.connect() as connection:
-            present = set(sa.inspect(connection).get_table_names()) & set(tables.metadata.tables)
+            present = set(sa.inspect(connection).get_table_names()) & set(tables.APP_TABLES)
         state = "has tables districtbench can adopt" if present else "has no districtbench schema"
         raise NotMigratedError(f"The database {database} {state} (no schema revision).", hint=hint)
     if current not in {rev for rev, _ in revisions()}:
@@ -185,9 +212,14 @@ def _unknown_revision(database: str, current: str) -> ConfigurationError:
     )
 
 
+class _RolledBack(Exception):
+    """Ends a dry run: the transaction is rolled back."""
+
+
 @contextmanager
-def _migration(engine: Engine) -> Iterator[tuple[Connection, Config]]:
-    """One transaction, one Alembic config on it; database errors become typed errors."""
+def _migration(engine: Engine, *, dry_run: bool = False) -> Iterator[tuple[Connection, Config, StatementRecorder | None]]:
+    """One transaction, one Alembic config on it; database errors become typed errors.
+    A dry run records the statements and rolls the transaction back at the end."""
     url = engine.url.render_as_string(hide_password=False)
     try:
         with engine.begin() as connection:
@@ -197,13 +229,24 @@ def _migration(engine: Engine) -> Iterator[tuple[Connection, Config]]:
             elif not connection.connection.dbapi_connection.in_transaction:
                 # pysqlite would run DDL outside any transaction: make the whole run atomic
                 connection.exec_driver_sql("BEGIN IMMEDIATE")
-            yield connection, alembic_config(connection=connection)
+            recorder = StatementRecorder(connection) if dry_run else None
+            try:
+                yield connection, alembic_config(connection=connection), recorder
+            finally:
+                if recorder is not None:
+                    recorder.close()
+            if dry_run:
+                raise _RolledBack
+    except _RolledBack:
+        pass
     except sa.exc.DBAPIError as exc:
         detail = str(exc.orig if exc.orig is not None else exc).strip().splitlines()[0]
         raise MigrationFailedError(
             f"Migrating {_masked(engine)} failed: {mask_text(detail, url)}",
             hint="No change of this run was kept on PostgreSQL; fix the cause and run it again.",
         ) from None
+    finally:
+        layout.forget(engine)
 
 
 def _ensure_search_path_schema(connection: Connection) -> None:
@@ -215,24 +258,42 @@ def _ensure_search_path_schema(connection: Connection) -> None:
         connection.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{first}"'))
 
 
-def upgrade(engine: Engine, revision: str = "head") -> MigrationReport:
-    """Upgrade to `revision` (default: the latest); report what was created or adopted."""
-    with _migration(engine) as (connection, cfg):
-        before, start = snapshot(connection), _current(connection)
+def upgrade(engine: Engine, revision: str = "head", *, dry_run: bool = False) -> MigrationReport:
+    """Upgrade to `revision` (default: the latest); report what was created or adopted, the
+    app's column names in use and what stands in the way of districtbench's writes.
+    `dry_run`: do it all, record the SQL in `report.statements`, keep nothing."""
+    report = None
+    with _migration(engine, dry_run=dry_run) as (connection, cfg, recorder):
+        start = _current(connection)
         if start is not None and start not in {rev for rev, _ in revisions()}:
             raise _unknown_revision(_masked(engine), start)
+        before = snapshot(connection)
+        ownschema.prepare(connection)
         try:
             command.upgrade(cfg, revision)
         except CommandError as exc:
             raise UsageError(f"Cannot upgrade to {revision!r}: {exc}", hint=_known_hint()) from None
-        return MigrationReport.compare(_masked(engine), start, _current(connection), before, snapshot(connection))
+        end = _current(connection)
+        if end == head_revision():  # a changed [columns] configuration is recorded too
+            layout.record_mapping(connection, layout.detect(connection), utcnow())
+        report = MigrationReport.compare(_masked(engine), start, end, before, snapshot(connection))
+        current = layout.build(connection)
+        report.renamed = current.renamed()
+        report.findings = findings.inspect(connection, current)
+        if recorder is not None:
+            report.statements = list(recorder.statements)
+    return report
 
 
-def downgrade(engine: Engine, revision: str) -> MigrationReport:
-    """Go back to `revision` (an id or unique prefix, `base`, or `-N`); report what was dropped."""
+def downgrade(engine: Engine, revision: str, *, dry_run: bool = False) -> MigrationReport:
+    """Go back to `revision` (an id or unique prefix, `base`, or `-N`); report what was dropped.
+    `dry_run`: report it (and the SQL) without keeping anything."""
     validate_revision(revision)
-    with _migration(engine) as (connection, cfg):
+    report = None
+    with _migration(engine, dry_run=dry_run) as (connection, cfg, recorder):
         before, start = snapshot(connection), _current(connection)
+        ownschema.prepare(connection)
+        rows = _recorded_rows(connection)
         try:
             command.downgrade(cfg, revision)
         except CommandError as exc:
@@ -240,7 +301,24 @@ def downgrade(engine: Engine, revision: str) -> MigrationReport:
                 f"Cannot downgrade from {start or 'an empty schema'} to {revision!r}: {exc}",
                 hint=_known_hint(),
             ) from None
-        return MigrationReport.compare(_masked(engine), start, _current(connection), before, snapshot(connection))
+        end = _current(connection)
+        if end is None:
+            ownschema.remove_if_unused(connection)
+        report = MigrationReport.compare(_masked(engine), start, end, before, snapshot(connection))
+        report.removed_rows = [row for row in rows if row not in _recorded_rows(connection)]
+        if recorder is not None:
+            report.statements = list(recorder.statements)
+    return report
+
+
+def _recorded_rows(connection: Connection) -> list[str]:
+    """Rows districtbench recorded inserting ("states fips=00")."""
+    schema = own_schema(connection)
+    if not sa.inspect(connection).has_table(tables.created_objects.name, schema=schema):
+        return []
+    c = tables.created_objects
+    query = sa.select(c.c.table_name, c.c.name).where(c.c.kind == "row").order_by(c.c.id)
+    return [f"{table} {name}" for table, name in connection.execute(query)]
 
 
 def _known_hint() -> str:
@@ -260,31 +338,45 @@ def validate_revision(revision: str) -> None:
         raise UsageError(f"Unknown revision {revision!r}.", hint=_known_hint())
 
 
-def upgrade_sql(url: str) -> str:
-    """The DDL of a full upgrade for the URL's kind of database, without connecting to it."""
+def upgrade_sql(url: str, own_schema_name: str = "districtbench") -> str:
+    """The DDL of a full upgrade of a fresh, empty database of the URL's kind, without
+    connecting to it."""
     try:
         dialect_name = make_url(url).get_backend_name()
     except sa.exc.ArgumentError as exc:
         raise ConfigurationError(f"Cannot read the database URL: {mask_text(str(exc), url)}") from None
     output = io.StringIO()
-    command.upgrade(alembic_config(dialect_name=dialect_name, output=output), "head", sql=True)
+    cfg = alembic_config(dialect_name=dialect_name, output=output, own_schema_name=own_schema_name)
+    if dialect_name != "sqlite":
+        output.write(f"CREATE SCHEMA IF NOT EXISTS {ownschema.quoted(own_schema_name)};\n\n")
+    command.upgrade(cfg, "head", sql=True)
     return output.getvalue()
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:
     """What autogenerate/check compares: our tables and columns, not the app's extras."""
     if type_ == "table":
-        return name in tables.metadata.tables and name != BOOKKEEPING_TABLE
+        return name in tables.APP_TABLES or name in tables.OWN_TABLES
     if reflected and compare_to is None:
         return False  # a column, index or key the application added: not ours to judge
     return True
+
+
+def translated_metadata(schema: str | None) -> sa.MetaData:
+    """The models with districtbench's own tables in `schema` (what autogenerate compares)."""
+    metadata = sa.MetaData(naming_convention=tables.NAMING_CONVENTION)
+    for table in tables.metadata.sorted_tables:
+        table.to_metadata(metadata, schema=schema if table.schema == tables.OWN_SCHEMA else table.schema)
+    return metadata
 
 
 def check(engine: Engine) -> None:
     """Raise NotMigratedError if the database's tables differ from the models (alembic check)."""
     with engine.connect() as connection:
         try:
-            command.check(alembic_config(connection=connection))
+            cfg = alembic_config(connection=connection)
+            cfg.attributes["target_metadata"] = translated_metadata(own_schema(connection))
+            command.check(cfg)
         except CommandError as exc:
             raise NotMigratedError(
                 f"The schema of {_masked(engine)} differs from districtbench's models: {exc}",

@@ -4,6 +4,7 @@ Every command that uses the database first checks that its schema is at the late
 Importing Alembic and parsing its revision scripts for that cost ~0.1 s of each command, so
 the check reads the version table directly and compares it with `HEAD_REVISION`;
 `migrations` (Alembic) is loaded only to change the schema or to explain a mismatch.
+The version table is in districtbench's own schema (`engine.own_schema`; SQLite: the file).
 """
 
 from __future__ import annotations
@@ -13,14 +14,17 @@ from sqlalchemy.engine import Connection, Engine
 
 VERSION_TABLE = "districtbench_alembic_version"
 # The newest script in alembic/versions; tests/test_migrations.py checks it against Alembic's head.
-HEAD_REVISION = "0002_benchmarks"
+HEAD_REVISION = "0003_own_schema"
 
 
 def stored_revisions(connection: Connection) -> list[str]:
     """The revisions in the version table (one when migrated; none when never migrated)."""
-    if not sa.inspect(connection).has_table(VERSION_TABLE):
+    from districtbench.db.engine import own_schema
+
+    schema = own_schema(connection)
+    if not sa.inspect(connection).has_table(VERSION_TABLE, schema=schema):
         return []
-    version = sa.table(VERSION_TABLE, sa.column("version_num"))
+    version = sa.table(VERSION_TABLE, sa.column("version_num"), schema=schema)
     return list(connection.execute(sa.select(version.c.version_num)).scalars())
 
 

@@ -2,6 +2,14 @@
 
 These are the *latest* shape of the schema; the Alembic revisions build it step by step
 and adopt an application database that already has some of it.
+
+The four application tables (`APP_TABLES`) are the LOGICAL model: schema.md's names, and
+the types code reads scales, lengths and ranges from. Statements against them are built
+from `districtbench.db.layout.of(bind)`, which renders the names the database really has
+(the app renamed some columns). districtbench's own tables live in their own PostgreSQL
+schema: they are declared with `schema=OWN_SCHEMA`, a placeholder every engine made by
+`db.engine.create_db_engine` translates (`schema_translate_map`) into the configured
+schema (default `districtbench`), or into none on SQLite.
 """
 
 from __future__ import annotations
@@ -19,6 +27,21 @@ NAMING_CONVENTION = {
 }
 
 metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+# Placeholder schema of districtbench's own tables; translated by the engine (module doc).
+OWN_SCHEMA = "__districtbench_schema__"
+APP_TABLES = ("states", "districts", "district_data_history", "data_refresh_logs")
+# The `districts` columns the directory sources write (the roster); leaid is the key.
+ROSTER_COLUMNS = (
+    "leaid",
+    "name",
+    "state_fips",
+    "state_abbrev",
+    "city_location",
+    "county_name",
+    "urban_centric_locale",
+    "number_of_schools",
+)
 
 # TIMESTAMP(3) without time zone on PostgreSQL; plain TIMESTAMP elsewhere.
 Timestamp = postgresql.TIMESTAMP(precision=3)
@@ -195,7 +218,35 @@ fetch_units = sa.Table(
     sa.Column("rows_skipped", sa.Integer, nullable=False, server_default=sa.text("0")),
     sa.Column("error_message", sa.Text),
     sa.Column("fetched_at", Timestamp, nullable=False),
+    schema=OWN_SCHEMA,
 )
+
+# What the revisions created (tables, columns, indexes, uniques, rows): what a downgrade
+# removes, and what `districtbench prisma` tells the app to declare.
+created_objects = sa.Table(
+    "districtbench_created_objects",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("revision", sa.String(32), nullable=False),
+    sa.Column("kind", sa.String(10), nullable=False),
+    sa.Column("table_name", sa.String(63), nullable=False),
+    sa.Column("name", sa.String(63), nullable=False),
+    schema=OWN_SCHEMA,
+)
+
+# The app's physical column for a logical column, where they differ (detected when adopting
+# the app's tables, or configured): one row per (table, logical column).
+column_map = sa.Table(
+    "districtbench_column_map",
+    metadata,
+    sa.Column("table_name", sa.String(63), primary_key=True),
+    sa.Column("logical_name", sa.String(63), primary_key=True),
+    sa.Column("physical_name", sa.String(63), nullable=False),
+    sa.Column("origin", sa.String(20), nullable=False),
+    sa.Column("recorded_at", Timestamp, nullable=False),
+    schema=OWN_SCHEMA,
+)
+OWN_TABLES = (fetch_units.name, created_objects.name, column_map.name)
 
 HISTORY_SOURCES = (
     "ccd_directory",
