@@ -139,13 +139,14 @@ def bench_fetch_only(api_url: str, args) -> tuple[float, int]:
 def bench_writes(url: str, count: int) -> tuple[float, float]:
     """Seconds to upsert `count` history rows as inserts, then as updates."""
     from districtbench.backfill.upsert import upsert
-    from districtbench.db import tables
+    from districtbench.db import layout
     from districtbench.db.engine import create_db_engine
 
     engine = create_db_engine(url)
     now = datetime.now(timezone.utc).replace(tzinfo=None)
+    t = layout.of(engine)
     with engine.connect() as connection:
-        leaids = connection.execute(sa.select(tables.districts.c.leaid)).scalars().all()
+        leaids = connection.execute(sa.select(t.districts.c.leaid)).scalars().all()
     rows = []
     year = 1990
     while len(rows) < count:
@@ -160,7 +161,7 @@ def bench_writes(url: str, count: int) -> tuple[float, float]:
     for _ in range(2):
         clock = time.perf_counter()
         with engine.begin() as connection:
-            upsert(connection, tables.district_data_history, rows, conflict=("leaid", "year", "source"), update=columns)
+            upsert(connection, t.district_data_history, rows, conflict=("leaid", "year", "source"), update=columns)
         timings.append(time.perf_counter() - clock)
         for row in rows:
             row["enrollment"] += 1

@@ -72,8 +72,8 @@ class DatabaseFactory:
         self.created.append(name)
         return _database_url(PG_ADMIN_URL, name)
 
-    def engine(self, url: str) -> sa.engine.Engine:
-        engine = create_db_engine(url)
+    def engine(self, url: str, options=None) -> sa.engine.Engine:
+        engine = create_db_engine(url, options)
         self.engines.append(engine)
         return engine
 

@@ -244,8 +244,14 @@ def cli(database_url: str, *args: str, api_url: str | None = None, env: Mapping[
 
 
 def table_rows(engine: sa.engine.Engine, name: str, where: str = "") -> list[dict]:
+    """The rows of a table as the database has them (districtbench's own tables are in its
+    own schema on PostgreSQL)."""
+    from districtbench.db import tables
+    from districtbench.db.engine import own_schema
+
     metadata = sa.MetaData()
-    table = sa.Table(name, metadata, autoload_with=engine)
+    schema = own_schema(engine) if name in tables.OWN_TABLES else None
+    table = sa.Table(name, metadata, autoload_with=engine, schema=schema)
     key = [c for c in table.primary_key.columns] or list(table.columns)
     query = sa.select(table).order_by(*key)
     if where:

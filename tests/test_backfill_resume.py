@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from districtbench.cli import build_app
 from districtbench.db import tables
+from districtbench.db.engine import create_db_engine
 from districtbench.fakeapi import dataset as ds
 from tests import db_fixtures
 
@@ -86,7 +87,7 @@ def run_to_end(db_url, api_url):
 
 
 def snapshot(url):
-    engine = sa.create_engine(url)
+    engine = create_db_engine(url)
     skip = {"id", "created_at", "updated_at", "fetched_at"}
     result = {}
     try:

@@ -135,7 +135,7 @@ def test_database_at_an_older_revision_says_a_migration_is_pending(db_url, args)
     migrations.downgrade(engine, "0001_base")
     engine.dispose()
     result = ex.cli(db_url, *args)
-    assert_usage_error(result, "0001_base", "0002_benchmarks", "districtbench migrate")
+    assert_usage_error(result, "0001_base", "0003_own_schema", "districtbench migrate")
 
 
 def test_show_unknown_leaid_on_a_migrated_database(db_url):

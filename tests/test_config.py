@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from districtbench.cli import build_app
 from districtbench.config import mask_text, mask_url, normalize_database_url, resolve_settings
 from districtbench.db import migrations
-from districtbench.db.engine import create_db_engine
+from districtbench.db.engine import DbOptions, create_db_engine
 from districtbench.errors import ConfigurationError
 from districtbench.plugins.host import build_plugin_manager
 
@@ -107,12 +107,17 @@ def test_schema_parameter_puts_the_tables_in_that_schema(database_factory):
     with admin.connect() as connection:
         placed = connection.execute(sa.text(
             "SELECT table_schema, table_name FROM information_schema.tables "
-            "WHERE table_schema IN ('app', 'public')")).all()
-    assert {schema for schema, _ in placed} == {"app"}
-    assert {"states", "districts", "district_data_history", "data_refresh_logs",
-            "districtbench_fetch_units", "districtbench_alembic_version"} <= {name for _, name in placed}
+            "WHERE table_schema IN ('app', 'public', 'districtbench')")).all()
+    # the app's tables in the app's schema; districtbench's bookkeeping in its own
+    assert {name for schema, name in placed if schema == "app"} == {
+        "states", "districts", "district_data_history", "data_refresh_logs"}
+    assert {"districtbench_fetch_units", "districtbench_alembic_version"} <= {
+        name for schema, name in placed if schema == "districtbench"}
+    assert not [name for schema, name in placed if schema == "public"]
     assert migrations.is_current(engine)
-    assert not migrations.is_current(admin)  # public has no districtbench schema
+    # one installation per own schema: another schema of districtbench's is another installation
+    other = database_factory.engine(url, DbOptions(own_schema="districtbench_public"))
+    assert not migrations.is_current(other)
 
 
 @pytest.mark.parametrize("db_kind", ["postgresql"])

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from districtbench.backfill import run_backfill
 from districtbench.backfill.progress import BackfillProgress
 from districtbench.backfill.report import COMPLETE, SKIPPED, BackfillReport
-from districtbench.db import migrations, tables
+from districtbench.db import layout, migrations, preflight
 from districtbench.errors import UsageError
 from districtbench.metrics.runner import ComputeResult, run_families
 from districtbench.plugins.host import Registry
@@ -79,6 +79,7 @@ def run_pipeline(
 ) -> PipelineReport:
     check_years(sources, years)
     report = PipelineReport(migrated=ensure_migrated(engine))
+    preflight.check(engine, backfill=True, compute=True)  # before any request
     report.backfill = run_backfill(
         engine, client, sources, years, states, concurrency=concurrency, progress=progress, strict_years=False
     )
@@ -92,9 +93,10 @@ def run_pipeline(
 def source_coverage(
     engine: Engine, sources: Sequence[Source], backfill: BackfillReport, states: Sequence[str]
 ) -> list[SourceCoverage]:
-    history, districts = tables.district_data_history, tables.districts
     coverage: list[SourceCoverage] = []
     with engine.connect() as connection:
+        t = layout.of(connection)
+        history, districts = t.district_data_history, t.districts
         for source in sources:
             outcomes = [o for o in backfill.outcomes if o.source == source.name]
             years = sorted(

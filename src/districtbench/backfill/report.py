@@ -15,7 +15,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from districtbench.db import tables
+from districtbench.db import layout
 from districtbench.db.timestamps import utcnow
 from districtbench.db.states import BY_FIPS
 
@@ -160,4 +160,6 @@ def refresh_log_rows(report: BackfillReport, pending: dict[tuple[str, int], int]
 def write_refresh_logs(engine: sa.engine.Engine, rows: list[dict]) -> None:
     if rows:
         with engine.begin() as connection:
-            connection.execute(tables.data_refresh_logs.insert(), rows)
+            t = layout.of(connection)
+            stamps = t.stamps("data_refresh_logs", utcnow(), insert=True)
+            connection.execute(t.data_refresh_logs.insert(), [{**row, **stamps} for row in rows])

@@ -37,6 +37,7 @@ from districtbench.backfill.report import (
     refresh_log_rows,
     write_refresh_logs,
 )
+from districtbench.db import preflight
 from districtbench.backfill.writer import completed_units, mark_failed, write_units
 from districtbench.db.timestamps import utcnow
 from districtbench.sources.base import Source
@@ -68,6 +69,8 @@ def run_backfill(
     report = BackfillReport(notes=list(plan.notes), sources=[source.name for source in sources])
     for note in plan.notes:
         progress.note(note)
+    # before any request: a role that may not write, or a table that refuses the rows, is exit 2
+    preflight.check(engine, backfill=True, roster=any(unit.source.provides_roster for unit in plan.units))
     done = set() if force else completed_units(engine, {source.name for source in sources})
     totals = Counter(unit.source.name for unit in plan.units)
     progress.start({source.name: totals[source.name] for source in sources if totals[source.name]})

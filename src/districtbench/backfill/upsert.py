@@ -18,6 +18,10 @@ Compiled statements are cached per (dialect, table, columns, conflict, update, `
 object): a backfill sends the same few upserts hundreds of times, and compiling one costs
 more than sending it. A `where` that needs a value per call uses a `bindparam` and gets its
 value from `params`.
+
+Column names are the table's column KEYS (an app table of `db.layout` renders its physical
+names); a table in districtbench's own schema is compiled with the connection's
+`schema_translate_map`, since these statements are sent as text.
 """
 
 from __future__ import annotations
@@ -80,7 +84,8 @@ def upsert_columns(
     if not count:
         return 0
     arrays = dialect.name == "postgresql" and count >= ARRAY_MIN_ROWS
-    plan = _plan(dialect, table, keys, tuple(conflict), tuple(update), where, arrays)
+    translate = _schema_translation(connection, table)
+    plan = _plan(dialect, table, keys, tuple(conflict), tuple(update), where, arrays, translate)
     extra = plan.extra(params)
     if arrays:
         connection.exec_driver_sql(plan.text, tuple(array_text(columns[key]) for key in keys) + extra)
@@ -112,15 +117,26 @@ _plans: OrderedDict = OrderedDict()
 _plans_lock = threading.Lock()
 
 
-def _plan(dialect, table, keys, conflict, update, where, arrays: bool) -> _Plan:
+def _schema_translation(connection: sa.Connection, table: sa.Table) -> tuple:
+    """The connection's schema translation, as (placeholder, schema) pairs, for a table that
+    has a schema (SQLite's None: its main database)."""
+    if table.schema is None:
+        return ()
+    mapping = connection.get_execution_options().get("schema_translate_map") or {}
+    default = connection.dialect.default_schema_name
+    return tuple((key, value if value is not None else default) for key, value in mapping.items())
+
+
+def _plan(dialect, table, keys, conflict, update, where, arrays: bool, translate: tuple = ()) -> _Plan:
     # `where` by identity (a ClauseElement's == builds SQL); the entry keeps it alive
-    cache_key = (dialect, table, keys, conflict, update, id(where), arrays)
+    cache_key = (dialect, table, keys, conflict, update, id(where), arrays, translate)
     with _plans_lock:
         entry = _plans.get(cache_key)
         if entry is not None and entry[0] is where:
             _plans.move_to_end(cache_key)
             return entry[1]
-    plan = (_array_plan if arrays else _values_plan)(dialect, table, keys, conflict, update, where)
+    build = _array_plan if arrays else _values_plan
+    plan = build(dialect, table, keys, conflict, update, where, dict(translate))
     with _plans_lock:
         _plans[cache_key] = (where, plan)
         while len(_plans) > PLAN_CACHE_SIZE:
@@ -129,11 +145,18 @@ def _plan(dialect, table, keys, conflict, update, where, arrays: bool) -> _Plan:
 
 
 def _statement(insert, conflict, update, where):
+    key = [insert.table.c[name] for name in conflict]
     if update:
         return insert.on_conflict_do_update(
-            index_elements=list(conflict), set_={name: insert.excluded[name] for name in update}, where=where
+            index_elements=key, set_={name: insert.excluded[name] for name in update}, where=where
         )
-    return insert.on_conflict_do_nothing(index_elements=list(conflict))
+    return insert.on_conflict_do_nothing(index_elements=key)
+
+
+def _compile(statement, dialect, translate: dict, **kw):
+    if translate:
+        kw.update(schema_translate_map=translate, render_schema_translate=True)
+    return statement.compile(dialect=dialect, **kw)
 
 
 def _extra_binds(compiled, names, dialect) -> list:
@@ -143,7 +166,7 @@ def _extra_binds(compiled, names, dialect) -> list:
     ]
 
 
-def _array_plan(dialect, table, keys, conflict, update, where) -> _Plan:
+def _array_plan(dialect, table, keys, conflict, update, where, translate) -> _Plan:
     """`INSERT … SELECT * FROM unnest(CAST(:c0 AS type0[]), …) ON CONFLICT …`."""
     positional = _positional(dialect)
     casts = ", ".join(
@@ -152,7 +175,7 @@ def _array_plan(dialect, table, keys, conflict, update, where) -> _Plan:
     arrays = [sa.bindparam(f"_array_{index}", type_=sa.String) for index in range(len(keys))]
     source = sa.text(f"SELECT * FROM unnest({casts})").bindparams(*arrays).columns(*(sa.column(key, table.c[key].type) for key in keys))
     insert = postgresql.insert(table).from_select(list(keys), source)
-    compiled = _statement(insert, conflict, update, where).compile(dialect=positional)
+    compiled = _compile(_statement(insert, conflict, update, where), positional, translate)
     names = list(compiled.positiontup or ())
     array_names = [f"_array_{index}" for index in range(len(keys))]
     if names[: len(keys)] != array_names:
@@ -161,10 +184,10 @@ def _array_plan(dialect, table, keys, conflict, update, where) -> _Plan:
     return _Plan(compiled.string, "", "", keys, [], extra, {})
 
 
-def _values_plan(dialect, table, keys, conflict, update, where) -> _Plan:
+def _values_plan(dialect, table, keys, conflict, update, where, translate) -> _Plan:
     construct = INSERT_CONSTRUCTS[dialect.name]
     statement = _statement(construct(table), conflict, update, where)
-    compiled = statement.compile(dialect=_positional(dialect), column_keys=list(keys))
+    compiled = _compile(statement, _positional(dialect), translate, column_keys=list(keys))
     names = list(compiled.positiontup or ())
     value_names, other_names = names[: len(keys)], names[len(keys) :]
     head, marker, tail = compiled.string.partition(" VALUES (")

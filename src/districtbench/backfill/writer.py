@@ -10,6 +10,11 @@ an existing district only when no `district_data_history` row of the same direct
 has a NEWER year for it. The newer unit wrote that history row in the same transaction as its
 roster row, so the rule holds whatever order units finish in (resume, concurrency, reruns);
 it needs no extra column (`districts.urban_institute_year` belongs to the `latest` family).
+On an existing district it overwrites only the configured roster columns (default: all of
+`tables.ROSTER_COLUMNS`); a new district gets all of them.
+
+Statements go through the database's layout (`db.layout`): the app's column names, and the
+timestamp columns each table has (`created_at`/`updated_at`, set on every row written).
 """
 
 from __future__ import annotations
@@ -24,25 +29,15 @@ import sqlalchemy as sa
 from districtbench.backfill.plan import Unit
 from districtbench.backfill.report import COMPLETE, FAILED
 from districtbench.backfill.upsert import upsert_columns
-from districtbench.db import tables
+from districtbench.db import layout, tables
+from districtbench.db.engine import options_of
 from districtbench.sources.base import UnitRows
 
-ROSTER_FIELDS = (
-    "leaid",
-    "name",
-    "state_fips",
-    "state_abbrev",
-    "city_location",
-    "county_name",
-    "urban_centric_locale",
-    "number_of_schools",
-)
+ROSTER_FIELDS = tables.ROSTER_COLUMNS
 UNKNOWN_DISTRICT = "unknown district"
 DUPLICATE_LEAID = "duplicate leaid"
 INCOMPLETE_ROSTER_ROW = "roster row without leaid, name or state"
 
-history = tables.district_data_history
-districts = tables.districts
 fetch_units = tables.fetch_units
 
 
@@ -57,19 +52,20 @@ def write_units(connection: sa.Connection, items: list[tuple[Unit, UnitRows]], n
     columns — each row written once instead of once per source.
     """
     relax_commit_flush(connection)
+    t = layout.of(connection)
     roster_written = None
     in_roster: set[str] = set()  # leaids upserted into `districts` just now
     for unit, rows in items:
         if unit.source.provides_roster and rows.roster is not roster_written and rows.roster != roster_written:
             # Roster rows dropped here are counted through their history row (unknown district).
             roster = _dedupe(rows.roster, Counter(), roster=True)
-            upsert_roster(connection, roster, unit, now)
+            upsert_roster(connection, roster, unit, now, t)
             in_roster.update(record["leaid"] for record in roster)
             roster_written = rows.roster
     skipped = [Counter(rows.skipped) for _, rows in items]
     records = [_dedupe(rows.history, counter) for (_, rows), counter in zip(items, skipped)]
     wanted = {record["leaid"] for group in records for record in group}
-    known = known_leaids(connection, wanted - in_roster) | (wanted & in_roster)
+    known = known_leaids(connection, wanted - in_roster, t) | (wanted & in_roster)
     kept = []
     for group, counter in zip(records, skipped):
         kept.append(group if len(known) == len(wanted) else [record for record in group if record["leaid"] in known])
@@ -77,7 +73,7 @@ def write_units(connection: sa.Connection, items: list[tuple[Unit, UnitRows]], n
             counter[UNKNOWN_DISTRICT] += len(group) - len(kept[-1])
     for indexes in _history_groups(items, kept):
         units = [items[i][0] for i in indexes]
-        upsert_history(connection, units, [kept[i] for i in indexes], now)
+        upsert_history(connection, units, [kept[i] for i in indexes], now, t)
     mark_units(
         connection,
         [(unit, COMPLETE, len(rows), sum(counter.values()), None) for (unit, _), rows, counter in zip(items, kept, skipped)],
@@ -120,9 +116,11 @@ def relax_commit_flush(connection: sa.Connection) -> None:
         connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
 
 
-def upsert_history(connection: sa.Connection, units: list[Unit], groups: list[list[dict[str, Any]]], now: datetime) -> None:
+def upsert_history(connection: sa.Connection, units: list[Unit], groups: list[list[dict[str, Any]]], now: datetime,
+                   t: layout.Layout | None = None) -> None:
     """`INSERT … ON CONFLICT (leaid, year, source) DO UPDATE SET <these sources' columns>`.
     `groups[i]` are the rows of `units[i]`; all for the same districts in the same order."""
+    t = t or layout.of(connection)
     first = units[0]
     size = len(groups[0])
     if not size:
@@ -131,40 +129,46 @@ def upsert_history(connection: sa.Connection, units: list[Unit], groups: list[li
         "leaid": [record["leaid"] for record in groups[0]],
         "year": [first.year] * size,
         "source": [first.source.history_source] * size,
-        "created_at": [now] * size,
     }
+    stamps = t.stamps("district_data_history", now, insert=True)
+    columns.update({name: [value] * size for name, value in stamps.items()})
     for unit, records in zip(units, groups):
         for name in unit.source.columns:
             columns[name] = [record.get(name) for record in records]
-    update = tuple(name for unit in units for name in unit.source.columns)
-    upsert_columns(connection, history, columns, conflict=("leaid", "year", "source"), update=update)
+    update = tuple(name for unit in units for name in unit.source.columns) + tuple(
+        t.stamps("district_data_history", now, insert=False)
+    )
+    upsert_columns(connection, t.district_data_history, columns, conflict=("leaid", "year", "source"), update=update)
 
 
-def upsert_roster(connection: sa.Connection, records: list[dict[str, Any]], unit: Unit, now: datetime) -> None:
+def upsert_roster(connection: sa.Connection, records: list[dict[str, Any]], unit: Unit, now: datetime,
+                  t: layout.Layout | None = None) -> None:
     """Insert new districts; update existing ones unless a newer directory year wrote them."""
     if not records:
         return
+    t = t or layout.of(connection)
     columns: dict[str, list[Any]] = {name: [record.get(name) for record in records] for name in ROSTER_FIELDS}
-    columns["created_at"] = columns["updated_at"] = [now] * len(records)
+    columns.update({name: [value] * len(records) for name, value in t.stamps("districts", now, insert=True).items()})
+    configured = options_of(connection).roster_columns
+    update = tuple(name for name in ROSTER_FIELDS[1:] if configured is None or name in configured)
+    update += tuple(t.stamps("districts", now, insert=False))
     upsert_columns(
-        connection, districts, columns, conflict=("leaid",), update=_ROSTER_UPDATE,
-        where=_no_newer_directory_year(unit.source.history_source), params={"roster_year": int(unit.year)},
+        connection, t.districts, columns, conflict=("leaid",), update=update,
+        where=_no_newer_directory_year(t.district_data_history, t.districts, unit.source.history_source),
+        params={"roster_year": int(unit.year)},
     )
 
 
-_ROSTER_UPDATE = tuple(name for name in ROSTER_FIELDS if name != "leaid") + ("updated_at",)
-
-
 @functools.lru_cache(maxsize=None)
-def _no_newer_directory_year(history_source: str) -> sa.ColumnElement[bool]:
+def _no_newer_directory_year(history: sa.Table, districts: sa.Table, history_source: str) -> sa.ColumnElement[bool]:
     """NOT EXISTS a `history_source` history row of the existing district newer than the
-    `roster_year` parameter. One object per source, so the upsert compiles once."""
+    `roster_year` parameter. One object per layout and source, so the upsert compiles once."""
     newer = (
         sa.select(sa.literal_column("1"))
         .where(
             # the existing roster row; spelled out because SQLAlchemy does not correlate a
             # subquery inside ON CONFLICT and would add `districts` to its FROM
-            history.c.leaid == sa.literal_column(f"{districts.name}.leaid"),
+            history.c.leaid == sa.literal_column(f"{districts.name}.{districts.c.leaid.name}"),
             history.c.source == history_source,
             history.c.year > sa.bindparam("roster_year", type_=sa.Integer),
         )
@@ -173,12 +177,13 @@ def _no_newer_directory_year(history_source: str) -> sa.ColumnElement[bool]:
     return ~newer
 
 
-def known_leaids(connection: sa.Connection, leaids: Iterable[str]) -> set[str]:
+def known_leaids(connection: sa.Connection, leaids: Iterable[str], t: layout.Layout | None = None) -> set[str]:
     """Which of `leaids` (7 digits) are in the roster: one primary-key range query per state
     prefix (`'0600000'…'0699999'`; equal-length digit strings sort the same in any collation)."""
     wanted = set(leaids)
     if not wanted:
         return set()
+    districts = (t or layout.of(connection)).districts
     found: set[str] = set()
     for prefix in sorted({leaid[:2] for leaid in wanted}):
         query = sa.select(districts.c.leaid).where(

@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "districtbench.cli.backfill",
     "districtbench.cli.compute",
     "districtbench.cli.migrate",
+    "districtbench.cli.prisma",
     "districtbench.cli.listing",
 )
 

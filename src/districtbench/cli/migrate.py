@@ -1,7 +1,8 @@
-"""`districtbench migrate`: upgrade (default), --sql, --status, --downgrade REV."""
+"""`districtbench migrate`: upgrade (default), --sql, --status, --downgrade REV [--yes]."""
 
 from __future__ import annotations
 
+import sys
 from typing import Optional
 
 import typer
@@ -9,6 +10,14 @@ import typer
 from districtbench import console
 from districtbench.cli.state import get_state
 from districtbench.errors import UsageError
+
+# What a downgrade cannot take back, in the app's tables districtbench writes.
+NOT_UNDONE = (
+    "Not undone by a downgrade: rows districtbench inserted into tables it did not create stay "
+    "({kept}: districts from the roster, history rows, refresh logs, the state reference rows), and the "
+    "values it wrote into the app's columns (the roster columns of districts, the metric columns listed "
+    "in the README) keep their new values — the earlier values were not saved."
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -18,8 +27,8 @@ def register(app: typer.Typer) -> None:
         sql: bool = typer.Option(
             False,
             "--sql",
-            help="Print the SQL of a full upgrade to stdout instead of running it (for review, or "
-            "to paste into another migration tool). Needs no database connection.",
+            help="Print the SQL `migrate` would run against this database (adoption included), to stdout, "
+            "without changing anything. Without a reachable database: the SQL for a fresh, empty one.",
         ),
         status: bool = typer.Option(
             False,
@@ -32,13 +41,15 @@ def register(app: typer.Typer) -> None:
             "--downgrade",
             metavar="REV",
             help="Go back to revision REV: a revision id (0001_base), -1 (one step back) or base "
-            "(remove districtbench's schema; tables that existed before it stay).",
+            "(remove districtbench's schema; tables that existed before it stay). Shows what it will "
+            "remove and asks first.",
             show_default=False,
         ),
+        yes: bool = typer.Option(False, "--yes", "-y", help="With --downgrade: do not ask for confirmation."),
     ) -> None:
         """Create or adopt the tables, add the benchmark columns and seed the state rows.
 
-        Upgrades the database to the latest schema revision; an up-to-date database is left as it is. Tables the application already has are adopted: only missing tables, columns and indexes are added, nothing is dropped or changed.
+        Upgrades the database to the latest schema revision; an up-to-date database is left as it is. Tables the application already has are adopted: only missing columns are added (nullable, under the app's names where it renamed them), nothing is dropped or changed, and what districtbench needs but does not add there is listed with the statement to run. Example: `districtbench migrate --sql > plan.sql` to review first.
         """
         from districtbench.db import migrations
 
@@ -48,11 +59,11 @@ def register(app: typer.Typer) -> None:
             raise UsageError(f"{' and '.join(chosen)} cannot be combined.", hint="Use one at a time.")
         state = get_state(ctx)
         if sql:
-            typer.echo(migrations.upgrade_sql(state.settings.database_url), nl=False)
+            _print_sql(state)
             return
         if downgrade is not None:
             migrations.validate_revision(downgrade)
-            console.info(migrations.downgrade(state.engine(), downgrade).summary())
+            _downgrade(state, downgrade, yes)
             return
         engine = state.engine()
         if status:
@@ -63,4 +74,82 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"migration pending: {'no' if current == head else 'yes'}")
             migrations.require_current(engine)
             return
-        console.info(migrations.upgrade(engine).summary())
+        report = migrations.upgrade(engine)
+        console.info(report.summary())
+        print_findings(report)
+
+
+def print_findings(report) -> None:
+    """The app's column names in use, then what stands in the way of districtbench's writes."""
+    from districtbench.db.findings import ERROR
+
+    if report.renamed:
+        console.note("The app's column names in use (districtbench's name → the app's): "
+                     + "; ".join(report.mapping_lines()) + ".")
+    for finding in report.findings:
+        (console.warn if finding.level == ERROR else console.note)(finding.message)
+        for statement in finding.statements:
+            console.info(f"    {statement}")
+
+
+def _print_sql(state) -> None:
+    from districtbench.db import migrations
+
+    reason = state.unavailable_reason()
+    database = state.settings.masked_database_url
+    if reason is not None:
+        console.warn(f"No database to plan against ({reason}): showing the SQL for a fresh, empty database.")
+        typer.echo(f"-- districtbench migrate --sql: {database} could not be used ({reason}).")
+        typer.echo("-- This is the SQL for a fresh, empty database, not a plan for that one.")
+        typer.echo(migrations.upgrade_sql(state.settings.database_url, state.settings.own_schema), nl=False)
+        return
+    report = migrations.upgrade(state.engine(), dry_run=True)
+    start = report.from_revision or "no districtbench schema"
+    typer.echo(f"-- The SQL `districtbench migrate` would run on {database} (now at {start}).")
+    typer.echo("-- Recorded from the migration run in a transaction that was rolled back: nothing was changed.")
+    for statement in report.statements:
+        typer.echo(statement)
+    if not report.statements:
+        typer.echo("-- Nothing: the database is up to date.")
+    if report.renamed:
+        typer.echo("-- The app's column names districtbench uses: " + "; ".join(report.mapping_lines()) + ".")
+    if report.findings:
+        typer.echo("-- Not run: districtbench does not add keys, indexes or constraints to the app's tables.")
+        typer.echo("-- For the app team to review and run:")
+    for finding in report.findings:
+        typer.echo(f"-- {finding.message}")
+        for statement in finding.statements:
+            typer.echo(f"--   {statement}")
+
+
+def _downgrade(state, revision: str, yes: bool) -> None:
+    from districtbench.db import migrations
+    from districtbench.db.tables import APP_TABLES
+
+    engine = state.engine()
+    preview = migrations.downgrade(engine, revision, dry_run=True)
+    if not preview.changed:
+        console.info(f"Nothing to remove: {state.settings.masked_database_url} is at {preview.from_revision or 'no revision'}.")
+        return
+    console.info(f"Going back from {preview.from_revision} to {preview.to_revision or 'nothing of districtbench'} removes:")
+    for label, names in (("tables", preview.dropped_tables), ("columns", preview.dropped_columns),
+                         ("rows", preview.removed_rows)):
+        if names:
+            console.info(f"  {label} ({len(names)}): {', '.join(names)}")
+    kept = [name for name in APP_TABLES if name not in preview.dropped_tables]
+    if kept:
+        console.info(NOT_UNDONE.format(kept=", ".join(kept)))
+    if not yes:
+        if not _interactive():
+            raise UsageError(
+                "--downgrade removes what is listed above and asks for a confirmation, but the input is not a terminal.",
+                hint="Add --yes to confirm it without a prompt.",
+            )
+        if not typer.confirm("Remove it?", default=False, err=True):
+            console.info("Nothing was changed.")
+            raise typer.Exit(1)
+    console.info(migrations.downgrade(engine, revision).summary())
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty()

@@ -51,6 +51,25 @@ class AppState:
             self._engine.dispose()
             self._engine = None
 
+    def unavailable_reason(self) -> str | None:
+        """Why there is no database to read (None: there is one, and `engine()` is open).
+        A SQLite file that does not exist is not created just to find that out."""
+        from pathlib import Path
+
+        from sqlalchemy.engine import make_url
+
+        from districtbench.errors import DatabaseUnavailableError
+
+        url = make_url(self.settings.database_url)
+        if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+            if not Path(url.database).exists():
+                return f"the SQLite file {url.database} does not exist yet"
+        try:
+            self.engine()
+        except DatabaseUnavailableError as exc:
+            return exc.message
+        return None
+
     def migrated_engine(self) -> Engine:
         """The engine, after checking the schema is at the latest revision."""
         from districtbench.db.revision import at_head

@@ -29,8 +29,7 @@ def district_columns_written(families) -> list[str]:
 
 
 def build_status(state) -> StatusReport:
-    from districtbench.db import migrations
-    from districtbench.db.tables import districts
+    from districtbench.db import layout, migrations
 
     engine = state.engine()
     current = migrations.current_revision(engine)
@@ -46,15 +45,17 @@ def build_status(state) -> StatusReport:
             hint="Run `districtbench migrate` to upgrade it.",
         )
     with engine.connect() as connection:
+        t = layout.of(connection)
         return StatusReport(
             database=state.settings.masked_database_url,
             current_revision=current,
             head_revision=head,
             migration_pending=current != head,
-            districts=connection.execute(sa.select(sa.func.count()).select_from(districts)).scalar_one(),
+            districts=connection.execute(sa.select(sa.func.count()).select_from(t.districts)).scalar_one(),
             sources=source_year_statuses(connection, state.sources),
             compute=last_compute_runs(connection),
             coverage=column_coverage(connection, district_columns_written(state.families)),
+            column_names={f"{table}.{logical}": physical for table, logical, physical, _ in t.renamed()},
         )
 
 
@@ -68,6 +69,9 @@ def print_status(report: StatusReport) -> None:
     out.print(f"Database: {console.safe(report.database)}")
     out.print(f"Schema revision: {report.current_revision} (latest {report.head_revision}, {pending})")
     out.print(f"Districts in the roster: {report.districts:,}")
+    if report.column_names:
+        names = ", ".join(f"{logical} → {physical}" for logical, physical in report.column_names.items())
+        out.print(f"The app's column names in use (districtbench's name → the database's): {names}")
 
     counts = ("year", "districts with data", "units complete", "units failed")
     sources = console.table("Data per source and year", "source", *counts, "last fetch", right=counts)

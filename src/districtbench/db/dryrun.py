@@ -34,7 +34,9 @@ class StatementRecorder:
         words = statement.lstrip().split(None, 1)
         if not words or words[0].upper() not in _CHANGES:
             return
-        batches = parameters if executemany else [parameters]
+        # an executemany gets a list of parameter sets; insertmanyvalues batches come as one set
+        many = executemany and isinstance(parameters, list) and parameters and isinstance(parameters[0], (dict, tuple, list))
+        batches = parameters if many else [parameters]
         for params in batches:
             self.statements.append(_render(cursor, statement, params).strip().rstrip(";") + ";")
 

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from districtbench.db import tables
 from districtbench.db.layout import Layout
+from districtbench.prisma.fields import camel_case
 
 ERROR, SUGGESTION = "error", "suggestion"
 
@@ -38,18 +40,6 @@ WHAT_FAILS = {
     "district_data_history": "every backfill unit",
     "data_refresh_logs": "the log row of every backfill and compute run (compute then rolls back)",
 }
-# Indexes districtbench creates on tables it creates; on the app's tables it only suggests them.
-INDEXES = {
-    "districts": {"districts_state_fips_idx": ("state_fips",), "districts_state_abbrev_idx": ("state_abbrev",)},
-    "district_data_history": {
-        "district_data_history_leaid_idx": ("leaid",),
-        "district_data_history_year_idx": ("year",),
-        "district_data_history_source_idx": ("source",),
-    },
-    "data_refresh_logs": {"data_refresh_logs_data_source_completed_at_idx": ("data_source", "completed_at")},
-}
-
-
 @dataclass(frozen=True)
 class Finding:
     level: str  # ERROR: a write of districtbench will fail; SUGGESTION: optional
@@ -101,7 +91,7 @@ def _missing_key(layout: Layout, table: str, key: tuple[str, ...], sqlite: bool)
         f"{table} has no unique key on ({listed}); districtbench's upserts need one and it does not add "
         f"constraints to the app's tables, so {WHAT_FAILS[table]} will fail. The app team can add it "
         "(after removing duplicate rows, if any), and declare it in the Prisma schema "
-        f"(@@unique([{', '.join(_camel(c) for c in physical)}])):",
+        f"(@@unique([{', '.join(camel_case(c) for c in physical)}])):",
         (statement,),
     )
 
@@ -125,15 +115,10 @@ def _missing_indexes(inspector, layout: Layout, table: str) -> list[Finding]:
     present |= {tuple(uq["column_names"]) for uq in inspector.get_unique_constraints(table)}
     present.add(tuple(inspector.get_pk_constraint(table)["constrained_columns"]))
     statements = []
-    for name, columns in INDEXES.get(table, {}).items():
+    for name, columns in tables.INDEXES.get(table, {}).items():
         physical = tuple(layout.physical(table, c) for c in columns)
         if not any(existing[: len(physical)] == physical for existing in present):
             statements.append(f"CREATE INDEX {name} ON {table} ({', '.join(physical)});")
     if not statements:
         return []
     return [Finding(SUGGESTION, table, f"{table}: optional indexes for speed, left to the app team:", tuple(statements))]
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part[:1].upper() + part[1:] for part in rest)

@@ -98,7 +98,8 @@ class MigrationReport:
 
 
     def mapping_lines(self) -> list[str]:
-        return [f"{table}.{logical} is the app's column {physical} ({origin})"
+        """"districts.graduation_rate_total → graduation_rate" (districtbench's name → the app's)."""
+        return [f"{table}.{logical} → {physical}" + (" (configured)" if origin == layout.CONFIGURED else "")
                 for table, logical, physical, origin in self.renamed]
 
 

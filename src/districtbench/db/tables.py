@@ -248,6 +248,26 @@ column_map = sa.Table(
 )
 OWN_TABLES = (fetch_units.name, created_objects.name, column_map.name)
 
+# Keys and indexes of the app's tables, named as revision 0001 (and NAMING_CONVENTION) name
+# them: created with a table districtbench creates, only suggested on an app's table.
+INDEXES: dict[str, dict[str, tuple[str, ...]]] = {
+    "districts": {"districts_state_fips_idx": ("state_fips",), "districts_state_abbrev_idx": ("state_abbrev",)},
+    "district_data_history": {
+        "district_data_history_leaid_idx": ("leaid",),
+        "district_data_history_year_idx": ("year",),
+        "district_data_history_source_idx": ("source",),
+    },
+    "data_refresh_logs": {"data_refresh_logs_data_source_completed_at_idx": ("data_source", "completed_at")},
+}
+UNIQUES: dict[str, dict[str, tuple[str, ...]]] = {
+    "states": {"states_abbrev_key": ("abbrev",)},
+    "district_data_history": {"district_data_history_leaid_year_source_key": ("leaid", "year", "source")},
+}
+FOREIGN_KEYS: dict[str, dict[str, tuple[str, str, str]]] = {  # name -> (column, table, column)
+    "districts": {"districts_state_fips_fkey": ("state_fips", "states", "fips")},
+    "district_data_history": {"district_data_history_leaid_fkey": ("leaid", "districts", "leaid")},
+}
+
 HISTORY_SOURCES = (
     "ccd_directory",
     "ccd_finance",

@@ -63,10 +63,11 @@ def bounded(
     *,
     value_range: tuple[Decimal, Decimal] | None = None,
 ) -> Output:
-    """An Output checked against the range of `target.column`'s type (and `valid_max`).
+    """An Output checked against the range of `target.column`'s type (and `valid_max`);
+    the type is the logical model's (`db.tables`), whichever Table `target` is.
     `value_range`: the values `value` can take, when its inputs' types bound it; if they all
     fit, the value is stored unchecked (nothing can be NULLed, and no CASE per row)."""
-    low, high = column_range(target.c[column])
+    low, high = column_range(tables.metadata.tables[target.name].c[column])
     if valid_max is not None:
         high = min(high, valid_max)
     if value_range is not None and low <= value_range[0] and value_range[1] <= high:
@@ -87,7 +88,7 @@ def apply_outputs(
     `extra_values` are set on the rows written; `also_when` writes rows that match it even if
     their values are unchanged."""
     connection = ctx.connection
-    deferred = target is tables.districts and key == "leaid" and extra_values is None and also_when is None
+    deferred = target is ctx.tables.districts and key == "leaid" and extra_values is None and also_when is None
     checked = [output for output in outputs if output.checked]
     nulled: dict[str, int] = {}
     if checked:  # one pass over the stage alone (cheap: no join, no CASE per value)
@@ -114,7 +115,7 @@ def apply_outputs(
         sa.update(target)
         .where(target.c[key] == stage.c[key])
         .where(changed)
-        .values({**values, **(extra_values or {}), "updated_at": ctx.now})
+        .values({**values, **(extra_values or {}), **ctx.tables.stamps(target.name, ctx.now, insert=False)})
     )
     result = connection.execute(statement)
     return result.rowcount, nulled

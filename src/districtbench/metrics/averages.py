@@ -87,7 +87,7 @@ def _parts(name: str, has_den: bool) -> list[str]:
 
 
 def compute(ctx: RunContext) -> FamilyOutcome:
-    d, s = ctx.districts(*_inputs()), tables.states
+    d, s = ctx.districts(*_inputs()), ctx.tables.states
     sums = _sums(ctx.arith, d)
     labelled = []
     for name, (num, den, _) in sums.items():

@@ -8,6 +8,10 @@ them land in ONE `UPDATE districts` at the end of the run (`flush`). Rewriting e
 of each row and of its index entries, every time). A family that reads district columns
 reads them from `ctx.districts(*columns)`, which shows the values earlier families of the
 run have computed.
+
+Statements against the app's tables are built from `ctx.tables` (`db.layout`): Tables keyed
+by the logical names of `db.tables` that render the database's own column names. Types,
+scales and ranges are read from `db.tables`.
 """
 
 from __future__ import annotations
@@ -23,8 +27,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import ClauseElement, Executable
 
-from districtbench.db import tables
-
+from districtbench.db import layout
 from districtbench.metrics.arith import Arith
 
 STAGE_PREFIX = "districtbench_stage_"
@@ -66,12 +69,14 @@ class RunContext:
     connection: Connection
     now: datetime
     arith: Arith = field(init=False)
+    tables: layout.Layout = field(init=False)
     _stages: dict[str, sa.Table] = field(default_factory=dict, init=False)
     _memo: dict[str, object] = field(default_factory=dict, init=False)
     _pending: list[PendingWrite] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
         self.arith = Arith(self.connection.dialect.name)
+        self.tables = layout.of(self.connection)
         if self.arith.postgresql:
             # Sorts and hashes of a few hundred thousand rows in memory, for this transaction only.
             kb = self.connection.execute(sa.text("SELECT setting::bigint FROM pg_settings WHERE name = 'work_mem'"))
@@ -188,10 +193,10 @@ class RunContext:
     def districts(self, *columns: str) -> sa.FromClause:
         """`districts` with the values this run has computed so far (same column names):
         `leaid`, `state_fips` and the named `columns` (all columns if none are named). Use
-        it, not `tables.districts`, to read district columns; types and ranges come from
-        `tables.districts`. Only the staging tables holding named columns are joined (on
+        it, not `ctx.tables.districts`, to read district columns; types and ranges come from
+        `db.tables.districts`. Only the staging tables holding named columns are joined (on
         PostgreSQL they have no unique key, so the planner could not drop an unused one)."""
-        d = tables.districts
+        d = self.tables.districts
         names = list(dict.fromkeys(["leaid", "state_fips", *columns])) if columns else list(d.c.keys())
         writes = [write for write in self._pending if any(name in write.values for name in names)]
         if not writes:
@@ -201,7 +206,8 @@ class RunContext:
         for write in writes:
             joined = joined.outerjoin(write.stage, write.stage.c[write.key] == d.c.leaid)
             replaced.update(write.values)
-        selected = [replaced[name].label(name) if name in replaced else d.c[name] for name in names]
+        # labelled with the logical names (a column of `d` is named as the app names it)
+        selected = [replaced[name].label(name) if name in replaced else d.c[name].label(name) for name in names]
         return sa.select(*selected).select_from(joined).subquery("current_districts")
 
     def flush(self) -> int:
@@ -211,11 +217,12 @@ class RunContext:
         pending, self._pending = self._pending, []
         if not any(write.changed_rows for write in pending):
             return 0
-        d = tables.districts
+        d = self.tables.districts
         joins = [write.stage.c[write.key] == d.c.leaid for write in pending]
         values = {column: value for write in pending for column, value in write.values.items()}
         changed = sa.or_(*[d.c[column].is_distinct_from(value) for column, value in values.items()])
-        statement = sa.update(d).where(*joins).where(changed).values({**values, "updated_at": self.now})
+        stamps = self.tables.stamps("districts", self.now, insert=False)
+        statement = sa.update(d).where(*joins).where(changed).values({**values, **stamps})
         return self.connection.execute(statement).rowcount
 
     def memo(self, key: str, build: Callable[[], object]) -> object:

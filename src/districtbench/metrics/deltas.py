@@ -24,8 +24,8 @@ from districtbench.plugins.hookspecs import hookimpl
 
 
 def compute(ctx: RunContext) -> FamilyOutcome:
-    state = tables.states.alias("state_avg")
-    nation = tables.states.alias("national_avg")
+    state = ctx.tables.states.alias("state_avg")
+    nation = ctx.tables.states.alias("national_avg")
     current = ctx.districts(*[metric.district_column for metric in METRICS])
     ranked = ranked_districts(ctx.arith, current)  # current values + what the flags compare
     computed = []
@@ -56,9 +56,9 @@ def compute(ctx: RunContext) -> FamilyOutcome:
     for metric in METRICS:
         spread = _difference_range(metric) if ctx.arith.postgresql else None
         for column in (metric.vs_state_column, metric.vs_national_column):
-            outputs.append(bounded(tables.districts, column, stage.c[column], value_range=spread))
+            outputs.append(bounded(ctx.tables.districts, column, stage.c[column], value_range=spread))
         outputs.append(Output(metric.quartile_column, stage.c[metric.quartile_column]))
-    changed, nulled = apply_outputs(ctx, tables.districts, "leaid", stage, outputs)
+    changed, nulled = apply_outputs(ctx, ctx.tables.districts, "leaid", stage, outputs)
     return FamilyOutcome(districts_updated=changed, nulled=nulled)
 
 

@@ -6,7 +6,6 @@ in that year gets NULL values and a NULL year (never an older value).
 
 from __future__ import annotations
 
-from districtbench.db import tables
 from districtbench.metrics.apply import Output, apply_outputs
 from districtbench.metrics.base import FamilyOutcome, MetricFamily
 from districtbench.metrics.context import RunContext
@@ -21,7 +20,7 @@ def compute(ctx: RunContext) -> FamilyOutcome:
     for spec in LATEST_SOURCES:
         outputs += [Output(column, stage.c[label(spec.source, hist, "latest")]) for column, hist in spec.columns]
         outputs += [Output(column, stage.c[year_label(spec.source)]) for column in spec.year_columns]
-    changed, nulled = apply_outputs(ctx, tables.districts, "leaid", stage, outputs)
+    changed, nulled = apply_outputs(ctx, ctx.tables.districts, "leaid", stage, outputs)
     return FamilyOutcome(districts_updated=changed, nulled=nulled)
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from districtbench.db import tables
 from districtbench.metrics.apply import apply_outputs, bounded
 from districtbench.metrics.base import FamilyOutcome, MetricFamily
 from districtbench.metrics.context import RunContext
@@ -21,7 +20,7 @@ RATIO_METRICS = tuple(metric for metric in METRICS if metric.district_ratio is n
 
 
 def compute(ctx: RunContext) -> FamilyOutcome:
-    d = tables.districts
+    d = ctx.tables.districts
     stage = ctx.stage(
         "ratios",
         sa.Column("leaid", sa.String(7), primary_key=True),

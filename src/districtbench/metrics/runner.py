@@ -19,7 +19,7 @@ from typing import Iterable, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from districtbench.db import tables
+from districtbench.db import layout
 from districtbench.db.timestamps import utcnow
 from districtbench.errors import PluginError, UsageError
 from districtbench.metrics.base import FamilyOutcome, MetricFamily
@@ -196,4 +196,6 @@ def _write_logs(connection: Connection, families: list[FamilyResult]) -> None:
             }
         )
     if rows:
-        connection.execute(sa.insert(tables.data_refresh_logs), rows)
+        t = layout.of(connection)
+        stamps = t.stamps("data_refresh_logs", utcnow(), insert=True)
+        connection.execute(sa.insert(t.data_refresh_logs), [{**row, **stamps} for row in rows])

@@ -21,7 +21,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from districtbench.db import tables
 from districtbench.metrics.context import RunContext
 from districtbench.metrics.definitions import LATEST_SOURCES, TRENDS
 from districtbench.metrics.years import source_years
@@ -52,8 +51,8 @@ def snapshot(ctx: RunContext) -> sa.Table:
 
 def _build(ctx: RunContext) -> sa.Table:
     if not ctx.arith.postgresql:
-        return ctx.stage_as("snapshot", _lookups(source_years(ctx)), key=("leaid",))
-    d, h = tables.districts, tables.district_data_history
+        return ctx.stage_as("snapshot", _lookups(ctx.tables, source_years(ctx)), key=("leaid",))
+    d, h = ctx.tables.districts, ctx.tables.district_data_history
     triples = wanted()
     sources = list(dict.fromkeys([spec.source for spec in LATEST_SOURCES] + [t.source for t in TRENDS]))
     years = _inline(ctx, source_years(ctx), sources)
@@ -118,12 +117,12 @@ def _inline(ctx: RunContext, stage: sa.Table, sources: list[str]) -> sa.FromClau
     return sa.select(*[listed.c[c.name] for c in columns]).subquery("years")
 
 
-def _lookups(years: sa.Table) -> sa.Select:
+def _lookups(t, years: sa.Table) -> sa.Select:
     """Every district, with its row of each source in the latest and base year of its state
     (NULLs where the state has no such year or the district no such row). The years table
     has one row per (state, source) and the history one per (leaid, year, source), so each
     district is exactly one row."""
-    d, h = tables.districts, tables.district_data_history
+    d, h = t.districts, t.district_data_history
     triples = wanted()
     sources = list(dict.fromkeys(source for source, _, _ in triples))
     joined: sa.FromClause = d

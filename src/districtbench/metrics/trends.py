@@ -20,7 +20,7 @@ from districtbench.metrics.snapshot import ENDS, label, snapshot
 from districtbench.plugins.hookspecs import hookimpl
 
 def compute(ctx: RunContext) -> FamilyOutcome:
-    d, h = tables.districts, tables.district_data_history
+    d, h = ctx.tables.districts, tables.district_data_history  # h: types of the history columns
     pivot = snapshot(ctx)
     computed = []
     for trend in TRENDS:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from districtbench.db import tables
+from districtbench.db.layout import Layout
 from districtbench.metrics.context import RunContext
 
 
@@ -19,11 +19,12 @@ def source_years(ctx: RunContext) -> sa.Table:
 
 
 def _build(ctx: RunContext) -> sa.Table:
-    return ctx.stage_as("source_years", years_query(), key=("state_fips", "source"))
+    return ctx.stage_as("source_years", years_query(ctx.tables), key=("state_fips", "source"))
 
 
-def years_query() -> sa.Select:
-    d, h = tables.districts, tables.district_data_history
+def years_query(t: Layout) -> sa.Select:
+    """The years over the app's tables of layout `t` (`db.layout`)."""
+    d, h = t.districts, t.district_data_history
     present = (
         sa.select(d.c.state_fips, h.c.source, h.c.year)
         .select_from(h.join(d, d.c.leaid == h.c.leaid))

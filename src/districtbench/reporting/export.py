@@ -1,4 +1,6 @@
-"""Rows of `districtbench export`: one per district, field names = the database column names."""
+"""Rows of `districtbench export`: one per district. Field names are districtbench's column
+names (schema.md's), whatever the app calls the columns (e.g. `graduation_rate_total` for the
+June 2026 app's `graduation_rate`), so an export reads the same from every database."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from typing import IO, Iterator, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from districtbench.db import tables
+from districtbench.db import layout, tables
 
 # Bookkeeping columns of the app, not benchmarks.
 EXCLUDED_COLUMNS = ("created_at", "updated_at")
@@ -21,9 +23,9 @@ def export_columns() -> list[str]:
 
 
 def district_rows(connection: Connection, state_fips: Sequence[str] | None) -> Iterator[dict]:
-    districts = tables.districts
+    districts = layout.of(connection).districts
     columns = export_columns()
-    query = sa.select(*(districts.c[name] for name in columns)).order_by(districts.c.leaid)
+    query = sa.select(*(districts.c[name].label(name) for name in columns)).order_by(districts.c.leaid)
     if state_fips:
         query = query.where(districts.c.state_fips.in_(list(state_fips)))
     for row in connection.execute(query):

@@ -9,7 +9,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from districtbench.db import tables
+from districtbench.db import layout
 from districtbench.errors import UsageError
 from districtbench.metrics.definitions import LATEST_SOURCES, METRICS, Metric
 from districtbench.metrics.years import years_query
@@ -87,7 +87,7 @@ def find_district(connection: Connection, query: str) -> str:
     `query` is a leaid (leading zeros optional) or part of a district's name: a name that
     matches exactly one district (or exactly one district by its full name) selects it.
     """
-    districts = tables.districts
+    districts = layout.of(connection).districts
     leaid = normalize_leaid(query)
     if leaid and connection.execute(sa.select(districts.c.leaid).where(districts.c.leaid == leaid)).first():
         return leaid
@@ -110,7 +110,7 @@ def find_district(connection: Connection, query: str) -> str:
 def _name_matches(connection: Connection, words: str) -> list[str]:
     """Leaids (at most 2) of the districts named `words` (case-insensitive), else of those
     whose name contains it: one leaid means the query names a single district."""
-    districts = tables.districts
+    districts = layout.of(connection).districts
     lowered = sa.func.lower(districts.c.name)
     leaids: list[str] = []
     for condition in (lowered == words, lowered.contains(words, autoescape=True)):
@@ -121,7 +121,7 @@ def _name_matches(connection: Connection, words: str) -> list[str]:
 
 
 def _close_matches(connection: Connection, query: str, leaid: str | None) -> list[str]:
-    districts = tables.districts
+    districts = layout.of(connection).districts
     label = lambda row: f"{row.leaid} {row.name} ({row.state_abbrev or row.state_fips})"  # noqa: E731
     columns = (districts.c.leaid, districts.c.name, districts.c.state_abbrev, districts.c.state_fips)
     if leaid:
@@ -141,10 +141,13 @@ def _close_matches(connection: Connection, query: str, leaid: str | None) -> lis
 
 
 def district_view(connection: Connection, leaid: str) -> DistrictView:
-    districts, states = tables.districts, tables.states
-    district = connection.execute(sa.select(districts).where(districts.c.leaid == leaid)).mappings().one()
-    state = connection.execute(sa.select(states).where(states.c.fips == district["state_fips"])).mappings().first()
-    national = connection.execute(sa.select(states).where(states.c.fips == NATIONAL_FIPS)).mappings().first()
+    t = layout.of(connection)
+    districts, states = t.districts, t.states
+    district = connection.execute(sa.select(*_by_logical_names(districts)).where(districts.c.leaid == leaid)).mappings().one()
+    state = connection.execute(
+        sa.select(*_by_logical_names(states)).where(states.c.fips == district["state_fips"])
+    ).mappings().first()
+    national = connection.execute(sa.select(*_by_logical_names(states)).where(states.c.fips == NATIONAL_FIPS)).mappings().first()
     trend_years = _trend_years(connection, district["state_fips"])
     view = DistrictView(
         leaid=leaid,
@@ -179,9 +182,14 @@ def district_view(connection: Connection, leaid: str) -> DistrictView:
     return view
 
 
+def _by_logical_names(table: sa.Table) -> list:
+    """The table's columns labelled with districtbench's names (rows keyed by them)."""
+    return [column.label(column.key) for column in table.c]
+
+
 def _trend_years(connection: Connection, state_fips: str) -> dict[str, tuple[int, int]]:
     # years_query() gives (state_fips, source, latest_year, base_year) by position.
-    state_column, source, latest, base = years_query().subquery().c
+    state_column, source, latest, base = years_query(layout.of(connection)).subquery().c
     rows = connection.execute(
         sa.select(source, base, latest).where(state_column == state_fips, base.is_not(None))
     ).all()

@@ -9,7 +9,7 @@ from typing import Iterable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from districtbench.db import tables
+from districtbench.db import layout, tables
 
 
 @dataclass
@@ -42,6 +42,8 @@ class StatusReport:
     sources: list[SourceYearStatus] = field(default_factory=list)
     compute: list[FamilyRun] = field(default_factory=list)
     coverage: dict[str, int] = field(default_factory=dict)
+    # "table.logical": the app's column, where the database's name is not the plan's
+    column_names: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         def encode(value):
@@ -54,7 +56,7 @@ class StatusReport:
 
 
 def source_year_statuses(connection: Connection, sources: Iterable) -> list[SourceYearStatus]:
-    history = tables.district_data_history
+    history = layout.of(connection).district_data_history
     units = tables.fetch_units
     unit_rows = connection.execute(
         sa.select(
@@ -87,7 +89,7 @@ def source_year_statuses(connection: Connection, sources: Iterable) -> list[Sour
 
 
 def last_compute_runs(connection: Connection) -> list[FamilyRun]:
-    logs = tables.data_refresh_logs
+    logs = layout.of(connection).data_refresh_logs
     newest = (
         sa.select(logs.c.data_source, sa.func.max(logs.c.id).label("id"))
         .where(logs.c.data_source.like("compute:%"))
@@ -113,7 +115,7 @@ def last_compute_runs(connection: Connection) -> list[FamilyRun]:
 
 
 def column_coverage(connection: Connection, columns: Iterable[str]) -> dict[str, int]:
-    districts = tables.districts
+    districts = layout.of(connection).districts
     columns = list(columns)
     if not columns:
         return {}

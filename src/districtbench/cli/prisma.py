@@ -1,0 +1,93 @@
+"""`districtbench prisma [--all] [--check FILE]`: the Prisma fields of the columns districtbench
+adds to the app's tables, ready to paste; or a check of the app's schema file against them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from districtbench import __version__, console
+from districtbench.cli.state import get_state
+from districtbench.errors import UsageError
+
+
+def expected_models(state, everything: bool):
+    """(models, where they come from): the bookkeeping of a migrated database, else (or with
+    `everything`) every column districtbench declares; names as this database has them."""
+    import sqlalchemy as sa
+
+    from districtbench.db import layout, tables
+    from districtbench.db.revision import at_head
+    from districtbench.prisma import fields
+
+    configured = {(t, logical): physical for t, logical, physical in state.settings.column_overrides}
+    reason = state.unavailable_reason()
+    if reason is not None:
+        return fields.declared_models(configured), f"every column districtbench declares (no database: {reason})"
+    engine = state.engine()
+    migrated = at_head(engine)
+    with engine.connect() as connection:
+        physical = {key: name for key, (name, _) in layout.build(connection).mapping.items()}
+        if everything or not migrated:
+            why = "--all" if everything else "the database is not migrated yet"
+            return fields.declared_models(physical), f"every column districtbench declares ({why}), with this database's names"
+        c = tables.created_objects
+        added = [tuple(row) for row in connection.execute(sa.select(c.c.kind, c.c.table_name, c.c.name).order_by(c.c.id))]
+    return fields.added_models(added, physical), f"what districtbench added to the app's tables of {state.settings.masked_database_url}"
+
+
+def render(models, source: str) -> str:
+    lines = [
+        f"// districtbench {__version__}: the Prisma fields of {source}.",
+        "// Paste the lines of each block into the app's model of that table (the one mapped to it), or the",
+        "// whole block where the app has no model for the table yet. Then see the README,",
+        "// \"Using districtbench with a Prisma app\", for the migration to record them without drift.",
+    ]
+    if not models:
+        lines.append("// districtbench added nothing to the app's tables: there is nothing to paste.")
+    for model in models:
+        lines += ["", model.render()]
+    return "\n".join(lines) + "\n"
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("prisma")
+    def prisma_command(
+        ctx: typer.Context,
+        check: Optional[Path] = typer.Option(
+            None, "--check", metavar="FILE", dir_okay=False,
+            help="Compare the app's schema.prisma with these fields instead: list what is missing or typed "
+            "differently; exit 1 if anything is (for the app's CI).",
+        ),
+        everything: bool = typer.Option(
+            False, "--all", help="Every column districtbench declares on the app's tables, not only what it added.",
+        ),
+    ) -> None:
+        """Print the Prisma field lines of the columns districtbench adds to the app's tables.
+
+        With a migrated database: what its bookkeeping says districtbench added (columns, and whole models for tables it created), under the database's column names. Without a database, or with --all: every column it declares. Example: `districtbench prisma > districtbench.prisma`, or in the app's CI `districtbench prisma --check prisma/schema.prisma`.
+        """
+        from districtbench.prisma.check import compare
+        from districtbench.prisma.schema_file import parse
+
+        state = get_state(ctx)
+        models, source = expected_models(state, everything)
+        if check is None:
+            typer.echo(render(models, source), nl=False)
+            return
+        try:
+            text = check.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"Cannot read {check}: {exc.strerror if isinstance(exc, OSError) else exc}.",
+                             hint="Give the path of the app's schema file, e.g. prisma/schema.prisma.") from None
+        problems = compare(models, parse(text, str(check)))
+        for problem in problems:
+            typer.echo(problem.text())
+        checked = sum(1 for model in models for f in model.fields if f.scalar is not None)
+        if problems:
+            console.error_line(f"{check}: {len(problems)} difference(s) from {source}.")
+            console.info("Paste the lines shown (`districtbench prisma` prints them all), then run the check again.")
+            raise typer.Exit(1)
+        console.info(f"{check} declares all {checked} fields ({source}).")
