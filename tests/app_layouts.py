@@ -2,7 +2,8 @@
 
 * `PLAN` — February 2026: the plan's names (schema.md), plus the app's own columns
   (`slug`, `sales_rep` NOT NULL without a default, `notes`), an `opportunities` table with a
-  foreign key to `districts`, and rows.
+  foreign key to `districts`, and rows. (SQLite cannot drop a NOT NULL later, so with
+  `fixed=True` its `sales_rep` has the default the app team's fix gives it on PostgreSQL.)
 * `RENAMED` — June 2026: the April 2026 renames (districts.graduation_rate; five history
   columns), `district_data_history.created_at`/`updated_at` NOT NULL and `updated_at` without
   a default (Prisma's @updatedAt), the same for `data_refresh_logs.created_at`, and no unique
@@ -43,7 +44,7 @@ _STATES = """CREATE TABLE states (
 )"""
 
 
-def _districts(graduation: str) -> str:
+def _districts(graduation: str, sales_rep_default: str = "") -> str:
     return f"""CREATE TABLE districts (
     leaid VARCHAR(7) NOT NULL PRIMARY KEY,
     name VARCHAR(255) NOT NULL,
@@ -57,7 +58,7 @@ def _districts(graduation: str) -> str:
     teachers_fte NUMERIC(10,2),
     {graduation} NUMERIC(5,2),
     slug VARCHAR(200),
-    sales_rep VARCHAR(100) NOT NULL,
+    sales_rep VARCHAR(100) NOT NULL{sales_rep_default},
     notes TEXT,
     created_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
     updated_at TIMESTAMP(3) NOT NULL
@@ -131,12 +132,16 @@ def serial(kind: str) -> str:
     return "SERIAL PRIMARY KEY" if kind == "postgresql" else "INTEGER PRIMARY KEY AUTOINCREMENT"
 
 
-def plan_ddl(kind: str) -> list[str]:
+def _sales_rep_default(kind: str, fixed: bool) -> str:
+    return " DEFAULT 'unassigned'" if fixed and kind == "sqlite" else ""
+
+
+def plan_ddl(kind: str, fixed: bool = False) -> list[str]:
     names = {name: name for name in ("sped_expenditure", "expenditure_pp", "poverty_pct", "math_proficiency",
                                      "read_proficiency")}
     return [
         _STATES, 'CREATE UNIQUE INDEX "states_abbrev_key" ON states (abbrev)',
-        _districts("graduation_rate_total"),
+        _districts("graduation_rate_total", _sales_rep_default(kind, fixed)),
         _history(names, serial=serial(kind),
                  timestamps="created_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP",
                  unique=",\n    UNIQUE (leaid, year, source)"),
@@ -146,11 +151,11 @@ def plan_ddl(kind: str) -> list[str]:
     ]
 
 
-def renamed_ddl(kind: str) -> list[str]:
+def renamed_ddl(kind: str, fixed: bool = False) -> list[str]:
     names = {old: RENAMES[("district_data_history", old)] for old in OLD_NAMES["district_data_history"]}
     return [
         _STATES, 'CREATE UNIQUE INDEX "states_abbrev_key" ON states (abbrev)',
-        _districts("graduation_rate"),
+        _districts("graduation_rate", _sales_rep_default(kind, fixed)),
         _history(names, serial=serial(kind),
                  timestamps="created_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,\n    "
                  "updated_at TIMESTAMP(3) NOT NULL",
@@ -199,13 +204,38 @@ APP_TABLES = {
 }
 
 
-def ddl(layout: str, kind: str) -> list[str]:
-    return {"plan": plan_ddl, "renamed": renamed_ddl}[layout](kind) if layout != "minimal" else MINIMAL_DDL
+def ddl(layout: str, kind: str, fixed: bool = False) -> list[str]:
+    if layout == "minimal":
+        return MINIMAL_DDL
+    return {"plan": plan_ddl, "renamed": renamed_ddl}[layout](kind, fixed)
 
 
-def build(engine: sa.engine.Engine, layout: str) -> None:
+def build(engine: sa.engine.Engine, layout: str, fixed: bool = False) -> None:
     with engine.begin() as connection:
-        for statement in ddl(layout, engine.dialect.name):
+        for statement in ddl(layout, engine.dialect.name, fixed):
+            connection.execute(sa.text(statement))
+
+
+# What the app team runs after reading `districtbench migrate` (its exact statements).
+FIXES = {
+    "postgresql": {
+        "sales_rep": "ALTER TABLE districts ALTER COLUMN sales_rep DROP NOT NULL;",
+        "unique": "ALTER TABLE district_data_history ADD CONSTRAINT district_data_history_leaid_year_source_key "
+                  "UNIQUE (leaid, year, source);",
+    },
+    "sqlite": {
+        "unique": "CREATE UNIQUE INDEX district_data_history_leaid_year_source_key ON district_data_history "
+                  "(leaid, year, source);",
+    },
+}
+
+
+def apply_fixes(engine: sa.engine.Engine, layout: str) -> None:
+    fixes = dict(FIXES[engine.dialect.name])
+    if layout != "renamed":
+        fixes.pop("unique", None)
+    with engine.begin() as connection:
+        for statement in fixes.values():
             connection.execute(sa.text(statement))
 
 

@@ -2,6 +2,8 @@
 
 The app's database is built by raw DDL, the way a Prisma/Next.js app would have it: more
 columns, foreign keys from its own tables, NOT NULL timestamps without defaults, data.
+On the app's tables districtbench adds only nullable columns without a default — no index,
+key or constraint (tests/test_app_layouts.py has the app's real layouts).
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ import sqlalchemy as sa
 from districtbench.db import migrations
 from districtbench.errors import NotMigratedError
 from tests.test_migrations import (
+    ALL_TABLES,
     BENCHMARK_COLUMNS,
-    FIVE_TABLES,
+    OWN_TABLES,
     expected_columns,
     reflect_columns,
 )
@@ -118,8 +121,7 @@ def test_adoption_keeps_everything_the_app_has(app_engine, db_kind):
     report = migrations.upgrade(app_engine)
 
     assert sorted(report.adopted_tables) == ["districts", "states"]
-    assert sorted(report.created_tables) == ["data_refresh_logs", "district_data_history",
-                                             "districtbench_fetch_units"]
+    assert sorted(report.created_tables) == sorted(["data_refresh_logs", "district_data_history", *OWN_TABLES])
     schema_after = app_schema(app_engine)
     for table in ("opportunities", "contacts"):
         assert schema_after[table] == schema_before[table]
@@ -127,7 +129,7 @@ def test_adoption_keeps_everything_the_app_has(app_engine, db_kind):
         before, after = schema_before[table], schema_after[table]
         assert {c: after["columns"][c] for c in before["columns"]} == before["columns"], table
         assert after["fks"] == before["fks"] and after["pk"] == before["pk"], table
-        assert set(before["indexes"]) <= set(after["indexes"]), table
+        assert after["indexes"] == before["indexes"] and after["uniques"] == before["uniques"], table
     rows_after = app_rows(app_engine)
     assert rows_after["districts"] == rows_before["districts"]
     assert rows_after["opportunities"] == rows_before["opportunities"]
@@ -138,27 +140,35 @@ def test_adoption_keeps_everything_the_app_has(app_engine, db_kind):
     assert len(rows_after["states"]) == 57
 
 
-def test_adoption_adds_missing_columns_tables_and_indexes_only(app_engine, db_kind):
+def test_adoption_adds_only_nullable_columns_to_the_apps_tables(app_engine, db_kind):
     apps_columns = {t: set(v["columns"]) for t, v in app_schema(app_engine).items()}
     report = migrations.upgrade(app_engine)
     with app_engine.connect() as connection:
-        for table in FIVE_TABLES:
+        for table in ALL_TABLES:
             reflected = reflect_columns(connection, table, db_kind)
             for column, description in expected_columns(table).items():
-                if column not in apps_columns.get(table, ()):  # the app's own columns stay as they are
+                if column in apps_columns.get(table, ()):
+                    continue  # the app's own columns stay as they are
+                if table in apps_columns:  # added to the app's table: nullable, no default
+                    assert reflected[column] == description.split(" NOT NULL")[0], (table, column)
+                else:  # a table districtbench created: exactly as declared
                     assert reflected[column] == description, (table, column)
         inspector = sa.inspect(connection)
         district_indexes = {ix["name"]: ix["column_names"] for ix in inspector.get_indexes("districts")}
         state_uniques = [uq["column_names"] for uq in inspector.get_unique_constraints("states")]
         state_uniques += [ix["column_names"] for ix in inspector.get_indexes("states") if ix["unique"]]
-    # the app's index on state_fips is recognised by its columns: no second one
-    assert [cols for cols in district_indexes.values() if cols == ["state_fips"]] == [["state_fips"]]
-    assert district_indexes["districts_state_abbrev_idx"] == ["state_abbrev"]
+    assert district_indexes == {"app_districts_by_state": ["state_fips"]}  # no index added to the app's table
     assert state_uniques.count(["abbrev"]) == 1
     added = set(report.added_columns)
     assert "districts.swd_pct" not in added and "districts.geom" not in added
     assert {"districts.city_location", "districts.ell_pct", "states.total_districts",
             "states.avg_swd_pct"} <= added
+    # the app's own inserts, which know nothing of districtbench's columns, still work
+    with app_engine.begin() as connection:
+        connection.execute(sa.text("INSERT INTO states (fips, abbrev, name, updated_at) VALUES ('99', 'ZZ', 'Z', CURRENT_TIMESTAMP)"))
+        connection.execute(sa.text(
+            "INSERT INTO districts (leaid, name, state_fips, slug, created_at, updated_at) "
+            "VALUES ('9900001', 'Z1', '99', 'z1', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
 
 
 def test_adoption_is_idempotent(app_engine):
@@ -171,16 +181,16 @@ def test_adoption_is_idempotent(app_engine):
 def test_downgrade_to_nothing_leaves_the_apps_tables_as_they_were(app_engine, db_kind):
     schema_before, rows_before = app_schema(app_engine), app_rows(app_engine)
     migrations.upgrade(app_engine)
-    migrations.downgrade(app_engine, "-1")
+    migrations.downgrade(app_engine, "0001_base")
     with app_engine.connect() as connection:
         districts = reflect_columns(connection, "districts", db_kind)
     assert "swd_pct" in districts  # the app had it before districtbench: not dropped
     assert "ell_pct" not in districts
 
     report = migrations.downgrade(app_engine, "base")
-    assert sorted(report.dropped_tables) == ["data_refresh_logs", "district_data_history",
-                                             "districtbench_fetch_units"]
-    assert _table_names(app_engine) - {"districtbench_alembic_version"} == set(APP_TABLES)
+    assert sorted(report.dropped_tables) == sorted(["data_refresh_logs", "district_data_history",
+                                                    "districtbench_fetch_units", "districtbench_created_objects"])
+    assert _table_names(app_engine) == set(APP_TABLES)  # not even the version table is left
     assert app_schema(app_engine) == schema_before
     rows_after = app_rows(app_engine)
     for table in ("districts", "opportunities", "contacts"):
@@ -207,13 +217,13 @@ def test_a_table_created_by_districtbench_is_not_dropped_if_the_app_now_depends_
         migrations.downgrade(engine, "base")
     assert failed.value.exit_code == 1
     # the run is one transaction: nothing of it is kept (also the benchmarks step)
-    assert migrations.current_revision(engine) == "0002_benchmarks"
+    assert migrations.current_revision(engine) == "0003_own_schema"
     assert {"districts", "notes"} <= _table_names(engine)
     with engine.connect() as connection:
         assert "ell_pct" in reflect_columns(connection, "districts", engine.dialect.name)
 
 
-def test_missing_not_null_column_on_a_table_with_rows(database_factory):
+def test_a_not_null_column_is_added_nullable_to_a_table_with_rows(database_factory):
     engine = database_factory.engine(database_factory.new_url())
     with engine.begin() as connection:
         connection.execute(sa.text(
@@ -221,18 +231,15 @@ def test_missing_not_null_column_on_a_table_with_rows(database_factory):
             " records_updated INTEGER NOT NULL, status VARCHAR(20) NOT NULL)"))
         connection.execute(sa.text(
             "INSERT INTO data_refresh_logs VALUES (1, 'ccd_directory', 10, 'success')"))
-    if engine.dialect.name == "sqlite":  # SQLite cannot add NOT NULL without a default: clear error
-        with pytest.raises(NotMigratedError, match="data_refresh_logs.started_at"):
-            migrations.upgrade(engine)
-        assert migrations.current_revision(engine) is None  # one transaction: nothing kept
-        assert _table_names(engine) == {"data_refresh_logs"}
-        return
     migrations.upgrade(engine)
-    with engine.connect() as connection:
-        columns = reflect_columns(connection, "data_refresh_logs", "postgresql")
-        filled = connection.execute(sa.text("SELECT started_at FROM data_refresh_logs")).scalar()
-    assert columns["started_at"] == "TIMESTAMP(3) NOT NULL"  # filled, then the default removed
-    assert filled is not None
+    with engine.begin() as connection:
+        columns = reflect_columns(connection, "data_refresh_logs", engine.dialect.name)
+        # the app's own insert, which names none of districtbench's columns
+        connection.execute(sa.text(
+            "INSERT INTO data_refresh_logs (id, data_source, records_updated, status) VALUES (2, 'app', 1, 'success')"))
+        kept = connection.execute(sa.text("SELECT id, started_at, records_failed FROM data_refresh_logs ORDER BY id")).all()
+    assert columns["started_at"] == "TIMESTAMP(3)" and columns["records_failed"] == "INTEGER"
+    assert [tuple(row) for row in kept] == [(1, None, None), (2, None, None)]
 
 
 def test_benchmark_columns_the_app_already_has_are_kept(app_engine):

@@ -40,10 +40,15 @@ def url(database_factory) -> str:
 
 
 def _tables(url: str) -> set[str]:
+    """The tables of the app's schema and of districtbench's own (PostgreSQL)."""
     engine = sa.create_engine(url)
     try:
         with engine.connect() as connection:
-            return set(sa.inspect(connection).get_table_names())
+            inspector = sa.inspect(connection)
+            names = set(inspector.get_table_names())
+            if "districtbench" in inspector.get_schema_names():
+                names |= set(inspector.get_table_names(schema="districtbench"))
+            return names
     finally:
         engine.dispose()
 
@@ -52,7 +57,7 @@ def test_migrate_creates_then_says_up_to_date(run, url):
     first = run("--database-url", url, "migrate")
     assert first.exit_code == 0, first.output
     message = flat(first.stderr)
-    assert "created tables" in message and "0002_benchmarks" in message
+    assert "created tables" in message and "0003_own_schema" in message
     for table in FIVE_TABLES:
         assert table in message
     assert first.stdout == ""  # messages go to stderr
@@ -66,13 +71,13 @@ def test_status_before_and_after(run, url):
     before = run("--database-url", url, "migrate", "--status")
     assert before.exit_code == 2
     assert "current revision: none" in before.stdout
-    assert "latest revision: 0002_benchmarks" in before.stdout
+    assert "latest revision: 0003_own_schema" in before.stdout
     assert "migration pending: yes" in before.stdout
     assert "Run `districtbench migrate`" in flat(before.stderr)
     assert run("--database-url", url, "migrate").exit_code == 0
     after = run("--database-url", url, "migrate", "--status")
     assert after.exit_code == 0, after.output
-    assert "current revision: 0002_benchmarks" in after.stdout
+    assert "current revision: 0003_own_schema" in after.stdout
     assert "migration pending: no" in after.stdout
 
 
@@ -81,28 +86,31 @@ def test_downgrade_steps_and_bad_revision(run, url):
     bad = run("--database-url", url, "migrate", "--downgrade", "nope")
     assert bad.exit_code == 2
     message = flat(bad.stderr)
-    assert "nope" in message and "0001_base" in message and "0002_benchmarks" in message
-    one_back = run("--database-url", url, "migrate", "--downgrade", "-1")
-    assert one_back.exit_code == 0, one_back.output
-    assert "dropped 43 columns" in flat(one_back.stderr)
+    assert "nope" in message and "0001_base" in message and "0003_own_schema" in message
+    to_base_revision = run("--database-url", url, "migrate", "--downgrade", "0001_base", "--yes")
+    assert to_base_revision.exit_code == 0, to_base_revision.output
+    assert "dropped 43 columns" in flat(to_base_revision.stderr)
     assert "current revision: 0001_base" in run("--database-url", url, "migrate", "--status").stdout
-    to_nothing = run("--database-url", url, "migrate", "--downgrade", "base")
+    to_nothing = run("--database-url", url, "migrate", "--downgrade", "base", "--yes")
     assert to_nothing.exit_code == 0, to_nothing.output
-    assert _tables(url) <= {"districtbench_alembic_version"}
+    assert _tables(url) == set()
     assert run("--database-url", url, "migrate").exit_code == 0
-    gone_too_far = run("--database-url", url, "migrate", "--downgrade", "-5")
+    gone_too_far = run("--database-url", url, "migrate", "--downgrade", "-5", "--yes")
     assert gone_too_far.exit_code == 2
 
 
-def test_sql_needs_no_database(run, tmp_path):
+def test_sql_without_a_database_shows_the_fresh_database_ddl_and_says_so(run, tmp_path):
     result = run("--database-url", UNREACHABLE, "migrate", "--sql")
     assert result.exit_code == 0, result.output
-    for table in FIVE_TABLES:
+    for table in FIVE_TABLES[:4]:
         assert f"CREATE TABLE {table} (" in result.stdout
+    assert "CREATE TABLE districtbench.districtbench_fetch_units (" in result.stdout
+    assert "-- This is the SQL for a fresh, empty database" in result.stdout
+    assert "showing the SQL for a fresh, empty database" in flat(result.stderr)
     assert "TIMESTAMP(3)" in result.stdout and "hunter2pw" not in result.output
     default = run("migrate", "--sql")  # the default SQLite database, never created
     assert default.exit_code == 0
-    assert "CREATE TABLE districts (" in default.stdout
+    assert "CREATE TABLE districts (" in default.stdout and "does not exist yet" in default.stdout
     assert not (tmp_path / "districtbench.db").exists()
 
 
@@ -122,6 +130,6 @@ def test_every_migrate_option_has_help(run):
     result = run("migrate", "--help")
     assert result.exit_code == 0
     text = flat(result.stdout)
-    for fragment in ("--sql", "Needs no database connection", "--status", "pending",
-                     "--downgrade", "REV", "-1"):
+    for fragment in ("--sql", "against this database", "fresh, empty one", "--status", "pending",
+                     "--downgrade", "REV", "-1", "--yes"):
         assert fragment in text
