@@ -69,7 +69,7 @@ def tables_by_schema(engine) -> dict[str | None, set[str]]:
         inspector = sa.inspect(connection)
         found = {None: set(inspector.get_table_names())}
         for schema in inspector.get_schema_names():
-            if schema not in ("information_schema", "public") and not schema.startswith("pg_"):
+            if schema not in ("information_schema", "public", "main") and not schema.startswith("pg_"):
                 found[schema] = set(inspector.get_table_names(schema=schema))
         return found
 

@@ -76,7 +76,8 @@ def _check_privileges(connection: Connection, t: layout.Layout, needed: dict[str
             missing.append(f"USAGE on its sequence {sequence}")
         if missing:
             grant = ", ".join(p for p in missing if not p.startswith("USAGE"))
-            hint = f"Grant it (GRANT {grant} ON {qualified} TO {role};) or connect as a role that may write."
+            shown = qualified.replace('"', "")
+            hint = f"Grant it (GRANT {grant} ON {shown} TO {role};) or connect as a role that may write."
             if not grant:
                 hint = f"Grant it (GRANT USAGE ON SEQUENCE {sequence} TO {role};) or connect as a role that may write."
             raise CannotWriteError(
