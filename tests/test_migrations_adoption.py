@@ -12,7 +12,6 @@ import pytest
 import sqlalchemy as sa
 
 from districtbench.db import migrations
-from districtbench.errors import NotMigratedError
 from tests.test_migrations import (
     ALL_TABLES,
     BENCHMARK_COLUMNS,

@@ -36,7 +36,7 @@ def register(app: typer.Typer) -> None:
             None, "--states", help="Only these states: postal or FIPS codes, comma-separated (CA,TX or 06,48). Default: all."
         ),
     ) -> None:
-        """Export every district's identifiers and benchmark columns (field names = database column names)."""
+        """Export every district's identifiers and benchmark columns (field names = districtbench's column names, also where the app renamed a column: graduation_rate_total, not graduation_rate)."""
         state = get_state(ctx)
         state_fips = parse_states(states) if states is not None else None
         engine = state.migrated_engine()

@@ -221,10 +221,10 @@ def add_missing_columns(revision: str, table_name: str, columns: list[sa.Column]
     configured = {} if offline() else {(t, c): p for t, c, p in options_of(op.get_bind()).columns}
     recorded_names = {} if offline() or schema is not None else _recorded_mapping()
     for column in columns:
-        if schema is None:
-            physical, origin = layout.resolve(table_name, column.name, present, configured, recorded_names)
+        if schema is None:  # an app's table: the app may have the column under its own name
+            _, origin = layout.resolve(table_name, column.name, present, configured, recorded_names)
         else:
-            physical, origin = column.name, (layout.PLAN if column.name in present else layout.MISSING)
+            origin = layout.PLAN if column.name in present else layout.MISSING
         if origin != layout.MISSING:
             continue
         if adopted:

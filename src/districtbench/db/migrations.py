@@ -15,7 +15,6 @@ from __future__ import annotations
 import io
 import re
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
@@ -32,6 +31,7 @@ import districtbench
 from districtbench.config import mask_text
 from districtbench.db import findings, layout, ownschema, tables
 from districtbench.db.dryrun import StatementRecorder
+from districtbench.db.migration_report import MigrationReport, recorded_rows, snapshot
 from districtbench.db.engine import own_schema
 from districtbench.db.revision import VERSION_TABLE, at_head
 from districtbench.db.timestamps import utcnow
@@ -44,79 +44,6 @@ class MigrationFailedError(DistrictbenchError):
     """The database refused a migration statement (nothing of that run is kept on PostgreSQL)."""
 
     exit_code = 1
-
-
-@dataclass
-class MigrationReport:
-    """What one upgrade or downgrade did, from the tables before and after it."""
-
-    database: str
-    from_revision: str | None
-    to_revision: str | None
-    created_tables: list[str] = field(default_factory=list)
-    adopted_tables: list[str] = field(default_factory=list)
-    dropped_tables: list[str] = field(default_factory=list)
-    added_columns: list[str] = field(default_factory=list)  # "table.column", on tables kept
-    dropped_columns: list[str] = field(default_factory=list)
-    removed_rows: list[str] = field(default_factory=list)  # "table key=value" a downgrade deletes
-    renamed: list[tuple[str, str, str, str]] = field(default_factory=list)  # layout.Layout.renamed()
-    findings: list[findings.Finding] = field(default_factory=list)
-    statements: list[str] = field(default_factory=list)  # dry run: the SQL, in order
-
-    @property
-    def changed(self) -> bool:
-        return self.from_revision != self.to_revision
-
-    @classmethod
-    def compare(cls, database, start, end, before: dict, after: dict) -> "MigrationReport":
-        kept = [t for t in before if t in after]
-        return cls(
-            database, start, end,
-            created_tables=[t for t in after if t not in before],
-            adopted_tables=list(before) if start is None and end is not None else [],
-            dropped_tables=[t for t in before if t not in after],
-            added_columns=[f"{t}.{c}" for t in kept for c in after[t] if c not in before[t]],
-            dropped_columns=[f"{t}.{c}" for t in kept for c in before[t] if c not in after[t]],
-        )
-
-    def summary(self) -> str:
-        if not self.changed:
-            return f"Database {self.database} is already up to date (revision {self.to_revision})."
-        parts = [
-            f"{label} {', '.join(names)}"
-            for label, names in (("created tables", self.created_tables),
-                                 ("adopted existing tables", self.adopted_tables),
-                                 ("dropped tables", self.dropped_tables))
-            if names
-        ]
-        parts += [f"{label} {len(names)} columns" for label, names in
-                  (("added", self.added_columns), ("dropped", self.dropped_columns)) if names]
-        start = self.from_revision or "no districtbench schema"
-        end = self.to_revision or "no districtbench schema"
-        details = "; ".join(parts) or "no table changes"
-        return f"Migrated {self.database} from {start} to {end}: {details}."
-
-
-    def mapping_lines(self) -> list[str]:
-        """"districts.graduation_rate_total → graduation_rate" (districtbench's name → the app's)."""
-        return [f"{table}.{logical} → {physical}" + (" (configured)" if origin == layout.CONFIGURED else "")
-                for table, logical, physical, origin in self.renamed]
-
-
-def snapshot(connection: Connection) -> dict[str, list[str]]:
-    """districtbench's tables present in the database, with their column names (the app's
-    tables in the app's schema, districtbench's own in its own schema)."""
-    inspector = sa.inspect(connection)
-    schema = own_schema(connection)
-    result = {}
-    # an older installation's bookkeeping is still in the app's schema (until revision 0003)
-    for names, schemas in ((tables.APP_TABLES, [None]), (tables.OWN_TABLES, list(dict.fromkeys([schema, None])))):
-        for in_schema in schemas:
-            present = set(inspector.get_table_names(schema=in_schema))
-            for name in names:
-                if name in present and name not in result:
-                    result[name] = [c["name"] for c in inspector.get_columns(name, schema=in_schema)]
-    return result
 
 
 def script_location() -> Path:
@@ -294,7 +221,7 @@ def downgrade(engine: Engine, revision: str, *, dry_run: bool = False) -> Migrat
     with _migration(engine, dry_run=dry_run) as (connection, cfg, recorder):
         before, start = snapshot(connection), _current(connection)
         ownschema.prepare(connection)
-        rows = _recorded_rows(connection)
+        rows = recorded_rows(connection)
         try:
             command.downgrade(cfg, revision)
         except CommandError as exc:
@@ -306,20 +233,10 @@ def downgrade(engine: Engine, revision: str, *, dry_run: bool = False) -> Migrat
         if end is None:
             ownschema.remove_if_unused(connection)
         report = MigrationReport.compare(_masked(engine), start, end, before, snapshot(connection))
-        report.removed_rows = [row for row in rows if row not in _recorded_rows(connection)]
+        report.removed_rows = [row for row in rows if row not in recorded_rows(connection)]
         if recorder is not None:
             report.statements = list(recorder.statements)
     return report
-
-
-def _recorded_rows(connection: Connection) -> list[str]:
-    """Rows districtbench recorded inserting ("states fips=00")."""
-    schema = own_schema(connection)
-    if not sa.inspect(connection).has_table(tables.created_objects.name, schema=schema):
-        return []
-    c = tables.created_objects
-    query = sa.select(c.c.table_name, c.c.name).where(c.c.kind == "row").order_by(c.c.id)
-    return [f"{table} {name}" for table, name in connection.execute(query)]
 
 
 def _known_hint() -> str:
