@@ -296,3 +296,26 @@ def test_the_parser_reads_a_realistic_schema():
 def test_the_parser_says_where_a_schema_is_broken(text, where):
     with pytest.raises(UsageError, match=where):
         parse(text, "schema.prisma")
+
+
+def test_check_without_a_database_finds_the_apps_names_in_the_schema_file(migrated_app, tmp_path, monkeypatch):
+    """The app's CI has no database: every declared column, under the names the file has."""
+    url, engine, added = migrated_app
+    schema_file = tmp_path / "schema.prisma"
+    schema_file.write_text(pasted(ex.cli(url, "prisma").stdout))
+    monkeypatch.chdir(tmp_path)
+    for name in ("DISTRICTBENCH_DATABASE_URL", "DIRECT_URL", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    from typer.testing import CliRunner
+
+    from districtbench.cli import build_app
+
+    result = CliRunner().invoke(build_app(), ["prisma", "--check", str(schema_file)])
+    assert result.exit_code == 0, result.output
+    assert "every column districtbench declares (no database" in " ".join(result.stderr.split())
+    # a column the app declares with another type than districtbench's is named
+    schema_file.write_text(pasted(ex.cli(url, "prisma").stdout).replace(
+        "name                  String     @db.VarChar(100)", "name                  String     @db.VarChar(80)"))
+    changed = CliRunner().invoke(build_app(), ["prisma", "--check", str(schema_file)])
+    assert changed.exit_code == 1
+    assert "model State (states): field name (column name" in changed.stdout

@@ -13,9 +13,11 @@ from districtbench.cli.state import get_state
 from districtbench.errors import UsageError
 
 
-def expected_models(state, everything: bool):
+def expected_models(state, everything: bool, schema_models=None):
     """(models, where they come from): the bookkeeping of a migrated database, else (or with
-    `everything`) every column districtbench declares; names as this database has them."""
+    `everything`) every column districtbench declares; names as this database has them.
+    Without a database, the names are found in the app's schema file (`schema_models`, for
+    --check) the way `migrate` finds them in the database: a known rename the file has."""
     import sqlalchemy as sa
 
     from districtbench.db import layout, tables
@@ -25,7 +27,10 @@ def expected_models(state, everything: bool):
     configured = {(t, logical): physical for t, logical, physical in state.settings.column_overrides}
     reason = state.unavailable_reason()
     if reason is not None:
-        return fields.declared_models(configured), f"every column districtbench declares (no database: {reason})"
+        present = {model.table: model.by_column() for model in schema_models or ()}
+        physical = {(table, logical): layout.resolve(table, logical, present.get(table), configured, {})[0]
+                    for table in tables.APP_TABLES for logical in layout.logical_names(table)}
+        return fields.declared_models(physical), f"every column districtbench declares (no database: {reason})"
     engine = state.engine()
     migrated = at_head(engine)
     with engine.connect() as connection:
@@ -73,8 +78,8 @@ def register(app: typer.Typer) -> None:
         from districtbench.prisma.schema_file import parse
 
         state = get_state(ctx)
-        models, source = expected_models(state, everything)
         if check is None:
+            models, source = expected_models(state, everything)
             typer.echo(render(models, source), nl=False)
             return
         try:
@@ -82,7 +87,9 @@ def register(app: typer.Typer) -> None:
         except (OSError, UnicodeDecodeError) as exc:
             raise UsageError(f"Cannot read {check}: {exc.strerror if isinstance(exc, OSError) else exc}.",
                              hint="Give the path of the app's schema file, e.g. prisma/schema.prisma.") from None
-        problems = compare(models, parse(text, str(check)))
+        app_models = parse(text, str(check))
+        models, source = expected_models(state, everything, app_models)
+        problems = compare(models, app_models)
         for problem in problems:
             typer.echo(problem.text())
         checked = sum(1 for model in models for f in model.fields if f.scalar is not None)
