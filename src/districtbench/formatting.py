@@ -18,3 +18,49 @@ def format_years(years) -> str:
         if year is not None:
             start = previous = year
     return ", ".join(runs)
+
+
+def school_year(year: int | None) -> str:
+    """The Urban API's `year` is the fall of the school year: 2021 → "2021-22"."""
+    if year is None:
+        return "—"
+    return f"{year}-{(year + 1) % 100:02d}"
+
+
+# NCES urban-centric locale codes (the directory's `urban_centric_locale`).
+LOCALES = {
+    11: "City, large",
+    12: "City, midsize",
+    13: "City, small",
+    21: "Suburb, large",
+    22: "Suburb, midsize",
+    23: "Suburb, small",
+    31: "Town, fringe",
+    32: "Town, distant",
+    33: "Town, remote",
+    41: "Rural, fringe",
+    42: "Rural, distant",
+    43: "Rural, remote",
+}
+
+
+def locale_name(code: int | None) -> str | None:
+    """`21` → "Suburb, large"; None for a missing code; an unknown code says so."""
+    if code is None:
+        return None
+    return LOCALES.get(code, f"locale code {code}")
+
+
+SPARK_BARS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values) -> str:
+    """One bar character per value, lowest ▁ to highest █ (all equal: a flat middle line)."""
+    values = [float(value) for value in values]
+    if not values:
+        return ""
+    low, high = min(values), max(values)
+    if high == low:
+        return SPARK_BARS[3] * len(values)
+    steps = len(SPARK_BARS) - 1
+    return "".join(SPARK_BARS[round((value - low) / (high - low) * steps)] for value in values)

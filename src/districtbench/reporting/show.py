@@ -11,11 +11,25 @@ from sqlalchemy.engine import Connection
 
 from districtbench.db import layout
 from districtbench.errors import UsageError
-from districtbench.metrics.definitions import LATEST_SOURCES, METRICS, Metric
+from districtbench.formatting import locale_name, school_year
+from districtbench.metrics.definitions import METRICS, Metric
 from districtbench.metrics.years import years_query
+from districtbench.reporting.provenance import figure_source
+from districtbench.reporting.series import district_series
 
 NATIONAL_FIPS = "00"
-YEAR_COLUMN_OF_SOURCE = {source.source: source.year_columns[0] for source in LATEST_SOURCES}
+
+# What each metric is called in front of a person (`show`, `report`).
+METRIC_LABELS = {
+    "absenteeism": "Chronic absenteeism %",
+    "graduation": "Graduation rate %",
+    "student_teacher_ratio": "Students per teacher",
+    "swd_pct": "Special education %",
+    "ell_pct": "English learners %",
+    "math_proficiency": "Math proficient %",
+    "read_proficiency": "Reading proficient %",
+    "expenditure_pp": "Spending per pupil $",
+}
 
 # How a quartile flag reads for a metric of each direction.
 FLAG_TEXT = {
@@ -42,6 +56,16 @@ class MetricView:
     trend_3yr: Decimal | None
     trend_kind: str
     trend_years: tuple[int, int] | None
+    source: str | None = None  # who publishes the figure (reporting.provenance)
+    source_short: str | None = None
+    history: dict[int, Decimal] = field(default_factory=dict)  # year → the district's value
+    # The average of the district's peer group: filled once peer groups exist (family
+    # `peers`); every display shows a peer column only when some metric has one.
+    peer_average: Decimal | None = None
+
+    @property
+    def school_year(self) -> str | None:
+        return school_year(self.data_year) if self.data_year is not None else None
 
 
 @dataclass
@@ -53,7 +77,19 @@ class DistrictView:
     city: str | None
     county: str | None
     enrollment: int | None
+    state_fips: str | None = None
+    locale_code: int | None = None
+    number_of_schools: int | None = None
+    directory_year: int | None = None  # the school year of the roster and enrollment
     metrics: list[MetricView] = field(default_factory=list)
+
+    @property
+    def locale(self) -> str | None:
+        return locale_name(self.locale_code)
+
+    @property
+    def has_peers(self) -> bool:
+        return any(metric.peer_average is not None for metric in self.metrics)
 
     def to_json(self) -> dict:
         def encode(value):
@@ -64,7 +100,16 @@ class DistrictView:
             return value
 
         data = asdict(self)
-        data["metrics"] = [{key: encode(value) for key, value in metric.items()} for metric in data["metrics"]]
+        data["locale"] = self.locale
+        data["school_year"] = school_year(self.directory_year) if self.directory_year else None
+        metrics = []
+        for metric, raw in zip(self.metrics, data["metrics"]):
+            history = raw.pop("history")
+            encoded = {key: encode(value) for key, value in raw.items()}
+            encoded["school_year"] = metric.school_year
+            encoded["history"] = [[year, float(number)] for year, number in sorted(history.items())]
+            metrics.append(encoded)
+        data["metrics"] = metrics
         return data
 
 
@@ -88,6 +133,11 @@ def find_district(connection: Connection, query: str) -> str:
     matches exactly one district (or exactly one district by its full name) selects it.
     """
     districts = layout.of(connection).districts
+    if connection.execute(sa.select(districts.c.leaid).limit(1)).first() is None:
+        raise UsageError(
+            "No data yet — run `districtbench run` first.",
+            hint="For example `districtbench run --years 2019-2022 --states TX`, or `districtbench demo` for the shipped data.",
+        )
     leaid = normalize_leaid(query)
     if leaid and connection.execute(sa.select(districts.c.leaid).where(districts.c.leaid == leaid)).first():
         return leaid
@@ -149,6 +199,7 @@ def district_view(connection: Connection, leaid: str) -> DistrictView:
     ).mappings().first()
     national = connection.execute(sa.select(*_by_logical_names(states)).where(states.c.fips == NATIONAL_FIPS)).mappings().first()
     trend_years = _trend_years(connection, district["state_fips"])
+    history = district_series(connection, leaid)
     view = DistrictView(
         leaid=leaid,
         name=district["name"],
@@ -157,17 +208,22 @@ def district_view(connection: Connection, leaid: str) -> DistrictView:
         city=district["city_location"],
         county=district["county_name"],
         enrollment=district["enrollment"],
+        state_fips=district["state_fips"],
+        locale_code=district["urban_centric_locale"],
+        number_of_schools=district["number_of_schools"],
+        directory_year=district["urban_institute_year"],
     )
     for metric in METRICS:
         flag = district[metric.quartile_column]
         value = district[metric.district_column]
+        provenance = figure_source(metric.district_column)
         view.metrics.append(
             MetricView(
                 key=metric.key,
                 units=metric.units,
                 higher_is_better=metric.higher_is_better,
                 value=value,
-                data_year=district[YEAR_COLUMN_OF_SOURCE[metric.history_source]],
+                data_year=provenance.year(district),
                 state_average=state[metric.average_column] if state else None,
                 national_average=national[metric.average_column] if national else None,
                 vs_state=district[metric.vs_state_column],
@@ -177,6 +233,9 @@ def district_view(connection: Connection, leaid: str) -> DistrictView:
                 trend_3yr=district[metric.trend_column],
                 trend_kind=metric.trend_kind,
                 trend_years=trend_years.get(metric.history_source),
+                source=provenance.name,
+                source_short=provenance.short_name,
+                history=history[metric.key],
             )
         )
     return view

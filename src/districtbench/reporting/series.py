@@ -1,0 +1,121 @@
+"""Each metric year by year, from `district_data_history`: a district's own values and the
+figure of its state (or of the US) for every year the history holds.
+
+A district's value in a year is the metric computed from its history row of that year, as
+`latest` and `ratios` would have computed it then (a share above 100 % is no value).
+
+A state's figure in a year uses the formula of the state average (family `averages`) over
+that year's history rows of the state's districts:
+* shares and the student/teacher ratio are pooled: Σ numerator / Σ denominator over the
+  districts with both (enrollment > 0), e.g. 100 · Σ special-education students / Σ enrollment;
+* rates and spending are weighted by each district's current enrollment (the weight the state
+  average uses): Σ(value · enrollment) / Σ enrollment over the districts with a value.
+In the as-of year this is exactly the state average stored in `states`. The US: the districts
+of the 50 states and DC. Values are rounded half away from zero to 2 decimals, in SQL, by the
+same exact arithmetic as the metric families.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+from typing import Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from districtbench.db import tables
+from districtbench.db.states import STATES_AND_DC_FIPS
+from districtbench.metrics.arith import Arith, column_scale, times
+from districtbench.metrics.definitions import METRICS, Metric, Quantity
+from districtbench.metrics.quantities import RESULT_SCALE, fraction, value
+
+Series = dict[str, dict[int, Decimal]]  # metric key → year → value
+
+
+def value_quantity(metric: Metric) -> Quantity:
+    """What a metric's value is over one history row (a share, not the count its trend uses)."""
+    return metric.district_ratio or metric.history
+
+
+def _by_source() -> dict[str, list[Metric]]:
+    grouped: dict[str, list[Metric]] = defaultdict(list)
+    for metric in METRICS:
+        grouped[metric.history_source].append(metric)
+    return grouped
+
+
+def _decimal(raw) -> Decimal | None:
+    return None if raw is None else Decimal(str(raw)).quantize(Decimal(1).scaleb(-RESULT_SCALE))
+
+
+def _keep(metric: Metric, number: Decimal | None) -> Decimal | None:
+    if number is None or (metric.valid_max is not None and number > metric.valid_max):
+        return None
+    return number
+
+
+def district_series(connection: Connection, leaid: str) -> Series:
+    """metric key → year → the district's value that year (years without a value left out)."""
+    h = tables.district_data_history
+    arith = Arith(connection.dialect.name)
+    series: Series = {metric.key: {} for metric in METRICS}
+    for source, metrics in _by_source().items():
+        values = [
+            value(arith, fraction(arith, value_quantity(metric), lambda name: h.c[name], h)) for metric in metrics
+        ]
+        rows = connection.execute(
+            sa.select(h.c.year, *values).where(h.c.leaid == leaid, h.c.source == source).order_by(h.c.year)
+        ).all()
+        for year, *numbers in rows:
+            for metric, raw in zip(metrics, numbers):
+                number = _keep(metric, _decimal(raw))
+                if number is not None:
+                    series[metric.key][year] = number
+    return series
+
+
+def area_series(connection: Connection, state_fips: Sequence[str]) -> Series:
+    """metric key → year → the figure of the districts of `state_fips` (one state, or the
+    50 states and DC for the US) that year."""
+    h, d = tables.district_data_history, tables.districts
+    arith = Arith(connection.dialect.name)
+    series: Series = {metric.key: {} for metric in METRICS}
+    joined = h.join(d, d.c.leaid == h.c.leaid)
+    for source, metrics in _by_source().items():
+        figures = [_pooled_or_weighted(arith, metric, h, d) for metric in metrics]
+        rows = connection.execute(
+            sa.select(h.c.year, *figures)
+            .select_from(joined)
+            .where(h.c.source == source, d.c.state_fips.in_(list(state_fips)))
+            .group_by(h.c.year)
+            .order_by(h.c.year)
+        ).all()
+        for year, *numbers in rows:
+            for metric, raw in zip(metrics, numbers):
+                number = _keep(metric, _decimal(raw))
+                if number is not None:
+                    series[metric.key][year] = number
+    return series
+
+
+def national_series(connection: Connection) -> Series:
+    return area_series(connection, STATES_AND_DC_FIPS)
+
+
+def _pooled_or_weighted(arith: Arith, metric: Metric, h: sa.Table, d: sa.Table):
+    def total(condition, expr):
+        return arith.sum_exact(sa.case((condition, expr), else_=sa.null()))
+
+    if metric.average_kind == "pooled":
+        ratio = metric.district_ratio
+        part = fraction(arith, ratio, lambda name: h.c[name], h)
+        included = sa.and_(h.c.enrollment > 0, h.c[ratio.numerator].is_not(None), part.valid)
+        num, den = total(included, part.numerator), total(included, part.denominator)
+    else:
+        column = h.c[metric.history.numerator]
+        scale = column_scale(column)
+        included = sa.and_(d.c.enrollment > 0, column.is_not(None))
+        num = total(included, arith.exact(column, scale) * arith.exact(d.c.enrollment))
+        den = times(total(included, arith.exact(d.c.enrollment)), arith.unit(scale))
+    return arith.rounded(num, den, RESULT_SCALE)
