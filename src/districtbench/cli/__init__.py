@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "districtbench.cli.demo",
     "districtbench.cli.status",
     "districtbench.cli.show",
+    "districtbench.cli.report",
     "districtbench.cli.export",
     "districtbench.cli.backfill",
     "districtbench.cli.compute",
