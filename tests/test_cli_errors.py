@@ -8,7 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import json
+import sqlite3
+
 import pytest
+import sqlalchemy as sa
 
 from tests import expected as ex
 
@@ -100,8 +104,31 @@ def test_unknown_state(sqlite_url):
 )
 def test_unreachable_database_never_shows_the_password(args):
     result = ex.cli(UNREACHABLE, *args, api_url=API)
+    if "--json" in args:  # scripts get JSON on stdout, the red line on stderr
+        report = json.loads(result.stdout)
+        assert report["database"] == "postgresql+psycopg2://u:***@127.0.0.1:1/x"
+        assert report["error"].startswith("Cannot connect to the database") and report["exit_code"] == 2
+        assert "secret" not in result.stdout
+        assert result.exit_code == 2 and "Traceback" not in result.output
+        text = flat(result.stderr)
+        assert "Cannot connect to the database" in text and "u:***@127.0.0.1:1/x" in text and "secret" not in text
+        return
     text = assert_usage_error(result, "Cannot connect to the database", "u:***@127.0.0.1:1/x", "Check --database-url")
     assert "secret" not in result.output and "secret" not in text
+
+
+@pytest.mark.parametrize("kind", ["missing file", "not migrated"])
+def test_status_json_is_json_even_when_the_database_cannot_be_read(tmp_path, kind):
+    path = tmp_path / "db.sqlite"
+    if kind == "not migrated":
+        sqlite3.connect(path).close()
+    result = ex.cli(f"sqlite:///{path}", "status", "--json")
+    assert result.exit_code == 2
+    report = json.loads(result.stdout)
+    assert report["database"] == f"sqlite:///{path}"
+    assert ("does not exist" if kind == "missing file" else "has no districtbench schema") in report["error"]
+    assert "districtbench" in report["hint"]
+    assert path.exists() == (kind == "not migrated")
 
 
 def test_unreachable_database_console_script_with_debug(tmp_path):
@@ -122,6 +149,9 @@ def test_unreachable_database_console_script_with_debug(tmp_path):
     "args", [("status",), ("show", "0500001"), ("export",), ("export", "--format", "json")], ids=lambda a: "-".join(a)
 )
 def test_unmigrated_database_says_to_migrate(empty_db_url, args):
+    path = sa.engine.make_url(empty_db_url).database
+    if empty_db_url.startswith("sqlite"):
+        sqlite3.connect(path).close()  # an existing, empty file (no file at all: see below)
     result = ex.cli(empty_db_url, *args)
     assert_usage_error(result, "no districtbench schema", "districtbench migrate")
 
@@ -138,14 +168,42 @@ def test_database_at_an_older_revision_says_a_migration_is_pending(db_url, args)
     assert_usage_error(result, "0001_base", "0003_own_schema", "districtbench migrate")
 
 
-def test_show_unknown_leaid_on_a_migrated_database(db_url):
+def test_show_on_an_empty_database_says_there_is_no_data_yet(db_url):
     result = ex.cli(db_url, "show", "0622710")
+    assert_usage_error(result, "No data yet — run `districtbench run` first", "districtbench demo")
+
+
+def test_show_unknown_leaid_on_a_loaded_database(request, db_kind):
+    url, _ = ex.shared_run(request, db_kind, "arak")
+    result = ex.cli(url, "show", "0622710")
     assert_usage_error(result, "No leaid 0622710 in the database", "districtbench export")
 
 
-def test_show_unknown_name(db_url):
-    result = ex.cli(db_url, "show", "Nowhere Unified")
+def test_show_unknown_name(request, db_kind):
+    url, _ = ex.shared_run(request, db_kind, "arak")
+    result = ex.cli(url, "show", "Nowhere Unified")
     assert_usage_error(result, "No district 'Nowhere Unified' in the database")
+
+
+@pytest.mark.parametrize(
+    "args", [("status",), ("show", "0500001"), ("export",), ("report", "0500001"), ("export", "-o", "out.csv")],
+    ids=lambda a: "-".join(a),
+)
+def test_a_sqlite_file_that_does_not_exist_is_reported_and_not_created(tmp_path, args):
+    missing = tmp_path / "nowhere.db"
+    result = ex.cli(f"sqlite:///{missing}", *args)
+    assert_usage_error(result, f"sqlite:///{missing} does not exist", "districtbench run")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no database file, no output file
+
+
+def test_a_postgresql_database_that_does_not_exist_is_reported(tmp_path):
+    from tests.db_fixtures import PG_ADMIN_URL, _pg_admin_engine
+
+    _pg_admin_engine()  # fails the test (in CI) or skips it when no server answers
+    url = sa.engine.make_url(PG_ADMIN_URL).set(database="districtbench_no_such_db").render_as_string(hide_password=False)
+    for args in (("status",), ("show", "0500001"), ("export",)):
+        result = ex.cli(url, *args)
+        assert_usage_error(result, 'database "districtbench_no_such_db" does not exist')
 
 
 def test_export_bad_options(db_url, tmp_path):

@@ -257,7 +257,7 @@ def test_show_texas_district_trends_and_their_years(texas):
 
     human = ex.cli(url, "show", "4823640")
     assert human.exit_code == 0
-    assert "2018→2021" in human.stdout
+    assert "2018-19→2021-22" in human.stdout  # school years, as a person writes them
 
 
 # --- export -----------------------------------------------------------------------------------

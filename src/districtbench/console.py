@@ -112,16 +112,48 @@ def print_traceback(exc: BaseException) -> None:
     sys.stderr.flush()
 
 
-def table(title: str | None, *headings: str, right: Iterable[str] = ()) -> Table:
-    """A rich table with these column headings; those named in `right` are right-aligned."""
+def table(title: str | None, *headings: str, right: Iterable[str] = (), plain: bool = False) -> Table:
+    """A rich table with these column headings; those named in `right` are right-aligned
+    numbers, never wrapped (a narrow terminal squeezes the text columns, which wrap between
+    words). `plain`: no box lines, only a rule under the headings."""
     right = set(right)
-    result = Table(title=title, title_justify="left")
+    options = {"box": _simple_head(), "show_edge": False, "pad_edge": False, "collapse_padding": True} if plain else {}
+    result = Table(title=title, title_justify="left", **options)
     for heading in headings:
-        result.add_column(heading, justify="right" if heading in right else "left", overflow="fold")
+        if heading in right:
+            result.add_column(heading, justify="right", no_wrap=True)
+        else:
+            result.add_column(heading, justify="left", overflow="fold")
     return result
+
+
+def _simple_head():
+    from rich import box
+
+    return box.SIMPLE_HEAD
 
 
 def _escape(text: str) -> str:
     from rich.markup import escape
 
     return escape(text)
+
+
+def natural_width(renderable, target: Console | None = None) -> int:
+    """The width `renderable` takes when nothing has to wrap (e.g. a table's widest rows)."""
+    from rich.measure import Measurement
+
+    target = target or out_console
+    return Measurement.get(target, target.options.update(width=10_000), renderable).maximum
+
+
+def cell_width(text: str) -> int:
+    """Columns `text` takes on a terminal (wide characters count twice)."""
+    from rich.cells import cell_len
+
+    return cell_len(text)
+
+
+def escape(text: str) -> str:
+    """`text` with rich markup characters escaped, to embed in a markup string."""
+    return _escape(text)

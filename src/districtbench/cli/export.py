@@ -1,59 +1,106 @@
-"""`districtbench export`: the districts' benchmark columns, one row per district."""
+"""`districtbench export`: the benchmark columns, one row per district (or per state)."""
 
 from __future__ import annotations
 
 import enum
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from districtbench import console
-from districtbench.cli.options import parse_states
+from districtbench.cli.options import STATES_HELP, parse_states
 from districtbench.cli.state import get_state
-from districtbench.reporting.export import district_rows, export_columns, write_csv, write_json
+from districtbench.errors import UsageError
+
+EXTENSIONS = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
 
 class ExportFormat(str, enum.Enum):
     csv = "csv"
     json = "json"
+    jsonl = "jsonl"
+
+
+class ExportTable(str, enum.Enum):
+    districts = "districts"
+    states = "states"
+
+
+def choose_format(given: ExportFormat | None, output: Path | None) -> str:
+    """--format if given, else the output file's extension (any case), else CSV on stdout."""
+    if given is not None:
+        return given.value
+    if output is None:
+        return "csv"
+    chosen = EXTENSIONS.get(output.suffix.lower())
+    if chosen is None:
+        raise UsageError(
+            f"Cannot tell the format of {output.name!r} from its extension.",
+            hint="Name the file .csv, .json or .jsonl, or give --format csv|json|jsonl.",
+        )
+    return chosen
 
 
 def register(app: typer.Typer) -> None:
     @app.command("export")
     def export_command(
         ctx: typer.Context,
-        output_format: ExportFormat = typer.Option(
-            ExportFormat.csv, "--format", "-f", help="csv (a header row, empty cells for NULL) or json (an array of objects)."
+        output_format: Optional[ExportFormat] = typer.Option(
+            None, "--format", "-f", case_sensitive=False, show_default=False,
+            help="csv (a header row, empty cells for NULL), json (an array of objects) or jsonl (one object "
+            "per line, for large exports). Default: from the --output extension, else csv.",
         ),
         output: Optional[Path] = typer.Option(
-            None, "--output", "-o", help="Write to this file instead of stdout (written whole or not at all).", dir_okay=False
+            None, "--output", "-o", metavar="FILE", dir_okay=False, show_default=False,
+            help="Write to this file instead of stdout (written whole or not at all).",
         ),
-        states: Optional[str] = typer.Option(
-            None, "--states", help="Only these states: postal or FIPS codes, comma-separated (CA,TX or 06,48). Default: all."
+        table: ExportTable = typer.Option(
+            ExportTable.districts, "--table", case_sensitive=False,
+            help="districts (one row per district) or states (each state, the territories and the US row).",
+        ),
+        states: Optional[str] = typer.Option(None, "--states", metavar="SPEC", help=STATES_HELP.replace(
+            "; default the 50 states and DC", ". Default: all"), show_default=False),
+        columns: Optional[str] = typer.Option(
+            None, "--columns", metavar="A,B,C", show_default=False,
+            help="Only these columns, in this order (comma-separated database column names).",
+        ),
+        with_years: bool = typer.Option(
+            False, "--with-years",
+            help="After each sourced figure add <figure>_source (history source) and <figure>_year (fall of the school year).",
         ),
     ) -> None:
-        """Export every district's identifiers and benchmark columns (field names = districtbench's column names, also where the app renamed a column: graduation_rate_total, not graduation_rate)."""
-        state = get_state(ctx)
+        """Export every district's identifiers and benchmark columns (field names = districtbench's column names).
+
+        Where the app renamed a column, the export keeps districtbench's name (graduation_rate_total, not graduation_rate).
+
+        Example: districtbench export --states TX -o texas.csv
+        """
+        from districtbench.reporting.export import WRITERS, choose_columns, rows, with_provenance
+
+        chosen_format = choose_format(output_format, output)
         state_fips = parse_states(states) if states is not None else None
-        engine = state.migrated_engine()
-        columns = export_columns()
+        selected = choose_columns(table.value, columns)
+        fields = with_provenance(table.value, selected) if with_years else selected
+        engine = get_state(ctx).existing_engine()
+        write = WRITERS[chosen_format]
         with engine.connect() as connection:
-            rows = district_rows(connection, state_fips)
+            data = rows(connection, table.value, selected, state_fips, years=with_years)
             if output is None:
                 try:
-                    count = _write(output_format, rows, columns, sys.stdout)
+                    count = write(data, fields, sys.stdout)
                     sys.stdout.flush()
                 except BrokenPipeError:  # `export | head`: the reader has what it wanted
                     _silence_stdout()
                     raise typer.Exit(0) from None
             else:
-                count = _write_file_atomically(output, output_format, rows, columns)
-        where = str(output) if output else "stdout"
-        console.note(f"Exported {count:,} districts to {where}.")
+                from districtbench.cli.output import write_atomically
+
+                count = write_atomically(output, lambda stream: write(data, fields, stream))
+        what = "districts" if table is ExportTable.districts else "state rows"
+        console.note(f"Exported {count:,} {what} to {output or 'stdout'} ({chosen_format}).")
 
 
 def _silence_stdout() -> None:
@@ -63,26 +110,3 @@ def _silence_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError, AttributeError):  # io.UnsupportedOperation: not a real file
         pass
-
-
-def _write(output_format: ExportFormat, rows, columns, stream) -> int:
-    if output_format is ExportFormat.csv:
-        return write_csv(rows, columns, stream)
-    return write_json(rows, stream)
-
-
-def _write_file_atomically(path: Path, output_format: ExportFormat, rows, columns) -> int:
-    directory = path.resolve().parent
-    if not directory.is_dir():
-        from districtbench.errors import UsageError
-
-        raise UsageError(f"Cannot write {path}: the folder {directory} does not exist.", hint="Create it or choose another --output.")
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            count = _write(output_format, rows, columns, stream)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return count

@@ -1,4 +1,9 @@
-"""`districtbench show LEAID`: one district's benchmarks against its state and the nation."""
+"""`districtbench show LEAID`: one district's benchmarks against its state and the nation.
+
+Two layouts of the same figures: a table when the terminal is wide enough for it (~120
+columns), otherwise one block of three lines per metric, so nothing is cut inside a word or a
+number at 80 columns.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,16 @@ import typer
 
 from districtbench import console
 from districtbench.cli.state import get_state
-from districtbench.reporting.show import DistrictView, MetricView, district_view, find_district
+from districtbench.formatting import school_year, sparkline
+from districtbench.reporting.show import METRIC_LABELS, DistrictView, MetricView, district_view, find_district
+
+DIRECTION = {True: "↑", False: "↓", None: ""}
+LEGEND = (
+    "↑/↓: higher/lower is better. In state: quartile of the value among the state's districts "
+    "(well above = top quarter), green when good for that metric, red when a concern. "
+    "Trend: the district's value in each year of the history; 3-year: points, or % change for "
+    "counts and spending, between the school years shown."
+)
 
 
 def _number(value: Decimal | None, signed: bool = False) -> str:
@@ -18,12 +32,29 @@ def _number(value: Decimal | None, signed: bool = False) -> str:
     return f"{value:+,.2f}" if signed else f"{value:,.2f}"
 
 
-def _trend(metric: MetricView) -> str:
+def _three_year(metric: MetricView) -> str:
     if metric.trend_3yr is None:
         return "—"
     unit = " pts" if metric.trend_kind == "points" else " %"
-    years = f" ({metric.trend_years[0]}→{metric.trend_years[1]})" if metric.trend_years else ""
-    return f"{metric.trend_3yr:+,.2f}{unit}{years}"
+    return f"{metric.trend_3yr:+,.2f}{unit}"
+
+
+def _trend_years(metric: MetricView) -> str:
+    if not metric.trend_years or metric.trend_3yr is None:
+        return ""
+    base, latest = metric.trend_years
+    return f"{school_year(base)}→{school_year(latest)}"
+
+
+def _spark(metric: MetricView) -> str:
+    return sparkline(value for _, value in sorted(metric.history.items()))
+
+
+def _history_years(metric: MetricView) -> str:
+    years = sorted(metric.history)
+    if not years:
+        return ""
+    return school_year(years[0]) if len(years) == 1 else f"{school_year(years[0])}…{school_year(years[-1])}"
 
 
 def _flag(metric: MetricView) -> str:
@@ -34,56 +65,112 @@ def _flag(metric: MetricView) -> str:
     return f"[{colour}]{text}[/{colour}]" if colour else text
 
 
-LABELS = {
-    "absenteeism": "Chronic absenteeism %",
-    "graduation": "Graduation rate %",
-    "student_teacher_ratio": "Students per teacher",
-    "swd_pct": "Special education %",
-    "ell_pct": "English learners %",
-    "math_proficiency": "Math proficient %",
-    "read_proficiency": "Reading proficient %",
-    "expenditure_pp": "Spending per pupil $",
-}
+def _provenance(metric: MetricView) -> str:
+    if metric.value is None:
+        return "no value"
+    return f"{metric.source_short} {metric.school_year or '—'}"
 
 
-def print_view(view: DistrictView) -> None:
-    out = console.out_console
+def _label(metric: MetricView) -> str:
+    arrow = DIRECTION[metric.higher_is_better]
+    label = METRIC_LABELS.get(metric.key, metric.key)
+    return f"{label} {arrow}" if arrow else label
+
+
+def header_lines(view: DistrictView) -> list[str]:
+    e = console.safe  # names and places come from the API: no markup, no control characters
     where = ", ".join(part for part in (view.city, view.county, view.state_name) if part)
-    out.print(f"[bold]{console.safe(view.name)}[/bold] — leaid {console.safe(view.leaid)}, {console.safe(where)}")
+    facts = [f"leaid {e(view.leaid)}"] + ([e(where)] if where else []) + ([view.locale] if view.locale else [])
+    size = []
     if view.enrollment is not None:
-        out.print(f"Enrollment {view.enrollment:,}")
-    numbers = ("value", "year", f"{view.state_abbrev or 'state'} avg", "US avg", "vs state", "vs US", "3-year trend")
-    table = console.table(None, "metric", *numbers[:6], "in state", numbers[6], right=numbers)
+        size.append(f"{view.enrollment:,} students")
+    if view.number_of_schools is not None:
+        size.append(f"{view.number_of_schools:,} schools")
+    if view.directory_year is not None:
+        size.append(f"school year {school_year(view.directory_year)}")
+    return [f"[bold]{e(view.name)}[/bold]", " · ".join(facts), " · ".join(size)]
+
+
+def wide_table(view: DistrictView):
+    state = view.state_abbrev or "state"
+    numbers = ("value", f"{state} avg", "US avg", f"vs {state}", "vs US")
+    peers = ("peers avg", "vs peers") if view.has_peers else ()
+    table = console.table(
+        None, "metric", *numbers, *peers, "in state", "trend", "3-year", right=(*numbers, *peers, "3-year"), plain=True
+    )
     for metric in view.metrics:
-        direction = {True: " [dim]↑[/dim]", False: " [dim]↓[/dim]", None: ""}[metric.higher_is_better]
+        peer_cells = (_number(metric.peer_average), _number(_minus(metric.value, metric.peer_average), True)) if peers else ()
         table.add_row(
-            f"{LABELS.get(metric.key, metric.key)}{direction}",
+            f"{_label(metric)}\n[dim]{_provenance(metric)}[/dim]",
             _number(metric.value),
-            str(metric.data_year or "—"),
             _number(metric.state_average),
             _number(metric.national_average),
             _number(metric.vs_state, signed=True),
             _number(metric.vs_national, signed=True),
+            *peer_cells,
             _flag(metric),
-            _trend(metric),
+            f"{_spark(metric) or '—'}\n[dim]{_history_years(metric)}[/dim]",
+            f"{_three_year(metric)}\n[dim]{_trend_years(metric)}[/dim]",
         )
-    out.print(table)
-    out.print(
-        "[dim]↑/↓: higher/lower is better. In state: quartile of the value among the state's districts "
-        "(well above = top quarter), green when good for that metric, red when a concern. "
-        "Trends: points, or % change for counts and spending, between the years shown.[/dim]"
-    )
+    return table
+
+
+def _minus(left: Decimal | None, right: Decimal | None) -> Decimal | None:
+    return None if left is None or right is None else left - right
+
+
+def _compared(average: Decimal | None, delta: Decimal | None) -> str:
+    """`18.99 (-3.46)`: an average and the district's difference from it, when there is one."""
+    return _number(average) if delta is None else f"{_number(average)} ({_number(delta, signed=True)})"
+
+
+def compact_blocks(view: DistrictView) -> list[str]:
+    """Three lines per metric: name, source and flag; value against state and US; trend."""
+    state = view.state_abbrev or "state"
+    lines: list[str] = []
+    for metric in view.metrics:
+        lines.append("")
+        lines.append(f"[bold]{_label(metric)}[/bold]  [dim]{_provenance(metric)}[/dim]  {_flag(metric)}")
+        parts = [f"  {_number(metric.value)}"]
+        parts.append(f"{state} {_compared(metric.state_average, metric.vs_state)}")
+        parts.append(f"US {_compared(metric.national_average, metric.vs_national)}")
+        if view.has_peers:
+            parts.append(f"peers {_number(metric.peer_average)}")
+        lines.append("   ".join(parts))
+        trend = f"  trend {_spark(metric)} {_history_years(metric)}" if metric.history else "  trend —"
+        lines.append(f"{trend}   3-year {_three_year(metric)} {_trend_years(metric)}".rstrip())
+    return lines
+
+
+def print_view(view: DistrictView, out=None) -> None:
+    out = out or console.out_console
+    for line in header_lines(view):
+        out.print(line)
+    table = wide_table(view)
+    if console.natural_width(table, out) <= out.width:
+        out.print()
+        out.print(table)
+    else:
+        for line in compact_blocks(view):
+            out.print(line)
+    out.print()
+    out.print(f"[dim]{LEGEND}[/dim]")
 
 
 def register(app: typer.Typer) -> None:
     @app.command("show")
     def show_command(
         ctx: typer.Context,
-        leaid: str = typer.Argument(..., help="The district's NCES LEAID (7 digits; leading zeros optional) or part of its name."),
+        leaid: str = typer.Argument(
+            ..., metavar="LEAID", help="The district's NCES LEAID (7 digits; leading zeros optional) or part of its name."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print the district as JSON on stdout."),
     ) -> None:
-        """Show one district: each metric's value, state and US averages, deltas, quartile flag and 3-year trend."""
-        engine = get_state(ctx).migrated_engine()
+        """Show one district: each metric's value, state and US averages, deltas, quartile flag and trend.
+
+        Example: districtbench show 4823640
+        """
+        engine = get_state(ctx).existing_engine()
         with engine.connect() as connection:
             view = district_view(connection, find_district(connection, leaid))
         if as_json:

@@ -81,6 +81,14 @@ class AppState:
             require_current(engine)  # raises, saying what is missing
         return engine
 
+    def existing_engine(self) -> Engine:
+        """`migrated_engine()` for commands that only read: a database that does not exist is
+        reported, never created (connecting to a SQLite path would create the file)."""
+        from districtbench.db.engine import require_existing
+
+        require_existing(self.settings.database_url)
+        return self.migrated_engine()
+
 
 def get_state(ctx: typer.Context) -> AppState:
     return ctx.ensure_object(AppState) if ctx.obj is None else ctx.obj

@@ -30,7 +30,9 @@ def district_columns_written(families) -> list[str]:
 
 def build_status(state) -> StatusReport:
     from districtbench.db import layout, migrations
+    from districtbench.db.engine import require_existing
 
+    require_existing(state.settings.database_url)
     engine = state.engine()
     current = migrations.current_revision(engine)
     head = migrations.head_revision()
@@ -57,6 +59,16 @@ def build_status(state) -> StatusReport:
             coverage=column_coverage(connection, district_columns_written(state.families)),
             column_names={f"{table}.{logical}": physical for table, logical, physical, _ in t.renamed()},
         )
+
+
+def status_error(state, exc: Exception) -> dict:
+    message = getattr(exc, "message", None) or f"unexpected error: {type(exc).__name__}: {exc}"
+    return {
+        "database": state.settings.masked_database_url,
+        "error": console.masked(message),
+        "hint": console.masked(getattr(exc, "hint", None) or ""),
+        "exit_code": getattr(exc, "exit_code", 1),
+    }
 
 
 def _when(value) -> str:
@@ -110,8 +122,17 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         as_json: bool = typer.Option(False, "--json", help="Print the status as JSON on stdout."),
     ) -> None:
-        """Show the schema revision, data per source × year, the last compute runs and column coverage."""
-        report = build_status(get_state(ctx))
+        """Show the schema revision, data per source × year, the last compute runs and column coverage.
+
+        Example: districtbench status --json
+        """
+        state = get_state(ctx)
+        try:
+            report = build_status(state)
+        except Exception as exc:
+            if as_json:  # scripts always get JSON: what could not be read, and why
+                typer.echo(json.dumps(status_error(state, exc), indent=2))
+            raise
         if as_json:
             typer.echo(json.dumps(report.to_json(), indent=2))
         else:

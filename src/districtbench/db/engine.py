@@ -132,3 +132,24 @@ def check_reachable(engine: Engine) -> None:
                 "and that the database server is running."
             ),
         ) from None
+
+
+def require_existing(url: str) -> None:
+    """Raise DatabaseUnavailableError when `url` is a SQLite file that does not exist, so a
+    command that only reads never creates an empty database file by connecting."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return  # a PostgreSQL database that does not exist fails to connect, saying so
+    path = parsed.database or ""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    from pathlib import Path
+
+    if not Path(path).exists():
+        raise DatabaseUnavailableError(
+            f"The database {mask_url(url)} does not exist (no file {Path(path).resolve()}).",
+            hint=(
+                "Run `districtbench run --years SPEC` (or `districtbench demo`) to create it, or point "
+                "--database-url at an existing database."
+            ),
+        )

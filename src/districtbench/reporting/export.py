@@ -1,11 +1,18 @@
-"""Rows of `districtbench export`: one per district. Field names are districtbench's column
-names (schema.md's), whatever the app calls the columns (e.g. `graduation_rate_total` for the
-June 2026 app's `graduation_rate`), so an export reads the same from every database."""
+"""Rows of `districtbench export`: one per district (or per state and the US row), optionally
+with where each figure comes from. Field names are districtbench's column names (schema.md's),
+whatever the app calls the columns (e.g. `graduation_rate_total` for the June 2026 app's
+`graduation_rate`), so an export reads the same from every database.
+
+`--with-years` adds two fields after each sourced figure: `<figure>_source` (the history
+source, e.g. `ccd_directory`) and `<figure>_year` (the school year's fall, e.g. 2021 for
+2021-22; empty when the figure is). Both come from `reporting.provenance`.
+"""
 
 from __future__ import annotations
 
 import csv
 import json
+from datetime import datetime
 from decimal import Decimal
 from typing import IO, Iterator, Sequence
 
@@ -13,26 +20,101 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from districtbench.db import layout, tables
+from districtbench.errors import UsageError
+from districtbench.metrics.years import years_query
+from districtbench.reporting.provenance import average_source, figure_source
 
 # Bookkeeping columns of the app, not benchmarks.
 EXCLUDED_COLUMNS = ("created_at", "updated_at")
+TABLES = ("districts", "states")
+NATIONAL_FIPS = "00"
 
 
-def export_columns() -> list[str]:
-    return [column.name for column in tables.districts.columns if column.name not in EXCLUDED_COLUMNS]
+def _table(name: str) -> sa.Table:
+    return {"districts": tables.districts, "states": tables.states}[name]
 
 
-def district_rows(connection: Connection, state_fips: Sequence[str] | None) -> Iterator[dict]:
-    districts = layout.of(connection).districts
-    columns = export_columns()
-    query = sa.select(*(districts.c[name].label(name) for name in columns)).order_by(districts.c.leaid)
+def export_columns(table: str = "districts") -> list[str]:
+    return [column.name for column in _table(table).columns if column.name not in EXCLUDED_COLUMNS]
+
+
+def choose_columns(table: str, requested: str | None) -> list[str]:
+    """`--columns a,b,c` in the order given (None: every column); unknown names are a usage
+    error that lists the valid ones."""
+    available = export_columns(table)
+    if requested is None:
+        return available
+    names = [name.strip() for name in requested.split(",") if name.strip()]
+    unknown = [name for name in names if name not in available]
+    if unknown or not names:
+        what = f"unknown column{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}" if unknown else "no columns given"
+        raise UsageError(f"--columns: {what} for --table {table}.", hint=f"Valid columns: {', '.join(available)}.")
+    return list(dict.fromkeys(names))
+
+
+def with_provenance(table: str, columns: Sequence[str]) -> list[str]:
+    """The field names once `--with-years` adds `_source` and `_year` after each figure."""
+    fields: list[str] = []
+    for column in columns:
+        fields.append(column)
+        if _source_of(table, column) is not None:
+            fields += [f"{column}_source", f"{column}_year"]
+    return fields
+
+
+def _source_of(table: str, column: str) -> str | None:
+    if table == "districts":
+        source = figure_source(column)
+        return source.history_source if source else None
+    return average_source(column)
+
+
+def rows(connection: Connection, table: str, columns: Sequence[str], state_fips: Sequence[str] | None,
+         years: bool = False) -> Iterator[dict]:
+    target = getattr(layout.of(connection), table)  # physical names, keyed and labelled by logical ones
+    key = target.c.leaid if table == "districts" else target.c.fips
+    state_column = target.c.state_fips if table == "districts" else target.c.fips
+    selected = list(columns)
+    extra: list[str] = []  # read for the provenance fields, not exported themselves
+    if years and table == "districts":
+        sources = [figure_source(column) for column in columns]
+        extra = sorted({source.year_column for source in sources if source} - set(selected))
+    elif years and "fips" not in selected:
+        extra = ["fips"]
+    query = sa.select(*(target.c[name].label(name) for name in selected + extra)).order_by(key)
     if state_fips:
-        query = query.where(districts.c.state_fips.in_(list(state_fips)))
-    for row in connection.execute(query):
-        yield dict(zip(columns, row))
+        query = query.where(state_column.in_(list(state_fips)))
+    as_of = _as_of_years(connection) if years and table == "states" else {}
+    for values in connection.execute(query):
+        row = dict(zip(selected + extra, values))
+        if not years:
+            yield row
+            continue
+        out: dict = {}
+        for column in selected:
+            out[column] = row[column]
+            source = _source_of(table, column)
+            if source is None:
+                continue
+            if table == "districts":
+                year = figure_source(column).year(row)
+            else:
+                year = as_of.get((row["fips"], source)) if row[column] is not None else None
+            out[f"{column}_source"] = source
+            out[f"{column}_year"] = year
+        yield out
+
+
+def _as_of_years(connection: Connection) -> dict[tuple[str, str], int]:
+    """(state fips, history source) → the state's as-of year. The US row has none: its
+    states' years may differ (each state's row says its own)."""
+    state_column, source, latest, _base = years_query(layout.of(connection)).subquery().c
+    return {(fips, name): year for fips, name, year in connection.execute(sa.select(state_column, source, latest))}
 
 
 def _json_value(value):
+    if isinstance(value, datetime):
+        return value.isoformat()
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() and value.as_tuple().exponent >= 0 else float(value)
     return value
@@ -58,3 +140,17 @@ def write_json(rows: Iterator[dict], stream: IO[str]) -> int:
         count += 1
     stream.write("\n]\n" if count else "]\n")
     return count
+
+
+def write_jsonl(rows: Iterator[dict], stream: IO[str]) -> int:
+    """JSON Lines: one object per line, for exports too large to load as one array."""
+    count = 0
+    for row in rows:
+        stream.write(json.dumps({key: _json_value(value) for key, value in row.items()}))
+        stream.write("\n")
+        count += 1
+    return count
+
+
+WRITERS = {"csv": write_csv, "json": lambda rows, _columns, stream: write_json(rows, stream),
+           "jsonl": lambda rows, _columns, stream: write_jsonl(rows, stream)}
