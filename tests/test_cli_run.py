@@ -118,7 +118,7 @@ def test_second_run_with_the_same_arguments_changes_nothing(database_factory, fa
     second = ex.cli(url, *args, api_url=fake_api.url)
     assert second.exit_code == 0, second.output
     err = flat(second.stderr)
-    assert f"0 units complete, 0 failed, {units} already complete" in err
+    assert f"Fetched: 0 units, 0 rows in" in err and f"({units} already complete)" in err
     assert "(latest 0 districts, ratios 0 districts, averages 0 districts, trends 0 districts, " in err
     assert "migrated the database" not in err  # already at the latest revision
     after = {name: ex.table_rows(engine, name) for name in WRITTEN_TABLES}
@@ -216,5 +216,8 @@ def test_run_summary_names_every_source(request, db_kind):
     summary = result.stderr[result.stderr.index("Run summary"):]
     for source in ("enrollment", "ell", "finance", "poverty", "graduation", "assessments", "absenteeism"):
         assert re.search(rf"\b{source}\b", summary), source
-    assert "districtbench status" in summary and "districtbench export" in summary
+    url, _ = ex.shared_run(request, db_kind, "arak")
+    # The database was named with --database-url, so every suggested command carries it.
+    assert f"districtbench --database-url {url} status" in summary
+    assert f"districtbench --database-url {url} export -o benchmarks.csv" in summary
     assert result.stdout == ""  # progress and summaries go to stderr; stdout is for data

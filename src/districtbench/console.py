@@ -157,3 +157,13 @@ def cell_width(text: str) -> int:
 def escape(text: str) -> str:
     """`text` with rich markup characters escaped, to embed in a markup string."""
     return _escape(text)
+
+
+def info_line(message: str) -> None:
+    """One line of plain text, never wrapped by rich (a command to copy stays one line)."""
+    err_console.print(masked(message), markup=False, soft_wrap=True)
+
+
+def error_line_unwrapped(message: str) -> None:
+    """`error_line`, kept on one line however long (log lines, one-line results)."""
+    err_console.print(f"[bold red]error:[/bold red] {_escape(masked(message))}", soft_wrap=True)

@@ -1,83 +1,12 @@
-"""How the CLI shows a backfill on stderr: rich progress bars on a terminal, plain lines
-otherwise (no escape codes), then a summary table per source × year and the failed units."""
+"""The summary of a backfill on stderr: a table per source × year, the reasons rows were
+skipped, the failed units. (Progress while it runs: `districtbench.console_progress`.)"""
 
 from __future__ import annotations
 
 from collections import Counter
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-
 from districtbench import console
-from districtbench.backfill.progress import BackfillProgress
-from districtbench.backfill.report import COMPLETE, FAILED, BackfillReport, UnitOutcome
-
-
-def make_progress() -> BackfillProgress:
-    return RichProgress() if console.err_console.is_terminal else PlainProgress()
-
-
-class PlainProgress(BackfillProgress):
-    """One line per finished unit, for logs and pipes."""
-
-    def start(self, totals: dict[str, int]) -> None:
-        self.totals = dict(totals)
-        self.done: Counter = Counter()
-        planned = ", ".join(f"{name} {count}" for name, count in totals.items())
-        console.info(f"backfill: {sum(totals.values())} units ({planned or 'none'})")
-
-    def advance(self, outcome: UnitOutcome) -> None:
-        self.done[outcome.source] += 1
-        position = f"[{self.done[outcome.source]}/{self.totals.get(outcome.source, '?')}]"
-        if outcome.status == COMPLETE:
-            text = f"{outcome.rows_written} rows"
-            if outcome.rows_skipped:
-                text += f", {sum(outcome.rows_skipped.values())} skipped"
-        elif outcome.status == FAILED:
-            text = f"FAILED: {outcome.reason}"
-        else:
-            text = "already complete"
-        console.info(f"{outcome.label} {position} {text}")
-
-    def note(self, message: str) -> None:
-        console.info(f"note: {message}")
-
-
-class RichProgress(BackfillProgress):
-    """A bar per source: units done/total, rows written, failures."""
-
-    def __init__(self) -> None:
-        self.progress = Progress(
-            TextColumn("{task.description:<12}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("units · {task.fields[rows]:>9,} rows · {task.fields[failed]} failed"),
-            TimeElapsedColumn(),
-            console=console.err_console,
-        )
-        self.tasks: dict[str, int] = {}
-        self.rows: Counter = Counter()
-        self.failed: Counter = Counter()
-
-    def start(self, totals: dict[str, int]) -> None:
-        for name, total in totals.items():
-            self.tasks[name] = self.progress.add_task(name, total=total, rows=0, failed=0)
-        self.progress.start()
-
-    def advance(self, outcome: UnitOutcome) -> None:
-        self.rows[outcome.source] += outcome.rows_written
-        self.failed[outcome.source] += outcome.status == FAILED
-        task = self.tasks.get(outcome.source)
-        if task is not None:
-            self.progress.update(
-                task, advance=1, rows=self.rows[outcome.source], failed=self.failed[outcome.source]
-            )
-
-    def note(self, message: str) -> None:
-        console.note(message)
-
-    def finish(self) -> None:
-        self.progress.stop()
+from districtbench.backfill.report import COMPLETE, FAILED, BackfillReport
 
 
 MAX_FAILURES_LISTED = 25
@@ -85,11 +14,8 @@ MAX_FAILURES_LISTED = 25
 
 def print_summary(report: BackfillReport) -> None:
     """A table per source × year, then the reasons rows were skipped, then the failures."""
-    table = Table(title="Backfill summary", title_justify="left")
-    longest = max((len(outcome.source) for outcome in report.outcomes), default=6)
-    table.add_column("source", no_wrap=True, min_width=longest)
-    for heading in ("year", "complete", "failed", "skipped", "rows written", "rows skipped", "values nulled"):
-        table.add_column(heading, justify="right")
+    counts = ("year", "complete", "failed", "skipped", "rows written", "rows skipped", "values nulled")
+    table = console.table("Backfill summary", "source", *counts, right=counts)
     details: list[str] = []
     for summary in report.summaries():
         table.add_row(
@@ -130,3 +56,12 @@ def print_summary(report: BackfillReport) -> None:
 
 def _reasons(counter: Counter) -> str:
     return ", ".join(f"{reason} {count:,}" for reason, count in counter.most_common())
+
+
+def print_one_line(report: BackfillReport) -> None:
+    """`--quiet`: the whole backfill in one line (the failed units were listed as they failed)."""
+    line = (
+        f"{report.count(COMPLETE)} units complete, {report.count(FAILED)} failed, "
+        f"{report.count('skipped')} already complete; {report.rows_written:,} rows written in {report.elapsed:.1f} s."
+    )
+    (console.error_line_unwrapped if report.failures else console.info_line)(("backfill finished with failures: " if report.failures else "done: ") + line)

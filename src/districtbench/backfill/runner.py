@@ -73,6 +73,7 @@ def run_backfill(
     preflight.check(engine, backfill=True, roster=any(unit.source.provides_roster for unit in plan.units))
     done = set() if force else completed_units(engine, {source.name for source in sources})
     totals = Counter(unit.source.name for unit in plan.units)
+    progress.plan(dict(Counter((unit.source.name, unit.year) for unit in plan.units)))
     progress.start({source.name: totals[source.name] for source in sources if totals[source.name]})
     todo = []
     for unit in plan.units:

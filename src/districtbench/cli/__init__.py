@@ -34,9 +34,64 @@ COMMAND_MODULES: tuple[str, ...] = (
 
 DEBUG_KEY = "districtbench.debug"
 
+# Global options a user may also write after the command (`districtbench show X --debug`).
+GLOBAL_OPTIONS_WITH_VALUE = ("--database-url", "--api-url")
+GLOBAL_FLAGS = ("--debug",)
+
+
+def hoist_global_options(group, ctx, args: list[str]) -> list[str]:
+    """Move the global options found after the command name in front of it, where click
+    expects them, so they mean the same wherever they are written. A command's own option of
+    the same name keeps it; the values of the command's options and anything after `--` are
+    never taken for a global option."""
+    position = 0
+    while position < len(args) and args[position].startswith("-"):
+        position += 2 if args[position] in GLOBAL_OPTIONS_WITH_VALUE else 1
+    if position >= len(args):
+        return args
+    command = group.get_command(ctx, args[position])
+    if command is None:
+        return args
+    own: set[str] = set()
+    takes_value: set[str] = set()
+    for param in command.params:
+        names = set(getattr(param, "opts", ())) | set(getattr(param, "secondary_opts", ()))
+        own |= names
+        if not getattr(param, "is_flag", False) and getattr(param, "param_type_name", "") == "option":
+            takes_value |= names
+    hoisted: list[str] = []
+    rest: list[str] = []
+    tail = args[position + 1 :]
+    index = 0
+    while index < len(tail):
+        token = tail[index]
+        name = token.split("=", 1)[0]
+        if token == "--":
+            rest += tail[index:]
+            break
+        if name in own:
+            rest.append(token)
+            if token in takes_value and index + 1 < len(tail):
+                rest.append(tail[index + 1])
+                index += 1
+        elif name in GLOBAL_OPTIONS_WITH_VALUE:
+            hoisted.append(token)
+            if "=" not in token and index + 1 < len(tail):
+                hoisted.append(tail[index + 1])
+                index += 1
+        elif token in GLOBAL_FLAGS:
+            hoisted.append(token)
+        else:
+            rest.append(token)
+        index += 1
+    return args[:position] + hoisted + [args[position]] + rest
+
 
 class DistrictbenchGroup(TyperGroup):
     """Turns library errors into one red line and the exit codes of cli.md."""
+
+    def parse_args(self, ctx, args):
+        return super().parse_args(ctx, hoist_global_options(self, ctx, list(args)))
 
     def invoke(self, ctx: typer.Context):
         try:

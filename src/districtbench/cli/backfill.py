@@ -14,7 +14,7 @@ from typing import List, Optional
 
 import typer
 
-from districtbench.cli.options import STATES_HELP, YEARS_HELP, parse_states, parse_years
+from districtbench.cli.options import QUIET_HELP, STATES_HELP, VERBOSE_HELP, YEARS_HELP, parse_states, parse_years, verbosity
 from districtbench.cli.state import get_state
 from districtbench.errors import ConfigurationError
 
@@ -56,17 +56,23 @@ def register(app: typer.Typer) -> None:
             callback=lambda value: parse_states(value),
             show_default=False,
         ),
-        concurrency: int = typer.Option(4, "--concurrency", min=1, max=16, help="Fetches at once (HTTP connections)."),
+        concurrency: int = typer.Option(4, "--concurrency", metavar="N", min=1, max=16, help="Fetches at once (HTTP connections)."),
         force: bool = typer.Option(False, "--force", help="Fetch units again even if already complete."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
+        verbose: bool = typer.Option(False, "--verbose", "-v", help="Print a line per unit."),
     ) -> None:
         """Fetch SOURCE data for the years and states into district_data_history (resumable).
 
         Units (source, year, state) run concurrently; each is written atomically. Completed units are skipped by later runs unless --force. Exit 1 if any unit failed. Retry waits start at $DISTRICTBENCH_BACKOFF_BASE seconds (default 1).
+
+        Example: districtbench backfill enrollment ell --years 2019-2022 --states TX
         """
         from districtbench.backfill import ALL, plan_units, resolve_sources, run_backfill
-        from districtbench.backfill.display import make_progress, print_summary
+        from districtbench.backfill.display import print_one_line, print_summary
+        from districtbench.console_progress import make_progress
         from districtbench.urban.client import UrbanClient
 
+        level = verbosity(quiet, verbose)
         state = get_state(ctx)
         chosen = resolve_sources(state.sources, sources)
         strict = ALL not in [name.strip() for name in sources]
@@ -82,8 +88,11 @@ def register(app: typer.Typer) -> None:
                 states,
                 concurrency=concurrency,
                 force=force,
-                progress=make_progress(),
+                progress=make_progress(level),
                 strict_years=strict,
             )
-        print_summary(report)
+        if level == "quiet":
+            print_one_line(report)
+        else:
+            print_summary(report)
         raise typer.Exit(report.exit_code)

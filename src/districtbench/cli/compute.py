@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import List, Optional
 
 import typer
-from rich.table import Table
-
 from districtbench import console
 from districtbench.cli.state import get_state
 from districtbench.errors import ComputeError
@@ -24,7 +22,10 @@ def register(app: typer.Typer) -> None:
             show_default=False,
         ),
     ) -> None:
-        """Compute benchmarks from the history: all in one transaction (all or nothing)."""
+        """Compute benchmarks from the history: all in one transaction (all or nothing).
+
+        Example: districtbench compute latest ratios
+        """
         state = get_state(ctx)
         registry = state.families
         resolve_families(registry, families)  # unknown names: exit 2 before touching the database
@@ -40,16 +41,8 @@ def register(app: typer.Typer) -> None:
 
 
 def print_summary(result: ComputeResult) -> None:
-    table = Table(title="Compute", title_justify="left")
-    for heading, justify in (
-        ("family", "left"),
-        ("status", "left"),
-        ("districts updated", "right"),
-        ("states updated", "right"),
-        ("values NULLed", "right"),
-        ("seconds", "right"),
-    ):
-        table.add_column(heading, justify=justify)
+    counts = ("districts updated", "states updated", "values NULLed", "seconds")
+    table = console.table("Compute", "family", "status", *counts, right=counts)
     for family in result.families:
         status = "ok" if family.status == "success" else family.status
         table.add_row(

@@ -12,7 +12,7 @@ import dataclasses
 import typer
 
 from districtbench import console
-from districtbench.cli.options import parse_states, parse_years
+from districtbench.cli.options import QUIET_HELP, VERBOSE_HELP, parse_states, parse_years, verbosity
 from districtbench.cli.state import AppState, get_state
 
 DEMO_DATABASE_URL = "sqlite:///districtbench-demo.db"
@@ -34,33 +34,41 @@ def register(app: typer.Typer) -> None:
         states: str = typer.Option(
             DEMO_STATES, "--states", metavar="SPEC", help="States to run (postal or FIPS codes); the shipped data is richest for these five."
         ),
-        page_size: int = typer.Option(1000, "--page-size", min=1, help="Rows per page of the local API (small pages exercise pagination)."),
+        page_size: int = typer.Option(
+            1000, "--page-size", metavar="N", min=1, help="Rows per page of the local API (small pages exercise pagination)."
+        ),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
+        verbose: bool = typer.Option(False, "--verbose", "-v", help=VERBOSE_HELP),
     ) -> None:
         """Run the main job against a local copy of the Urban API built from real data (no internet).
 
         Writes to sqlite:///districtbench-demo.db in this folder unless --database-url is given, so a
         configured application database is never filled with demo data.
+
+        Example: districtbench demo --states TX
         """
         from districtbench.fakeapi import FakeUrbanApi, load_dataset
 
         state = get_state(ctx)
+        level = verbosity(quiet, verbose)
         year_list = parse_years(years)
         state_list = parse_states(states)
         demo_state = _demo_state(state)
         ctx.call_on_close(demo_state.close)
-        console.info("Starting a local copy of the Urban Institute API (shipped real data; finance and CRDC synthetic)...")
+        if level != "quiet":
+            console.info("Starting a local copy of the Urban Institute API (shipped real data; finance and CRDC synthetic)...")
         dataset = load_dataset()
         for template in dataset.templates:
             # Decode every file before serving: the first concurrent requests to a lazily
             # decoded endpoint could otherwise see it empty (count 0) while another decodes it.
             dataset.years(template)
         with FakeUrbanApi(dataset, page_size=page_size) as server:
-            console.note(f"local API at {server.url}")
-            from districtbench.cli.run import execute_run
+            if level != "quiet":
+                console.note(f"local API at {server.url}")
+            from districtbench.cli.run import execute_run, next_prefix
 
-            prefix = "districtbench" if demo_state.settings.database_url_origin == "option" else (
-                f"districtbench --database-url {DEMO_DATABASE_URL}"
-            )
+            own_database = demo_state.settings.database_url_origin == "demo"
+            prefix = next_prefix(demo_state, DEMO_DATABASE_URL if own_database else None)
             code = execute_run(
                 demo_state,
                 server.url,
@@ -69,6 +77,7 @@ def register(app: typer.Typer) -> None:
                 backoff_base=0.05,
                 example_leaid=EXAMPLE_LEAID,
                 command_prefix=prefix,
+                level=level,
             )
         raise typer.Exit(code)
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
-
 from districtbench import console
 from districtbench.cli.state import get_state
 from districtbench.formatting import format_years
@@ -15,9 +13,7 @@ def register(app: typer.Typer) -> None:
     def sources_command(ctx: typer.Context) -> None:
         """List the source plugins: name, endpoint, years available, history columns written."""
         state = get_state(ctx)
-        table = Table(title="Sources", title_justify="left")
-        for heading in ("source", "endpoint", "years", "history rows", "columns written"):
-            table.add_column(heading, overflow="fold")
+        table = console.table("Sources", "source", "endpoint", "years", "history rows", "columns written")
         for source in state.sources:
             table.add_row(
                 source.name,
@@ -32,9 +28,7 @@ def register(app: typer.Typer) -> None:
     def metrics_command(ctx: typer.Context) -> None:
         """List the metric families (runs after, columns written) and the eight metrics."""
         state = get_state(ctx)
-        families = Table(title="Metric families", title_justify="left")
-        for heading in ("family", "runs after", "columns written"):
-            families.add_column(heading, overflow="fold")
+        families = console.table("Metric families", "family", "runs after", "columns written")
         for family in state.families:
             families.add_row(family.name, ", ".join(family.runs_after) or "—", ", ".join(family.columns))
         console.out_console.print(families)
@@ -46,9 +40,7 @@ def _print_metric_definitions() -> None:
         from districtbench.metrics.definitions import METRICS
     except ImportError:
         return
-    table = Table(title="Metrics", title_justify="left")
-    for heading in ("metric", "district column", "history", "trend", "higher is better", "units"):
-        table.add_column(heading, overflow="fold")
+    table = console.table("Metrics", "metric", "district column", "history", "trend", "higher is better", "units")
     for metric in METRICS:
         better = {True: "yes", False: "no", None: "—"}[metric.higher_is_better]
         table.add_row(

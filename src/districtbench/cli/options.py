@@ -94,3 +94,14 @@ def _state_fips(part: str) -> str | None:
 def valid_states_text() -> str:
     codes = ", ".join(f"{abbrev} ({fips})" for fips, abbrev, _ in STATES + TERRITORIES)
     return codes
+
+
+QUIET_HELP = "Print only errors and the final one-line result."
+VERBOSE_HELP = "Print a line per unit and the full summaries (per source and year, per family)."
+
+
+def verbosity(quiet: bool, verbose: bool) -> str:
+    """`--quiet` / `--verbose` → the progress level of `console_progress` (not both)."""
+    if quiet and verbose:
+        raise typer.BadParameter("--quiet and --verbose cannot be combined; use one.")
+    return "quiet" if quiet else "verbose" if verbose else "normal"

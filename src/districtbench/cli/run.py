@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import shlex
 from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from districtbench import console
-from districtbench.cli.options import STATES_HELP, YEARS_HELP, parse_states, parse_years
+from districtbench.cli.options import QUIET_HELP, STATES_HELP, VERBOSE_HELP, YEARS_HELP, parse_states, parse_years, verbosity
 from districtbench.cli.state import AppState, get_state
 from districtbench.formatting import format_years
 
@@ -26,18 +27,21 @@ def execute_run(
     backoff_base: float | None = None,
     example_leaid: str | None = None,
     command_prefix: str = "districtbench",
+    level: str = "normal",
 ) -> int:
     """Run the pipeline with progress and summaries on stderr; returns the exit code."""
-    from districtbench.backfill.display import make_progress, print_summary
+    from districtbench.backfill.display import print_summary
     from districtbench.cli.backfill import backoff_base_from_env
     from districtbench.cli.compute import print_summary as print_compute_summary
+    from districtbench.console_progress import make_progress
     from districtbench.pipeline import check_years, run_pipeline
     from districtbench.urban.client import UrbanClient
 
     sources = list(state.sources)
     check_years(sources, years)  # usage errors before the database
     engine = state.engine()
-    console.info(f"Database: {state.settings.masked_database_url}")
+    if level != "quiet":
+        console.info(f"Database: {state.settings.masked_database_url}")
     backoff = backoff_base_from_env() if backoff_base is None else backoff_base
     with UrbanClient(api_url, backoff_base=backoff, keep_results=False) as client:
         report = run_pipeline(
@@ -48,18 +52,51 @@ def execute_run(
             years,
             states,
             concurrency=concurrency,
-            progress=make_progress(),
-            after_backfill=print_summary,
+            progress=make_progress(level),
+            after_backfill=print_summary if level == "verbose" else None,
         )
-    print_compute_summary(report.compute)
-    print_run_summary(report, state.settings.masked_database_url, example_leaid, command_prefix)
+    if level == "verbose":
+        print_compute_summary(report.compute)
+    from districtbench.reporting.show import example_district
+
+    with engine.connect() as connection:
+        example_leaid = example_district(connection, states, example_leaid)
+    if level == "quiet":
+        print_one_line(report, state.settings.masked_database_url)
+    else:
+        print_run_summary(report, state.settings.masked_database_url, example_leaid, command_prefix)
     return report.exit_code
+
+
+def next_prefix(state: AppState, demo_database: str | None = None) -> str:
+    """`districtbench`, plus `--database-url URL` when the database was named on the command
+    line (or is the demo's own), so each suggested command works as it is printed. A password
+    is never printed: it shows as ***, to be put back by the user."""
+    settings = state.settings
+    if settings.database_url_origin == "option" or demo_database:
+        url = demo_database or settings.masked_database_url
+        return f"districtbench --database-url {shlex.quote(url)}"
+    return "districtbench"
+
+
+def print_one_line(report: PipelineReport, database: str) -> None:
+    backfill = report.backfill
+    failures = len(backfill.failures) if backfill else 0
+    fetched = f"{backfill.count('complete'):,} units fetched ({backfill.rows_written:,} rows), {failures} failed" if backfill else "nothing fetched"
+    compute = report.compute
+    computed = (
+        f"{len(compute.families)} families computed" if compute and compute.ok
+        else f"compute failed in {compute.failed_family or 'the commit'}" if compute else "nothing computed"
+    )
+    line = f"{'done' if not report.exit_code else 'finished with failures'}: {fetched}; {computed}; database {database}"
+    (console.info_line if not report.exit_code else console.error_line_unwrapped)(line)
 
 
 def print_run_summary(
     report: PipelineReport, database: str, example_leaid: str | None, command_prefix: str = "districtbench"
 ) -> None:
-
+    """What was fetched (a line per source), what failed, what was computed, the database,
+    and the commands to run next, each on a line of its own that is never wrapped."""
     for line in report.migrated:
         console.note(line)
     table = console.table("Run summary", "source", "years covered", "districts", "failed units", right=("districts", "failed units"))
@@ -67,23 +104,50 @@ def print_run_summary(
         failed = f"[red]{row.failed_units}[/red]" if row.failed_units else "0"
         table.add_row(row.source, format_years(row.years) if row.years else "—", f"{row.districts:,}", failed)
     console.err_console.print(table)
+    backfill = report.backfill
+    if backfill is not None:
+        console.info(
+            f"Fetched: {backfill.count('complete'):,} units, {backfill.rows_written:,} rows in {backfill.elapsed:.1f} s"
+            f" ({backfill.count('skipped'):,} already complete)."
+        )
+    failures = backfill.failures if backfill else []
+    if failures:
+        console.error_line(f"Failed: {len(failures)} unit(s), listed above with their reasons.")
+    else:
+        console.info("Failed: none.")
     compute = report.compute
     if compute is not None:
         if compute.ok:
             updated = ", ".join(f"{family.name} {_rows_updated(family.outcome)}" for family in compute.families)
-            console.info(f"Compute: {len(compute.families)} families committed ({updated} updated).")
+            console.info(f"Computed: {len(compute.families)} families ({updated} updated).")
         else:
             console.error_line(f"Compute failed in {compute.failed_family or 'the commit'}: {compute.error}")
-    failures = report.backfill.failures if report.backfill else []
-    if failures:
-        console.error_line(f"{len(failures)} unit(s) failed (listed above with their reasons).")
     console.info(f"Database: {database}")
-    console.info("Next:")
+    leaid = example_leaid or "LEAID"
     if report.exit_code:
-        console.info("  run the same command again to retry what failed (completed units are skipped)")
-    console.info(f"  {command_prefix} status                   what is loaded and computed")
-    console.info(f"  {command_prefix} show {example_leaid or 'LEAID':<20}one district against its state and the US")
-    console.info(f"  {command_prefix} export -o benchmarks.csv every district's benchmark columns")
+        console.info("Run the same command again to retry what failed (completed units are skipped).")
+    commands = [
+        ("what is loaded and computed", f"{command_prefix} status"),
+        ("one district against its state and the US", f"{command_prefix} show {leaid}"),
+        ("its report, a page with charts", f"{command_prefix} report {leaid} -o report-{leaid}.html"),
+        ("every district's benchmark columns", f"{command_prefix} export -o benchmarks.csv"),
+    ]
+    print_next(commands)
+    if "***" in command_prefix:
+        console.note("*** stands for the password: put it back, or set DISTRICTBENCH_DATABASE_URL and leave --database-url out.")
+
+
+def print_next(commands: list[tuple[str, str]]) -> None:
+    """`Next:` and the commands; each command is printed whole on one line (never wrapped by
+    us, so it copies as one), its purpose beside it when that fits the terminal."""
+    console.info("Next:")
+    width = console.err_console.width
+    longest = max(len(command) for _, command in commands)
+    for purpose, command in commands:
+        if 2 + longest + 4 + len(purpose) <= width:
+            console.info_line(f"  {command.ljust(longest)}  # {purpose}")
+        else:
+            console.info_line(f"  {command}")
 
 
 def register(app: typer.Typer) -> None:
@@ -94,14 +158,22 @@ def register(app: typer.Typer) -> None:
         states: Optional[str] = typer.Option(
             None, "--states", metavar="SPEC", help=STATES_HELP, callback=lambda value: parse_states(value), show_default=False
         ),
-        concurrency: int = typer.Option(4, "--concurrency", min=1, max=64, help="Units fetched at once."),
+        concurrency: int = typer.Option(4, "--concurrency", metavar="N", min=1, max=64, help="Units fetched at once."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
+        verbose: bool = typer.Option(False, "--verbose", "-v", help=VERBOSE_HELP),
     ) -> None:
         """The main job: migrate if needed, backfill every source for the years each has, then compute all.
 
         Years a source lacks are skipped with a note. Ends with one summary. Exit 1 if any unit or family failed (run it again to resume).
+
+        Example: districtbench run --years 2019-2022 --states CA,TX
         """
         state = get_state(ctx)
-        raise typer.Exit(execute_run(state, state.settings.api_url, years, states, concurrency=concurrency))
+        level = verbosity(quiet, verbose)
+        prefix = next_prefix(state)
+        raise typer.Exit(
+            execute_run(state, state.settings.api_url, years, states, concurrency=concurrency, level=level, command_prefix=prefix)
+        )
 
 
 def _rows_updated(outcome: FamilyOutcome) -> str:

@@ -157,6 +157,20 @@ def find_district(connection: Connection, query: str) -> str:
     raise UsageError(f"No {what} in the database.", hint=hint)
 
 
+def example_district(connection: Connection, state_fips, preferred: str | None = None) -> str | None:
+    """A district to suggest in "Next:" lines: `preferred` when it is loaded, else the one
+    with the largest enrollment among `state_fips`."""
+    districts = tables.districts
+    if preferred and connection.execute(sa.select(districts.c.leaid).where(districts.c.leaid == preferred)).first():
+        return preferred
+    return connection.execute(
+        sa.select(districts.c.leaid)
+        .where(districts.c.state_fips.in_(list(state_fips)), districts.c.enrollment.is_not(None))
+        .order_by(districts.c.enrollment.desc(), districts.c.leaid)
+        .limit(1)
+    ).scalar()
+
+
 def _name_matches(connection: Connection, words: str) -> list[str]:
     """Leaids (at most 2) of the districts named `words` (case-insensitive), else of those
     whose name contains it: one leaid means the query names a single district."""

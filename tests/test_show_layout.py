@@ -1,0 +1,110 @@
+"""`districtbench show` at a fixed terminal width: blocks at 80 columns, a table at 160; no
+line longer than the terminal, no word or number cut in two; school years, decoded locales,
+sparklines, and the source and year of each figure."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from districtbench.cli.show import print_view
+from districtbench.reporting.show import district_view
+from tests import expected as ex
+
+CONSOLE_SCRIPT = Path(sys.executable).with_name("districtbench")
+HOUSTON = "4823640"
+LABELS = ("Chronic absenteeism %", "Graduation rate %", "Students per teacher", "Special education %",
+          "English learners %", "Math proficient %", "Reading proficient %", "Spending per pupil $")
+
+
+def render(engine, leaid: str, width: int) -> list[str]:
+    with engine.connect() as connection:
+        view = district_view(connection, leaid)
+    out = Console(width=width, file=io.StringIO(), color_system=None, highlight=False, record=True)
+    print_view(view, out)
+    return out.export_text().splitlines()
+
+
+def numbers_of(row: dict, *columns: str) -> list[str]:
+    return [f"{Decimal(str(row[column])):,.2f}" for column in columns if row[column] is not None]
+
+
+@pytest.fixture
+def texas(request, db_kind):
+    url, _ = ex.shared_run(request, db_kind, "texas")
+    return url, ex.engine_for(request, db_kind, url)
+
+
+@pytest.fixture
+def arak(request, db_kind):
+    url, _ = ex.shared_run(request, db_kind, "arak")
+    return url, ex.engine_for(request, db_kind, url)
+
+
+def test_80_columns_one_block_per_metric_nothing_cut(texas):
+    _, engine = texas
+    lines = render(engine, HOUSTON, 80)
+    assert max(len(line) for line in lines) <= 80
+    text = "\n".join(lines)
+    for label in LABELS:  # each label whole, on a line of its own block
+        assert sum(line.startswith(label) for line in lines) == 1, label
+    district = ex.table_rows(engine, "districts", f"leaid = '{HOUSTON}'")[0]
+    texas_row = ex.table_rows(engine, "states", "fips = '48'")[0]
+    for number in numbers_of(district, "expenditure_per_pupil", "ell_pct", "swd_pct", "student_teacher_ratio",
+                             "chronic_absenteeism_rate") + numbers_of(texas_row, "avg_expenditure_per_pupil", "avg_ell_pct"):
+        assert number in text, number  # e.g. 9,131.79 in one piece
+    assert "school year 2021-22" in lines[2] and "193,727 students" in lines[2]
+    ell = lines[next(i for i, line in enumerate(lines) if line.startswith("English learners %"))]
+    assert "CCD 2021-22" in ell
+    spending = next(i for i, line in enumerate(lines) if line.startswith("Spending per pupil $"))
+    assert "CCD finance 2020-21" in lines[spending]
+    trend = lines[spending + 2]
+    assert trend.startswith("  trend ") and "2016-17…2020-21" in trend and "3-year +" in trend and "2017-18→2020-21" in trend
+    sparkline = trend.split()[1]
+    assert len(sparkline) == 5 and set(sparkline) <= set("▁▂▃▄▅▆▇█")  # finance 2016-2020
+    # Houston's spending per pupil rose every year but the last (TX finance, synthetic): the bars say so.
+    assert sparkline[0] == "▁" and "█" in sparkline[3:]
+
+
+def test_160_columns_a_table(texas):
+    _, engine = texas
+    lines = render(engine, HOUSTON, 160)
+    assert max(len(line) for line in lines) <= 160
+    heading = next(line for line in lines if line.startswith("metric"))
+    for column in ("value", "TX avg", "US avg", "vs TX", "vs US", "in state", "trend", "3-year"):
+        assert column in heading, column
+    rows = {line.split("  ")[0].strip(): line for line in lines if line.startswith(LABELS)}
+    assert len(rows) == 8
+    district = ex.table_rows(engine, "districts", f"leaid = '{HOUSTON}'")[0]
+    spending = next(line for label, line in rows.items() if label.startswith("Spending"))
+    assert numbers_of(district, "expenditure_per_pupil")[0] in spending
+    assert f"{Decimal(str(district['expenditure_pp_vs_state'])):+,.2f}" in spending
+
+
+def test_the_locale_is_decoded(arak):
+    """DeWitt (Arkansas): the real API page gives urban_centric_locale 33 (Town, remote)."""
+    _, engine = arak
+    page = {row["leaid"]: row for row in ex.sample_page()}
+    code = page["0500001"]["urban_centric_locale"]
+    names = {31: "Town, fringe", 32: "Town, distant", 33: "Town, remote", 41: "Rural, fringe",
+             42: "Rural, distant", 43: "Rural, remote", 21: "Suburb, large", 13: "City, small"}
+    lines = render(engine, "0500001", 80)
+    assert lines[1].endswith(names[code]), (code, lines[1])
+
+
+def test_the_installed_command_at_80_columns(texas):
+    url, _ = texas
+    env = {**{k: v for k, v in os.environ.items() if k not in ex.DB_ENV}, "COLUMNS": "80"}
+    completed = subprocess.run([str(CONSOLE_SCRIPT), "show", HOUSTON, "--database-url", url],
+                               capture_output=True, text=True, env=env, timeout=60)
+    assert completed.returncode == 0, completed.stderr
+    lines = completed.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert any(line.startswith("Spending per pupil $") for line in lines)
