@@ -127,3 +127,29 @@ def test_debug_shows_the_traceback():
     assert "Traceback" in result.stderr and "RuntimeError: something unexpected" in result.stderr
     plain = CliRunner().invoke(_failing_app(), ["fail-bug"])
     assert "--debug" in flat(plain.stderr)
+
+
+USAGE = {  # the usage line of each command, as a person reads it
+    "backfill": "districtbench backfill [OPTIONS] SOURCE...",
+    "compute": "districtbench compute [OPTIONS] [FAMILY...]",
+    "show": "districtbench show [OPTIONS] LEAID",
+    "report": "districtbench report [OPTIONS] [LEAID]",
+    "export": "districtbench export [OPTIONS]",
+    "run": "districtbench run [OPTIONS]",
+}
+
+
+def test_help_is_readable_with_one_example_per_command(app):
+    group = get_command(app)
+    top = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "100"})
+    assert "<bool>" not in top.stdout and "--install-completion" not in top.stdout
+    for name in group.commands:
+        result = CliRunner().invoke(app, [name, "--help"], env={"COLUMNS": "100"})
+        assert result.exit_code == 0, (name, result.output)
+        text = flat(result.stdout)
+        assert "<bool>" not in text and "<list[str]>" not in text, name
+        examples = re.findall(r"Example: districtbench (\S+)", text)
+        assert examples and examples[0] == name and len(examples) == 1, (name, examples)
+        if name in USAGE:
+            assert f"Usage: {USAGE[name]}" in text, (name, text[:120])
+        assert "may also be given after the command" in text, name

@@ -37,6 +37,7 @@ DEBUG_KEY = "districtbench.debug"
 # Global options a user may also write after the command (`districtbench show X --debug`).
 GLOBAL_OPTIONS_WITH_VALUE = ("--database-url", "--api-url")
 GLOBAL_FLAGS = ("--debug",)
+GLOBAL_EPILOG = "The global options --database-url, --api-url and --debug may also be given after the command."
 
 
 def hoist_global_options(group, ctx, args: list[str]) -> list[str]:
@@ -87,11 +88,36 @@ def hoist_global_options(group, ctx, args: list[str]) -> list[str]:
     return args[:position] + hoisted + [args[position]] + rest
 
 
+def _plain_flags(params):
+    """Readable help: a flag shows no type (`--debug`, not `--debug <bool>`); an argument
+    given a metavar is written exactly so in the usage line (`SOURCE...`, `[FAMILY...]`),
+    without a Python type beside it."""
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+        elif getattr(param, "param_type_name", "") == "argument" and param.metavar:
+            metavar = param.metavar
+            param._usage_display_name = lambda metavar=metavar: metavar
+            param.display_type_rich = lambda ctx: None
+    return params
+
+
 class DistrictbenchGroup(TyperGroup):
     """Turns library errors into one red line and the exit codes of cli.md."""
 
     def parse_args(self, ctx, args):
         return super().parse_args(ctx, hoist_global_options(self, ctx, list(args)))
+
+    def get_params(self, ctx):
+        return _plain_flags(super().get_params(ctx))
+
+    def get_command(self, ctx, cmd_name):
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            _plain_flags(command.get_params(ctx))
+            if command.epilog is None:
+                command.epilog = GLOBAL_EPILOG
+        return command
 
     def invoke(self, ctx: typer.Context):
         try:
@@ -144,6 +170,7 @@ def build_app(plugin_manager=None) -> typer.Typer:
         name="districtbench",
         help="Benchmarks for every US school district, from the Urban Institute Education Data Portal.",
         no_args_is_help=True,
+        add_completion=False,
         pretty_exceptions_enable=False,
         rich_markup_mode="rich",
         context_settings={"help_option_names": ["-h", "--help"]},

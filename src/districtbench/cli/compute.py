@@ -17,8 +17,8 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         families: Optional[List[str]] = typer.Argument(
             None,
-            metavar="[FAMILY...|all]",
-            help="Metric families to run (default: all), in dependency order. See `districtbench metrics`.",
+            metavar="[FAMILY...]",
+            help="Metric families to run, in dependency order, or `all` (the default). See `districtbench metrics`.",
             show_default=False,
         ),
     ) -> None:

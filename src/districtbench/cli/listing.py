@@ -11,7 +11,10 @@ from districtbench.formatting import format_years
 def register(app: typer.Typer) -> None:
     @app.command("sources")
     def sources_command(ctx: typer.Context) -> None:
-        """List the source plugins: name, endpoint, years available, history columns written."""
+        """List the source plugins: name, endpoint, years available, history columns written.
+
+        Example: districtbench sources
+        """
         state = get_state(ctx)
         table = console.table("Sources", "source", "endpoint", "years", "history rows", "columns written")
         for source in state.sources:
@@ -26,7 +29,10 @@ def register(app: typer.Typer) -> None:
 
     @app.command("metrics")
     def metrics_command(ctx: typer.Context) -> None:
-        """List the metric families (runs after, columns written) and the eight metrics."""
+        """List the metric families (runs after, columns written) and the eight metrics.
+
+        Example: districtbench metrics
+        """
         state = get_state(ctx)
         families = console.table("Metric families", "family", "runs after", "columns written")
         for family in state.families:

@@ -49,7 +49,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Create or adopt the tables, add the benchmark columns and seed the state rows.
 
-        Upgrades the database to the latest schema revision; an up-to-date database is left as it is. Tables the application already has are adopted: only missing columns are added (nullable, under the app's names where it renamed them), nothing is dropped or changed, and what districtbench needs but does not add there is listed with the statement to run. Example: `districtbench migrate --sql > plan.sql` to review first.
+        Upgrades the database to the latest schema revision; an up-to-date database is left as it is. Tables the application already has are adopted: only missing columns are added (nullable, under the app's names where it renamed them), nothing is dropped or changed, and what districtbench needs but does not add there is listed with the statement to run.
+
+        Example: districtbench migrate --sql > plan.sql
         """
         from districtbench.db import migrations
 
