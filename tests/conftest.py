@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-pytest_plugins = ["tests.db_fixtures", "tests.fakeapi_fixtures"]
+pytest_plugins = ["tests.db_fixtures", "tests.fakeapi_fixtures", "tests.browser"]
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -24,7 +24,8 @@ from districtbench.fakeapi import dataset as ds
 from tests import db_fixtures
 
 ARGS = ["enrollment", "ell", "finance", "poverty", "--years", "2018", "--states", "AL,AK,AZ,AR", "--concurrency", "2"]
-UNIT_LINE = re.compile(r"^(enrollment|ell|finance|poverty) 2018 [A-Z]{2} \[\d+/\d+\]")
+# `--verbose` prints a line per finished unit: "enrollment 2018 AL: 177 rows".
+UNIT_LINE = re.compile(r"^(enrollment|ell|finance|poverty) 2018 [A-Z]{2}: ")
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +68,7 @@ def backfill_process(db_url, api_url, *extra):
 
 def kill_after_units(db_url, api_url, units):
     """Start a backfill, SIGKILL it once `units` units have finished (or it ends)."""
-    process = backfill_process(db_url, api_url)
+    process = backfill_process(db_url, api_url, "--verbose")
     seen = 0
     for line in process.stderr:
         seen += bool(UNIT_LINE.match(line))

@@ -13,13 +13,12 @@ import re
 import subprocess
 import sys
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from tests import expected as ex
-from tests.browser import browser, open_page  # noqa: F401  (fixture)
+from tests.browser import open_page  # the `browser` fixture comes from tests/browser.py (conftest)
 
 HOUSTON = "4823640"
 # metric key → (district value, vs state, vs US, trend, state/US average column)

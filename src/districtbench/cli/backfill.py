@@ -14,7 +14,7 @@ from typing import List, Optional
 
 import typer
 
-from districtbench.cli.options import QUIET_HELP, STATES_HELP, VERBOSE_HELP, YEARS_HELP, parse_states, parse_years, verbosity
+from districtbench.cli.options import QUIET_HELP, STATES_HELP, YEARS_HELP, parse_states, parse_years, verbosity
 from districtbench.cli.state import get_state
 from districtbench.errors import ConfigurationError
 

@@ -20,7 +20,7 @@ from districtbench.db import tables
 from districtbench.errors import UsageError
 from districtbench.metrics.definitions import METRICS, Metric
 from districtbench.metrics.years import years_query
-from districtbench.reporting.provenance import fetch_dates, figure_source
+from districtbench.reporting.provenance import fetch_dates
 from districtbench.reporting.series import Series, area_series, national_series
 from districtbench.reporting.show import NATIONAL_FIPS, DistrictView, district_view
 
@@ -172,8 +172,3 @@ def state_report(connection: Connection, state_fips: str, history_source_of: Map
         generated_at=now,
         database=database,
     )
-
-
-def source_of(metric: Metric):
-    """The provenance of a metric's district figure (reporting.provenance, the one place)."""
-    return figure_source(metric.district_column)
