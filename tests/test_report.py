@@ -9,10 +9,12 @@ its own file, is light, prints to a handful of pages, and that its screenshot is
 from __future__ import annotations
 
 import io
+import os
 import re
 import subprocess
 import sys
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -222,3 +224,19 @@ def test_yearly_lines_follow_the_state_average_formula(texas):
     stored = ex.table_rows(engine, "states", "fips = '48'")[0]
     assert state["ell_pct"][2021] == Decimal(str(stored["avg_ell_pct"]))
     assert state["expenditure_pp"][2020] == Decimal(str(stored["avg_expenditure_per_pupil"]))
+
+
+def test_the_installed_command_writes_the_page_where_it_is_told(texas, tmp_path):
+    url, _ = texas
+    env = {k: v for k, v in os.environ.items() if k not in ex.DB_ENV}
+    completed = subprocess.run(
+        [str(Path(sys.executable).with_name("districtbench")), "report", HOUSTON, "--database-url", url],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+    page = tmp_path / f"report-{HOUSTON}.html"  # the default name, in the working folder
+    assert [p.name for p in tmp_path.iterdir()] == [page.name]
+    html = page.read_text(encoding="utf-8")
+    assert "default-src 'none'; img-src data:" in html  # the page may load nothing
+    assert not re.search(r"""(src|href)=["']https?:""", html)
+    assert f"Wrote report-{HOUSTON}.html" in completed.stderr

@@ -60,7 +60,7 @@ class Bar:
 def _svg(figure: Figure) -> str:
     buffer = io.StringIO()
     FigureCanvasSVG(figure)
-    figure.savefig(buffer, format="svg", metadata={"Date": None}, bbox_inches="tight", pad_inches=0.04)
+    figure.savefig(buffer, format="svg", metadata={"Date": None}, bbox_inches="tight", pad_inches=0.04, dpi=160)
     return buffer.getvalue()
 
 
@@ -111,7 +111,9 @@ def distribution(values: Sequence[Decimal], marked: Decimal | None, marked_label
                 medianprops={"color": "#52606d"}, whiskerprops={"color": "#9aa5b1"}, capprops={"color": "#9aa5b1"},
             )
             ys = [1 + jitter.uniform(-0.18, 0.18) for _ in numbers]
-            axes.scatter(numbers, ys, s=5, color="#52606d", alpha=0.35, linewidths=0, rasterized=len(numbers) > 400)
+            size, alpha = (16, 0.6) if len(numbers) < 100 else (8, 0.45) if len(numbers) < 400 else (5, 0.35)
+            # Hundreds of dots as vectors would double the page; as one embedded bitmap they are light.
+            axes.scatter(numbers, ys, s=size, color="#52606d", alpha=alpha, linewidths=0, rasterized=len(numbers) > 400)
         if reference is not None:
             axes.axvline(float(reference), color=STATE, linestyle="--", linewidth=1)
             axes.annotate(reference_label, (float(reference), 1.42), color=MUTED, fontsize=7.5, ha="center")
