@@ -108,3 +108,34 @@ def test_the_installed_command_at_80_columns(texas):
     lines = completed.stdout.splitlines()
     assert max(len(line) for line in lines) <= 80
     assert any(line.startswith("Spending per pupil $") for line in lines)
+
+
+@pytest.mark.parametrize("command", [("status",), ("sources",), ("metrics",)], ids=lambda c: c[0])
+def test_other_listings_fit_80_columns_without_cutting_words(texas, command):
+    url, _ = texas
+    env = {**{k: v for k, v in os.environ.items() if k not in ex.DB_ENV}, "COLUMNS": "80"}
+    completed = subprocess.run([str(CONSOLE_SCRIPT), *command, "--database-url", url],
+                               capture_output=True, text=True, env=env, timeout=60)
+    assert completed.returncode == 0, completed.stderr
+    lines = completed.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    words = set(completed.stdout.replace(",", " ").split())
+    expected = {
+        "status": {"enrollment", "absenteeism", "latest", "deltas", "swd_pct_quartile_state"},
+        "sources": {"school-districts/ccd/directory/{year}/", "spec_ed_students", "crdc_absenteeism"},
+        "metrics": {"districts.student_teacher_ratio", "expenditure_pp_trend_3yr", "student_teacher_ratio"},
+    }[command[0]]
+    assert expected <= words, expected - words  # whole, not cut at the column's edge
+
+
+def test_records_are_a_table_when_they_fit():
+    from districtbench import console
+
+    rows = [("enrollment", "school-districts/ccd/directory/{year}/", "1986–2024")]
+    for width, table in ((200, True), (56, False)):
+        out = Console(width=width, file=io.StringIO(), color_system=None, record=True)
+        console.print_records("Sources", ("source", "endpoint", "years"), rows, out)
+        text = out.export_text()
+        assert ("┃ source" in text) == table, text
+        if not table:
+            assert "  endpoint  school-districts/ccd/directory/{year}/" in text

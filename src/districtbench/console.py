@@ -14,7 +14,7 @@ import os
 import sys
 import traceback
 
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from rich.console import Console, RenderHook
 from rich.measure import Measurement
@@ -112,15 +112,21 @@ def print_traceback(exc: BaseException) -> None:
     sys.stderr.flush()
 
 
-def table(title: str | None, *headings: str, right: Iterable[str] = (), plain: bool = False) -> Table:
+def table(
+    title: str | None, *headings: str, right: Iterable[str] = (), plain: bool = False, whole: Iterable[str] = ()
+) -> Table:
     """A rich table with these column headings; those named in `right` are right-aligned
     numbers, never wrapped (a narrow terminal squeezes the text columns, which wrap between
-    words). `plain`: no box lines, only a rule under the headings."""
-    right = set(right)
+    words); those named in `whole` are short texts (names, dates) never wrapped either.
+    `plain`: no box lines, only a rule under the headings."""
+    right = set(right) | set(whole)
+    left_whole = set(whole)
     options = {"box": _simple_head(), "show_edge": False, "pad_edge": False, "collapse_padding": True} if plain else {}
     result = Table(title=title, title_justify="left", **options)
     for heading in headings:
-        if heading in right:
+        if heading in left_whole:
+            result.add_column(heading, justify="left", no_wrap=True)
+        elif heading in right:
             result.add_column(heading, justify="right", no_wrap=True)
         else:
             result.add_column(heading, justify="left", overflow="fold")
@@ -167,3 +173,25 @@ def info_line(message: str) -> None:
 def error_line_unwrapped(message: str) -> None:
     """`error_line`, kept on one line however long (log lines, one-line results)."""
     err_console.print(f"[bold red]error:[/bold red] {_escape(masked(message))}", soft_wrap=True)
+
+
+def print_records(title: str, headings: Sequence[str], rows: Sequence[Sequence[str]], target: Console | None = None) -> None:
+    """Rows as a table when it fits the terminal; otherwise one block per row (its first
+    cell as a heading, then `heading  value` lines), so nothing is cut inside a word."""
+    target = target or out_console
+    grid = table(title, *headings)
+    for row in rows:
+        grid.add_row(*row)
+    if natural_width(grid, target) <= target.width:
+        target.print(grid)
+        return
+    target.print(f"[bold]{_escape(title)}[/bold]")
+    for row in rows:
+        block = Table.grid(padding=(0, 2), pad_edge=True)
+        block.add_column(style="dim", no_wrap=True)
+        block.add_column(overflow="fold")  # wraps between words; folds only a word wider than the terminal
+        for heading, value in zip(headings[1:], row[1:]):
+            block.add_row(heading, str(value))
+        target.print()
+        target.print(f"[bold]{_escape(row[0])}[/bold]")
+        target.print(block)

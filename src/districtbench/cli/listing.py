@@ -16,16 +16,17 @@ def register(app: typer.Typer) -> None:
         Example: districtbench sources
         """
         state = get_state(ctx)
-        table = console.table("Sources", "source", "endpoint", "years", "history rows", "columns written")
-        for source in state.sources:
-            table.add_row(
+        rows = [
+            (
                 source.name,
                 "\n".join(source.endpoints),
                 format_years(source.years),
                 source.history_source,
                 ", ".join(source.columns),
             )
-        console.out_console.print(table)
+            for source in state.sources
+        ]
+        console.print_records("Sources", ("source", "endpoint", "years", "history rows", "columns written"), rows)
 
     @app.command("metrics")
     def metrics_command(ctx: typer.Context) -> None:
@@ -34,10 +35,8 @@ def register(app: typer.Typer) -> None:
         Example: districtbench metrics
         """
         state = get_state(ctx)
-        families = console.table("Metric families", "family", "runs after", "columns written")
-        for family in state.families:
-            families.add_row(family.name, ", ".join(family.runs_after) or "—", ", ".join(family.columns))
-        console.out_console.print(families)
+        rows = [(family.name, ", ".join(family.runs_after) or "—", ", ".join(family.columns)) for family in state.families]
+        console.print_records("Metric families", ("family", "runs after", "columns written"), rows)
         _print_metric_definitions()
 
 
@@ -46,15 +45,15 @@ def _print_metric_definitions() -> None:
         from districtbench.metrics.definitions import METRICS
     except ImportError:
         return
-    table = console.table("Metrics", "metric", "district column", "history", "trend", "higher is better", "units")
-    for metric in METRICS:
-        better = {True: "yes", False: "no", None: "—"}[metric.higher_is_better]
-        table.add_row(
+    rows = [
+        (
             metric.key,
             metric.district_column,
             f"{metric.history_source}.{metric.history_expression}",
             f"{metric.trend_column} ({metric.trend_kind})",
-            better,
+            {True: "yes", False: "no", None: "—"}[metric.higher_is_better],
             metric.units,
         )
-    console.out_console.print(table)
+        for metric in METRICS
+    ]
+    console.print_records("Metrics", ("metric", "district column", "history", "trend", "higher is better", "units"), rows)

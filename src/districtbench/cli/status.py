@@ -72,7 +72,7 @@ def status_error(state, exc: Exception) -> dict:
 
 
 def _when(value) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value else "—"
+    return value.strftime("%Y-%m-%d %H:%M") if value else "—"
 
 
 def print_status(report: StatusReport) -> None:
@@ -85,8 +85,11 @@ def print_status(report: StatusReport) -> None:
         names = ", ".join(f"{logical} → {physical}" for logical, physical in report.column_names.items())
         out.print(f"The app's column names in use (districtbench's name → the database's): {names}")
 
-    counts = ("year", "districts with data", "units complete", "units failed")
-    sources = console.table("Data per source and year", "source", *counts, "last fetch", right=counts)
+    counts = ("year", "with data", "complete", "failed")
+    sources = console.table(
+        "Data per source and year (districts; units)",
+        "source", *counts, "last fetch", right=counts, whole=("source", "last fetch"), plain=True,
+    )
     for row in report.sources:
         failed = f"[red]{row.units_failed}[/red]" if row.units_failed else "0"
         sources.add_row(
@@ -97,7 +100,10 @@ def print_status(report: StatusReport) -> None:
         sources.add_row("—", "", "", "", "", "no data yet: run `districtbench backfill` or `run`")
     out.print(sources)
 
-    compute = console.table("Last compute per family", "family", "status", "updated", "NULLed", "completed", "error")
+    compute = console.table(
+        "Last compute per family", "family", "status", "updated", "NULLed", "completed", "error",
+        right=("updated", "NULLed"), whole=("family", "status", "completed"), plain=True,
+    )
     for run in report.compute:
         compute.add_row(
             console.safe(run.family), console.safe(run.status), f"{run.records_updated:,}", f"{run.records_failed:,}",
@@ -108,7 +114,8 @@ def print_status(report: StatusReport) -> None:
     out.print(compute)
 
     coverage = console.table(
-        "Coverage of computed columns (districts with a value)", "column", "districts", "share", right=("districts", "share")
+        "Coverage of computed columns (districts with a value)", "column", "districts", "share",
+        right=("districts", "share"), whole=("column",), plain=True,
     )
     for column, count in report.coverage.items():
         share = f"{100 * count / report.districts:.1f} %" if report.districts else "—"
