@@ -139,3 +139,24 @@ def test_records_are_a_table_when_they_fit():
         assert ("┃ source" in text) == table, text
         if not table:
             assert "  endpoint  school-districts/ccd/directory/{year}/" in text
+
+
+def test_show_json_gives_each_figure_its_source_school_year_and_history(texas):
+    import json
+
+    url, _ = texas
+    result = ex.cli(url, "show", HOUSTON, "--json")
+    assert result.exit_code == 0, result.output
+    view = json.loads(result.stdout)
+    assert view["school_year"] == "2021-22" and view["locale"] is None  # the TAPR records carry no locale
+    metrics = {metric["key"]: metric for metric in view["metrics"]}
+    ell = metrics["ell_pct"]
+    assert (ell["data_year"], ell["school_year"]) == (2021, "2021-22")
+    assert ell["source"] == "NCES Common Core of Data (CCD), district directory" and ell["source_short"] == "CCD"
+    tapr = ex.tapr_by_leaid()[HOUSTON]
+    assert ell["history"] == [
+        [year, float(ex.q2(100 * tapr[year]["ell_students"] / tapr[year]["enrollment"]))] for year in range(2016, 2022)
+    ]
+    assert metrics["expenditure_pp"]["school_year"] == "2020-21"
+    assert metrics["graduation"]["school_year"] is None and metrics["graduation"]["history"] == []
+    assert all(metric["peer_average"] is None for metric in metrics.values())  # until peer groups exist
