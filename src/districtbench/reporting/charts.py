@@ -60,7 +60,7 @@ class Bar:
 def _svg(figure: Figure) -> str:
     buffer = io.StringIO()
     FigureCanvasSVG(figure)
-    figure.savefig(buffer, format="svg", metadata={"Date": None}, bbox_inches="tight", pad_inches=0.04, dpi=160)
+    figure.savefig(buffer, format="svg", metadata={"Date": None}, dpi=160)
     return buffer.getvalue()
 
 
@@ -126,11 +126,9 @@ def distribution(values: Sequence[Decimal], marked: Decimal | None, marked_label
         axes.set_ylim(0.45, 1.55)
         axes.set_yticks([])
         axes.spines["left"].set_visible(False)
-        label = f"{unit} — {len(numbers):,} districts"
         outside = _focus(axes, numbers, [float(x) for x in (marked, reference) if x is not None])
-        if outside:
-            label += f" ({outside:,} beyond the axis)"
-        axes.set_xlabel(label)
+        # The caption above the chart counts the districts; the label stays narrow enough to fit.
+        axes.set_xlabel(unit + (f"\n{outside:,} {'district' if outside == 1 else 'districts'} beyond the axis" if outside else ""))
         return _svg(figure)
 
 
