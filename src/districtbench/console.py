@@ -147,22 +147,8 @@ def _escape(text: str) -> str:
 
 def natural_width(renderable, target: Console | None = None) -> int:
     """The width `renderable` takes when nothing has to wrap (e.g. a table's widest rows)."""
-    from rich.measure import Measurement
-
     target = target or out_console
     return Measurement.get(target, target.options.update(width=10_000), renderable).maximum
-
-
-def cell_width(text: str) -> int:
-    """Columns `text` takes on a terminal (wide characters count twice)."""
-    from rich.cells import cell_len
-
-    return cell_len(text)
-
-
-def escape(text: str) -> str:
-    """`text` with rich markup characters escaped, to embed in a markup string."""
-    return _escape(text)
 
 
 def info_line(message: str) -> None:

@@ -141,9 +141,9 @@ class LiveProgress(_Tally):
         self.source_rows[outcome.source] += outcome.rows_written
         self.source_failed[outcome.source] += outcome.status == FAILED
         if outcome.status == FAILED:
-            self.live.console.print(f"[red]✗[/red] {console.escape(console.masked(unit_line(outcome)))}")
+            self.live.console.print(f"[red]✗[/red] {console.safe(console.masked(unit_line(outcome)))}")
         elif self.level == VERBOSE:
-            self.live.console.print(console.escape(console.masked(unit_line(outcome))), highlight=False)
+            self.live.console.print(console.safe(console.masked(unit_line(outcome))), highlight=False)
         task = self.tasks.get(outcome.source)
         if task is not None:
             self.sources.update(task, advance=1, rows=self.source_rows[outcome.source],

@@ -96,9 +96,10 @@ def print_status(report: StatusReport) -> None:
             console.safe(row.source), str(row.year), f"{row.districts_with_data:,}", str(row.units_complete), failed,
             _when(row.last_fetch),
         )
-    if not report.sources:
-        sources.add_row("—", "", "", "", "", "no data yet: run `districtbench backfill` or `run`")
-    out.print(sources)
+    if report.sources:
+        out.print(sources)
+    else:
+        out.print("Data per source and year: no data yet — run `districtbench run` (or `backfill`).")
 
     compute = console.table(
         "Last compute per family", "family", "status", "updated", "NULLed", "completed", "error",
