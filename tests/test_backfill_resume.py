@@ -136,7 +136,7 @@ def test_killed_run_resumes_to_the_same_database(db_url, db_kind, database_facto
 
 def interrupt_after_units(db_url, api_url, units):
     """Start a backfill, press Ctrl-C (a real SIGINT) once `units` units have finished."""
-    process = backfill_process(db_url, api_url)
+    process = backfill_process(db_url, api_url, "--verbose")
     seen = 0
     for line in process.stderr:
         seen += bool(UNIT_LINE.match(line))

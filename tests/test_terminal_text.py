@@ -103,8 +103,9 @@ def test_show_prints_database_text_without_escapes(db_url, db_engine):
     result = ex.cli(db_url, "show", "0500001")
     assert result.exit_code == 0, result.output
     assert not CONTROL.search(result.output.replace("\n", "")), repr(result.output)
-    first = result.stdout.splitlines()[0]
-    assert first.startswith("Evil [/bold] ISD — leaid 0500001, Little Rock , Pulaski, Arkansas")
+    lines = result.stdout.splitlines()
+    assert lines[0] == "Evil [/bold] ISD"
+    assert lines[1].startswith("leaid 0500001 · Little Rock , Pulaski, Arkansas")
     assert "[/red]x" in result.stdout  # a stored flag is shown as text, not read as markup
 
 
@@ -139,7 +140,7 @@ def test_backfill_progress_and_summary_are_clean(db_url, fake_api):
     assert result.exit_code == 1, result.output
     assert not CONTROL.search(result.output.replace("\n", "")), repr(result.output)
     lines = result.stderr.splitlines()
-    assert "exploding 2018 AK [1/1] FAILED: parse error: ValueError: record 47 is bad" in lines
+    assert "error: exploding 2018 AK: FAILED: parse error: ValueError: record 47 is bad" in lines
     assert "  exploding 2018 AK: parse error: ValueError: record 47 is bad" in lines
 
 

@@ -12,6 +12,8 @@ from districtbench.cli.options import QUIET_HELP, STATES_HELP, VERBOSE_HELP, YEA
 from districtbench.cli.state import AppState, get_state
 from districtbench.formatting import format_years
 
+MAX_FAILURES_LISTED = 10
+
 if TYPE_CHECKING:  # the pipeline (backfill, Alembic) is imported when a run starts, not by every command
     from districtbench.metrics.base import FamilyOutcome
     from districtbench.pipeline import PipelineReport
@@ -110,9 +112,13 @@ def print_run_summary(
             f"Fetched: {backfill.count('complete'):,} units, {backfill.rows_written:,} rows in {backfill.elapsed:.1f} s"
             f" ({backfill.count('skipped'):,} already complete)."
         )
-    failures = backfill.failures if backfill else []
+    failures = sorted(backfill.failures if backfill else [], key=lambda o: (o.source, o.year, o.state_fips))
     if failures:
-        console.error_line(f"Failed: {len(failures)} unit(s), listed above with their reasons.")
+        console.error_line(f"Failed: {len(failures)} unit(s); nothing of them was written:")
+        for outcome in failures[:MAX_FAILURES_LISTED]:
+            console.info_line(f"  {outcome.label}: {outcome.reason}")
+        if len(failures) > MAX_FAILURES_LISTED:
+            console.info(f"  … and {len(failures) - MAX_FAILURES_LISTED} more (`districtbench status` counts them).")
     else:
         console.info("Failed: none.")
     compute = report.compute

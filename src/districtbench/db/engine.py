@@ -138,6 +138,7 @@ def require_existing(url: str) -> None:
     """Raise DatabaseUnavailableError when `url` is a SQLite file that does not exist, so a
     command that only reads never creates an empty database file by connecting."""
     parsed = make_url(url)
+    check_driver(parsed, url)  # an unusable driver is the first thing to say
     if parsed.get_backend_name() != "sqlite":
         return  # a PostgreSQL database that does not exist fails to connect, saying so
     path = parsed.database or ""
