@@ -269,3 +269,32 @@ def test_status_show_and_export_on_the_apps_layout(filled, layout):
     # export uses districtbench's names whatever the app calls the column
     assert "graduation_rate_total" in by_leaid["0200050"] and "graduation_rate" not in by_leaid["0200050"]
     assert Decimal(str(by_leaid["0200050"]["graduation_rate_total"])) == ex.dec(value)
+
+
+def test_yearly_lines_report_and_export_with_years_on_the_apps_layout(filled, layout, tmp_path):
+    """show's yearly values, the report and export --with-years read the app's physical
+    columns (the June 2026 app's `expenditure_per_pupil` history column, `graduation_rate`)."""
+    import json
+
+    url, engine = filled
+    spending = physical(layout, "district_data_history", "expenditure_pp")
+    stored = {year: ex.dec(value) for year, value in rows(
+        engine, f"SELECT year, {spending} FROM district_data_history WHERE leaid = '0200050' AND source = 'ccd_finance' "
+                f"AND {spending} IS NOT NULL")}
+    assert stored  # finance 2013, 2015, 2018
+    show = ex.cli(url, "show", "0200050", "--json")
+    assert show.exit_code == 0, show.output
+    metrics = {m["key"]: m for m in json.loads(show.stdout)["metrics"]}
+    assert {year: Decimal(str(value)) for year, value in metrics["expenditure_pp"]["history"]} == stored
+
+    page = tmp_path / "report.html"
+    report = ex.cli(url, "report", "0200050", "-o", str(page))
+    assert report.exit_code == 0, report.output
+    (graduation,) = rows(engine, f"SELECT {physical(layout, 'districts', 'graduation_rate_total')} FROM districts WHERE leaid = '0200050'")[0]
+    html = page.read_text(encoding="utf-8")
+    assert f'<td class="num" data-figure="value">{ex.dec(graduation):,.2f}</td>' in html
+
+    export = ex.cli(url, "export", "--states", "AK", "--with-years", "--columns", "leaid,graduation_rate_total", "-f", "jsonl")
+    assert export.exit_code == 0, export.output
+    row = next(json.loads(line) for line in export.stdout.splitlines() if '"0200050"' in line)
+    assert row["graduation_rate_total_source"] == "edfacts_grad" and row["graduation_rate_total_year"] == 2013

@@ -72,7 +72,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Print the Prisma field lines of the columns districtbench adds to the app's tables.
 
-        With a migrated database: what its bookkeeping says districtbench added (columns, and whole models for tables it created), under the database's column names. Without a database, or with --all: every column it declares. Example: `districtbench prisma > districtbench.prisma`, or in the app's CI `districtbench prisma --check prisma/schema.prisma`.
+        With a migrated database: what its bookkeeping says districtbench added (columns, and whole models for tables it created), under the database's column names. Without a database, or with --all: every column it declares. In the app's CI, `--check prisma/schema.prisma` compares the app's schema file with them.
+
+        Example: districtbench prisma > districtbench.prisma
         """
         from districtbench.prisma.check import compare
         from districtbench.prisma.schema_file import parse

@@ -16,7 +16,7 @@ from typing import Mapping
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from districtbench.db import tables
+from districtbench.db import layout
 from districtbench.errors import UsageError
 from districtbench.metrics.definitions import METRICS, Metric
 from districtbench.metrics.years import years_query
@@ -79,7 +79,7 @@ class StateReport:
 
 
 def distributions(connection: Connection, state_fips: str) -> dict[str, list[Decimal]]:
-    d = tables.districts
+    d = layout.of(connection).districts
     columns = [d.c[metric.district_column] for metric in METRICS]
     rows = connection.execute(sa.select(*columns).where(d.c.state_fips == state_fips)).all()
     return {
@@ -90,7 +90,7 @@ def distributions(connection: Connection, state_fips: str) -> dict[str, list[Dec
 
 def as_of_years(connection: Connection, state_fips: str) -> dict[str, int]:
     """History source → the state's as-of year (the year `latest` compares its districts on)."""
-    state_column, source, latest, _base = years_query().subquery().c
+    state_column, source, latest, _base = years_query(layout.of(connection)).subquery().c
     rows = connection.execute(sa.select(source, latest).where(state_column == state_fips)).all()
     return {name: year for name, year in rows}
 
@@ -111,7 +111,7 @@ def district_report(connection: Connection, leaid: str, history_source_of: Mappi
 
 
 def _ranked(connection: Connection, state_fips: str, order, limit: int, column=None) -> list[RankedDistrict]:
-    d = tables.districts
+    d = layout.of(connection).districts
     value = d.c[column] if column is not None else sa.null()
     query = sa.select(d.c.leaid, d.c.name, d.c.city_location, d.c.enrollment, value, d.c.urban_centric_locale).where(
         d.c.state_fips == state_fips
@@ -124,9 +124,11 @@ def _ranked(connection: Connection, state_fips: str, order, limit: int, column=N
 
 def state_report(connection: Connection, state_fips: str, history_source_of: Mapping[str, str], database: str,
                  now: datetime) -> StateReport:
-    s, d = tables.states, tables.districts
-    state = connection.execute(sa.select(s).where(s.c.fips == state_fips)).mappings().first()
-    national = connection.execute(sa.select(s).where(s.c.fips == NATIONAL_FIPS)).mappings().first()
+    t = layout.of(connection)
+    s, d = t.states, t.districts
+    by_logical_names = [column.label(column.key) for column in s.c]  # rows keyed by districtbench's names
+    state = connection.execute(sa.select(*by_logical_names).where(s.c.fips == state_fips)).mappings().first()
+    national = connection.execute(sa.select(*by_logical_names).where(s.c.fips == NATIONAL_FIPS)).mappings().first()
     districts_in_state = connection.execute(
         sa.select(sa.func.count()).select_from(d).where(d.c.state_fips == state_fips)
     ).scalar_one()

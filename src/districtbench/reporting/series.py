@@ -12,7 +12,8 @@ that year's history rows of the state's districts:
   average uses): Σ(value · enrollment) / Σ enrollment over the districts with a value.
 In the as-of year this is exactly the state average stored in `states`. The US: the districts
 of the 50 states and DC. Values are rounded half away from zero to 2 decimals, in SQL, by the
-same exact arithmetic as the metric families.
+same exact arithmetic as the metric families. Statements are built on the database's layout
+(`db.layout`); column types come from the logical model (`db.tables`).
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ from typing import Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from districtbench.db import tables
+from districtbench.db import layout, tables
 from districtbench.db.states import STATES_AND_DC_FIPS
 from districtbench.metrics.arith import Arith, column_scale, times
 from districtbench.metrics.definitions import METRICS, Metric, Quantity
 from districtbench.metrics.quantities import RESULT_SCALE, fraction, value
 
 Series = dict[str, dict[int, Decimal]]  # metric key → year → value
+TYPES = tables.district_data_history  # the logical model: scales of the history columns
 
 
 def value_quantity(metric: Metric) -> Quantity:
@@ -57,12 +59,12 @@ def _keep(metric: Metric, number: Decimal | None) -> Decimal | None:
 
 def district_series(connection: Connection, leaid: str) -> Series:
     """metric key → year → the district's value that year (years without a value left out)."""
-    h = tables.district_data_history
+    h = layout.of(connection).district_data_history
     arith = Arith(connection.dialect.name)
     series: Series = {metric.key: {} for metric in METRICS}
     for source, metrics in _by_source().items():
         values = [
-            value(arith, fraction(arith, value_quantity(metric), lambda name: h.c[name], h)) for metric in metrics
+            value(arith, fraction(arith, value_quantity(metric), lambda name: h.c[name], TYPES)) for metric in metrics
         ]
         rows = connection.execute(
             sa.select(h.c.year, *values).where(h.c.leaid == leaid, h.c.source == source).order_by(h.c.year)
@@ -78,7 +80,8 @@ def district_series(connection: Connection, leaid: str) -> Series:
 def area_series(connection: Connection, state_fips: Sequence[str]) -> Series:
     """metric key → year → the figure of the districts of `state_fips` (one state, or the
     50 states and DC for the US) that year."""
-    h, d = tables.district_data_history, tables.districts
+    t = layout.of(connection)
+    h, d = t.district_data_history, t.districts
     arith = Arith(connection.dialect.name)
     series: Series = {metric.key: {} for metric in METRICS}
     joined = h.join(d, d.c.leaid == h.c.leaid)
@@ -109,12 +112,12 @@ def _pooled_or_weighted(arith: Arith, metric: Metric, h: sa.Table, d: sa.Table):
 
     if metric.average_kind == "pooled":
         ratio = metric.district_ratio
-        part = fraction(arith, ratio, lambda name: h.c[name], h)
+        part = fraction(arith, ratio, lambda name: h.c[name], TYPES)
         included = sa.and_(h.c.enrollment > 0, h.c[ratio.numerator].is_not(None), part.valid)
         num, den = total(included, part.numerator), total(included, part.denominator)
     else:
         column = h.c[metric.history.numerator]
-        scale = column_scale(column)
+        scale = column_scale(TYPES.c[metric.history.numerator])
         included = sa.and_(d.c.enrollment > 0, column.is_not(None))
         num = total(included, arith.exact(column, scale) * arith.exact(d.c.enrollment))
         den = times(total(included, arith.exact(d.c.enrollment)), arith.unit(scale))

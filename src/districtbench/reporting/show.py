@@ -160,7 +160,7 @@ def find_district(connection: Connection, query: str) -> str:
 def example_district(connection: Connection, state_fips, preferred: str | None = None) -> str | None:
     """A district to suggest in "Next:" lines: `preferred` when it is loaded, else the one
     with the largest enrollment among `state_fips`."""
-    districts = tables.districts
+    districts = layout.of(connection).districts
     if preferred and connection.execute(sa.select(districts.c.leaid).where(districts.c.leaid == preferred)).first():
         return preferred
     return connection.execute(
