@@ -60,10 +60,12 @@ class UnitRows:
         urban_centric_locale, number_of_schools); empty for other sources.
     skipped: rows dropped, counted by reason (`invalid leaid`, `fips disagrees with leaid`,
         `percentage out of range`, `not a subgroup total`, `no leaid`, …).
-    nulled: values written as NULL although the API sent something, by reason
+    nulled: values written as NULL, or cleaned, although the API sent something, by reason
         (`negative value: enrollment`, `too large for column: total_revenue`,
-        `zero denominator: expenditure_pp`, …). The row itself is kept. The usual missing
-        codes (-1, -2, -3, null) are not counted: they are ordinary missing data.
+        `zero denominator: expenditure_pp`, `not a number: enrollment`,
+        `control characters removed: name`, `cut to 255 characters: name`, …). The row
+        itself is kept. The usual missing codes (-1, -2, -3, null) are not counted: they are
+        ordinary missing data.
     """
 
     history: list[dict[str, Any]] = field(default_factory=list)

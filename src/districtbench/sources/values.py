@@ -9,6 +9,11 @@
   (INTEGER above 2**31-1, NUMERIC(p,s) with too many integer digits) becomes None, counted.
 - Duplicates of a leaid within a unit: one is kept, chosen by content (not by arrival order,
   which the API does not fix), the others are counted.
+- A value that cannot be converted (`Infinity`, `NaN`, `1e400`, a string, a list) is None and
+  counted, never an exception: one bad number must not fail a whole state-year.
+- Text (names, cities, counties) loses control characters and escape sequences (counted);
+  text longer than its column is cut to the column's length (counted): a 300-character
+  district name keeps its district.
 """
 
 from __future__ import annotations
@@ -25,9 +30,13 @@ import sqlalchemy as sa
 
 from districtbench.db import tables
 from districtbench.db.states import BY_FIPS
+from districtbench.text import clean_text
 
 MISSING_CODES = frozenset({Decimal(-1), Decimal(-2), Decimal(-3)})
 INT_MAX = 2**31 - 1
+# Numbers beyond 10**±MAX_EXPONENT fit no column and would overflow Decimal arithmetic
+# (`1e999999 * 100` raises): they are treated as unconvertible.
+MAX_EXPONENT = 30
 
 # Reasons a row is dropped (UnitRows.skipped).
 NO_LEAID = "no leaid"
@@ -209,10 +218,13 @@ def raw_number(value: Any, label: str, nulled: Counter) -> Decimal | None:
             number = Decimal(value.strip())
         else:
             number = Decimal(value)
-    except (InvalidOperation, TypeError, ValueError):
+    except (InvalidOperation, TypeError, ValueError, OverflowError):
         number = None
     if number is None or not number.is_finite():
         nulled[f"not a number: {label}"] += 1
+        return None
+    if number and not -MAX_EXPONENT <= number.adjusted() <= MAX_EXPONENT:
+        nulled[f"out of range: {label}"] += 1
         return None
     return number
 
@@ -256,11 +268,14 @@ def fit(column: str, number: Decimal | None, nulled: Counter) -> int | Decimal |
         return None
     quantum, bound, _ = _column_spec(column)
     if quantum is not None:
-        quantized = number.quantize(quantum, rounding=ROUND_HALF_UP)
-        if abs(quantized) >= bound:
+        # checked before quantizing: quantize() raises when the result has too many digits
+        if abs(number) >= bound or abs(quantized := number.quantize(quantum, rounding=ROUND_HALF_UP)) >= bound:
             nulled[f"too large for column: {column}"] += 1
             return None
         return quantized
+    if abs(number) > INT_MAX + 1:
+        nulled[f"too large for column: {column}"] += 1
+        return None
     integer = int(number.quantize(_ONE, rounding=ROUND_HALF_UP))
     if abs(integer) > INT_MAX:
         nulled[f"too large for column: {column}"] += 1
@@ -322,28 +337,57 @@ def _text_limit(column: str) -> int | None:
     return tables.districts.c[column].type.length
 
 
+# Free text is cut to its column; a code (state_abbrev) that does not fit is wrong, not long.
+_CUT_TO_FIT = frozenset({"name", "city_location", "county_name"})
+
+
 def _text(value: Any, column: str, nulled: Counter) -> str | None:
+    """API text for a roster column: cleaned of control characters (counted), stripped, cut to
+    the column's length (counted) — or, for a code column, None when too long (counted)."""
     if value is None:
         return None
-    text = str(value).strip()
+    if type(value) is str:
+        text = value
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        text = str(value)
+    else:  # a list, an object, true/false: not text
+        nulled[f"not text: {column}"] += 1
+        return None
+    text, cleaned = clean_text(text)
+    if cleaned:
+        nulled[f"control characters removed: {column}"] += 1
+    text = text.strip()
     if not text:
         return None
     limit = _text_limit(column)
     if limit and len(text) > limit:
-        nulled[f"too long for column: {column}"] += 1
-        return None
+        if column not in _CUT_TO_FIT:
+            nulled[f"too long for column: {column}"] += 1
+            return None
+        nulled[f"cut to {limit} characters: {column}"] += 1
+        text = text[:limit].rstrip()
     return text
 
 
-def _code(value: Any) -> int | None:
-    """A code column (urban_centric_locale): kept as sent, negatives included."""
-    if value is None or isinstance(value, bool):
+def _code(value: Any, column: str, nulled: Counter) -> int | None:
+    """A code column (urban_centric_locale): kept as sent, negatives included; a value that is
+    not a whole number of INTEGER range is None (counted)."""
+    if value is None or (type(value) is str and not value.strip()):
         return None
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
+    if type(value) is int and abs(value) <= INT_MAX:
+        return value
+    number = None
+    if not isinstance(value, bool):
+        try:
+            number = int(value) if isinstance(value, str) else value
+            if isinstance(number, float):
+                number = int(number) if number.is_integer() else None
+        except (TypeError, ValueError, OverflowError):
+            number = None
+    if type(number) is not int or abs(number) > INT_MAX:
+        nulled[f"not a code: {column}"] += 1
         return None
-    return number if abs(number) <= INT_MAX else None
+    return number
 
 
 def roster_row(leaid: str, record: Row, state_fips: str, nulled: Counter) -> dict[str, Any]:
@@ -361,7 +405,7 @@ def roster_row(leaid: str, record: Row, state_fips: str, nulled: Counter) -> dic
         "state_abbrev": abbrev,
         "city_location": _text(record.get("city_location"), "city_location", nulled),
         "county_name": _text(record.get("county_name"), "county_name", nulled),
-        "urban_centric_locale": _code(record.get("urban_centric_locale")),
+        "urban_centric_locale": _code(record.get("urban_centric_locale"), "urban_centric_locale", nulled),
         "number_of_schools": fit(
             "number_of_schools", to_number(record.get("number_of_schools"), "number_of_schools", nulled), nulled
         ),
