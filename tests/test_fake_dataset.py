@@ -310,3 +310,21 @@ def test_faults_are_consumed_and_validated(fake_api):
         fake_api.add_fault("status", code=500)  # misspelt option
     with pytest.raises(ValueError):
         fake_api.add_fault("teapot")
+
+
+def test_standalone_server_on_a_taken_port_says_so_in_one_line_and_exits_2():
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "districtbench.fakeapi", "--port", str(port)],
+                                capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in lines[0] and "Address already in use" in lines[0]
+    assert "Traceback" not in result.stderr and result.stdout == ""
