@@ -25,6 +25,14 @@ from districtbench.fakeapi import dataset as ds  # noqa: E402
 from fake_dataset_synthetic import build_crdc, build_finance  # noqa: E402
 
 OUT = REPO / "src" / "districtbench" / "fakeapi" / "data"
+CATALOG_SAMPLE = "urban-api-samples/api-endpoints_catalog_2026.json"
+VARLIST_SAMPLE = "urban-api-samples/api-endpoint-varlist_2026_subset.json"
+# What a client reads of the catalog and the varlist; the rest (descriptions, the example code
+# snippets) is left out of the shipped copy.
+CATALOG_COLUMNS = ("endpoint_id", "endpoint_url", "section", "class_name", "topic", "sub_topic",
+                   "years_available", "var_list_id")
+VARLIST_COLUMNS = ("endpoint_id", "variable", "label", "is_filter", "format", "data_type",
+                   "string_length")
 DIRECTORY_SAMPLE = "urban-api-samples/school-districts_ccd_directory_2018_page-1.json"
 ASSESSMENT_SAMPLE = "urban-api-samples/school-districts_edfacts_assessments_2015_grade-8_page-1.json"
 TX_FIPS = 48
@@ -50,6 +58,29 @@ def sort_key(row: dict) -> tuple:
                  for k in ("leaid", "ncessch", "crdc_id", "race", "sex", "disability", "lep"))
 
 
+def write_gzip_json(name: str, document: dict) -> Path:
+    payload = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    path = OUT / name
+    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0,
+                                                 compresslevel=9) as handle:
+        handle.write(payload)
+    return path
+
+
+def build_catalog(real: Path) -> dict:
+    """The real catalog (every endpoint, the columns a client reads) and the real varlist rows
+    of the seven endpoints, in the responses' own order."""
+    endpoints = json.loads((real / CATALOG_SAMPLE).read_text(encoding="utf-8"))["results"]
+    varlist = json.loads((real / VARLIST_SAMPLE).read_text(encoding="utf-8"))["results"]
+    return {
+        "format": 1,
+        "synthetic": False,
+        "provenance": "real api-endpoints/ and api-endpoint-varlist/ responses (2026), trimmed",
+        "endpoints": [{k: row.get(k) for k in CATALOG_COLUMNS} for row in endpoints],
+        "varlist": [{k: row.get(k) for k in VARLIST_COLUMNS} for row in varlist],
+    }
+
+
 def write(name: str, template: str, listings: dict[int, list[dict]], *, synthetic: bool,
           provenance: str) -> None:
     document = {
@@ -62,11 +93,7 @@ def write(name: str, template: str, listings: dict[int, list[dict]], *, syntheti
             for year, rows in sorted(listings.items())
         },
     }
-    payload = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    path = OUT / name
-    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0,
-                                                 compresslevel=9) as handle:
-        handle.write(payload)
+    path = write_gzip_json(name, document)
     rows = sum(len(r) for r in listings.values())
     print(f"{name}: {rows} rows, {path.stat().st_size / 1e3:.0f} kB", file=sys.stderr)
 
@@ -171,8 +198,16 @@ def rate_range(text: str) -> tuple[int, int] | None:
 
 
 SUBGROUPS = ("race", "lep", "homeless", "disability", "econ_disadvantaged", "foster_care")
-# (CSV column prefix, the subgroup column set to 1 in the extra row)
-GRAD_GROUPS = (("ALL", None), ("CWD", "disability"), ("LEP", "lep"))
+# (CSV column prefix, the subgroup column and its code in that row): the all-students total,
+# the six race groups of the files (Urban's race codes; EDFacts "MAS" is Asian/Pacific
+# Islander), students with disabilities, economically disadvantaged, English learners —
+# up to 10 rows per district, as the real endpoint has ≈8–10.
+GRAD_GROUPS = (
+    ("ALL", None, None),
+    ("MWH", "race", 1), ("MBL", "race", 2), ("MHI", "race", 3), ("MAS", "race", 4),
+    ("MAM", "race", 5), ("MTR", "race", 7),
+    ("CWD", "disability", 1), ("ECD", "econ_disadvantaged", 1), ("LEP", "lep", 1),
+)
 
 
 def aggregate_group(schools: list[dict], prefix: str, suffix: str) -> dict | None:
@@ -208,11 +243,11 @@ def build_grad_rates(real: Path) -> dict[int, list[dict]]:
             by_lea[s["LEAID"]].append(s)
         rows = []
         for leaid, schools in by_lea.items():
-            for prefix, subgroup in GRAD_GROUPS:
+            for prefix, subgroup, code in GRAD_GROUPS:
                 measures = aggregate_group(schools, prefix, suffix)
                 if measures is None:
                     continue
-                codes = dict.fromkeys(SUBGROUPS, 99) | ({subgroup: 1} if subgroup else {})
+                codes = dict.fromkeys(SUBGROUPS, 99) | ({subgroup: code} if subgroup else {})
                 rows.append({"year": year, "leaid": leaid, "leaid_num": int(leaid),
                              "lea_name": schools[0]["LEANM"], "fips": int(schools[0]["FIPST"]),
                              **codes, **measures})
@@ -248,6 +283,8 @@ def main(argv: list[str] | None = None) -> int:
     if not (real / DIRECTORY_SAMPLE).is_file():
         parser.error(f"no real data at {real}")
     OUT.mkdir(parents=True, exist_ok=True)
+    catalog = write_gzip_json("catalog.json.gz", build_catalog(real))
+    print(f"catalog.json.gz: {catalog.stat().st_size / 1e3:.0f} kB", file=sys.stderr)
 
     directory, _ = build_directory(real)
     write("directory.json.gz", ds.DIRECTORY, directory, synthetic=False,

@@ -76,25 +76,27 @@ def _split(total: int, shares: list[float]) -> list[int]:
     return parts
 
 
-def _school_rows(school: dict, enrollment: int, absent: int, rng: random.Random):
-    """Yield (enrollment row, absenteeism row) pairs: the 99 total plus some breakdowns."""
-    codes = {"race": 99, "sex": 99, "disability": 99, "lep": 99}
-    yield school | codes | {"enrollment_crdc": enrollment}, \
-        school | codes | {"students_chronically_absent": absent}
-    roll = rng.random()
-    if roll < 0.25:  # by sex
-        shares = [rng.uniform(0.47, 0.53)]
-        shares.append(1 - shares[0])
-        breakdown = [("sex", code, share) for code, share in zip((1, 2), shares)]
-    elif roll < 0.35:  # by race (white, black, hispanic): not exhaustive
-        breakdown = [("race", code, rng.uniform(0.1, 0.4)) for code in (1, 2, 3)]
-    else:
-        return
-    for column, code, share in breakdown:
-        part = codes | {column: code}
-        count = absent if absent < 0 else round(absent * share)
-        yield school | part | {"enrollment_crdc": round(enrollment * share)}, \
-            school | part | {"students_chronically_absent": count}
+RACES = (1, 2, 3, 4, 5, 6, 7)  # Urban's codes: White … Two or more races
+SEXES = {2015: (1, 2), 2017: (1, 2), 2020: (1, 2, 3)}  # 3: gender not identified, from 2020
+
+
+def _school_rows(school: dict, enrollment: int, absent: int, year: int, rng: random.Random):
+    """Yield (enrollment row, absenteeism row) pairs of one school in the real multiplicity:
+    every race × sex cell with the totals (99) of each — 8 × 3 = 24 rows, 8 × 4 = 32 from
+    2020 — and disability = lep = 99 (the race/sex endpoints' all-students value; the
+    absenteeism endpoint also has `homeless`, 99)."""
+    race_shares = [rng.uniform(0.2, 1.0) ** 3 for _ in RACES]  # a few groups dominate
+    race_shares = [share / sum(race_shares) for share in race_shares]
+    sexes = SEXES[year]
+    sex_shares = [rng.uniform(0.47, 0.53)] + ([0.004] if len(sexes) == 3 else [])
+    sex_shares.insert(1, 1 - sum(sex_shares))
+    for race, race_share in [*zip(RACES, race_shares), (99, 1.0)]:
+        for sex, sex_share in [*zip(sexes, sex_shares), (99, 1.0)]:
+            share = race_share * sex_share
+            codes = {"race": race, "sex": sex, "disability": 99, "lep": 99}
+            count = absent if absent < 0 else round(absent * share)
+            yield school | codes | {"enrollment_crdc": round(enrollment * share)}, \
+                school | codes | {"homeless": 99, "students_chronically_absent": count}
 
 
 def build_crdc(base: list[dict], texas: dict[int, list[dict]]):
@@ -123,7 +125,7 @@ def build_crdc(base: list[dict], texas: dict[int, list[dict]]):
             absent = round(size * min(0.9, rate * yearly.uniform(0.8, 1.2)))
             if yearly.random() < 0.02:
                 absent = SUPPRESSED
-            for enrolled, absentee in _school_rows(school, size, absent, yearly):
+            for enrolled, absentee in _school_rows(school, size, absent, year, yearly):
                 enrolled_rows[year].append(enrolled)
                 absent_rows[year].append(absentee)
     for year in CRDC_YEARS:  # CRDC-only schools that cannot be attributed to a district
@@ -134,7 +136,7 @@ def build_crdc(base: list[dict], texas: dict[int, list[dict]]):
                           "crdc_id": f"CRDC{fips:02d}{number:04d}", "leaid": None, "fips": fips}
                 size = rng.randint(40, 400)
                 absent = round(size * rng.uniform(0.1, 0.3))
-                for enrolled, absentee in _school_rows(school, size, absent, rng):
+                for enrolled, absentee in _school_rows(school, size, absent, year, rng):
                     enrolled_rows[year].append(enrolled)
                     absent_rows[year].append(absentee)
     return dict(absent_rows), dict(enrolled_rows)

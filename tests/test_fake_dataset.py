@@ -198,18 +198,39 @@ def test_directory_years_and_states(data):
     assert {r["fips"] for r in data.records(ds.DIRECTORY, 2015)} == {48}
 
 
-def test_grad_rates_have_one_total_row_and_subgroup_rows(data):
+def test_grad_rates_have_one_total_row_and_the_real_subgroup_rows(data):
     for year in (2012, 2013, 2014):
         rows = data.records(ds.GRAD_RATES, year)
         totals = [r for r in rows if all(r[c] == 99 for c in GRAD_SUBGROUPS)]
         others = [r for r in rows if any(r[c] != 99 for c in GRAD_SUBGROUPS)]
         assert len({r["leaid"] for r in totals}) == len(totals)
-        assert {r["disability"] for r in others} >= {1} and {r["lep"] for r in others} >= {1}
+        assert {r["race"] for r in others} == {1, 2, 3, 4, 5, 7, 99}
+        assert {r["disability"] for r in others} == {1, 99} and {r["lep"] for r in others} == {1, 99}
+        assert {r["econ_disadvantaged"] for r in others} == {1, 99}
         assert {r["leaid"] for r in others} <= {r["leaid"] for r in totals}
+        # every other row differs from the total row in exactly one subgroup column
+        assert all(sum(r[c] != 99 for c in GRAD_SUBGROUPS) == 1 for r in others)
+        per_district = len(rows) / len(totals)
+        assert 6 <= per_district <= 10, per_district  # the real endpoint: ≈8–10
 
 
-def test_crdc_endpoints_describe_the_same_schools(data):
-    for year in (2015, 2017, 2020):
+@needs_real
+def test_grad_rates_subgroup_rows_aggregate_the_school_files(data):
+    """The rows of Hispanic students (race 3) and English learners (lep 1) of 2013 carry the
+    cohorts of the school file's MHI and LEP columns, summed per district."""
+    cohorts = {"MHI": defaultdict(int), "LEP": defaultdict(int)}
+    for s in real_csv("edfacts-acgr/edfacts_acgr_school_sy2013-14.csv"):
+        for group, counts in cohorts.items():
+            if s[f"{group}_COHORT_1314"].isdigit():
+                counts[s["LEAID"]] += int(s[f"{group}_COHORT_1314"])
+    rows = data.records(ds.GRAD_RATES, 2013)
+    hispanic = {r["leaid"]: r["cohort_num"] for r in rows if r["race"] == 3}
+    learners = {r["leaid"]: r["cohort_num"] for r in rows if r["lep"] == 1}
+    assert hispanic == dict(cohorts["MHI"]) and learners == dict(cohorts["LEP"])
+
+
+def test_crdc_endpoints_describe_the_same_schools_in_the_real_multiplicity(data):
+    for year, per_school in ((2015, 24), (2017, 24), (2020, 32)):
         absent = data.records(ds.CRDC_ABSENTEEISM, year)
         enrolled = data.records(ds.CRDC_ENROLLMENT, year)
         key = lambda r: (r["crdc_id"], r["race"], r["sex"])  # noqa: E731
@@ -218,9 +239,15 @@ def test_crdc_endpoints_describe_the_same_schools(data):
         assert any(r["leaid"] is None for r in totals)
         assert any(r["ncessch"] == "" for r in totals)
         assert any(r["students_chronically_absent"] == -3 for r in totals)
-        assert any(r["race"] != 99 or r["sex"] != 99 for r in absent)
-        assert all("students_chronically_absent" in r for r in absent)
-        assert all("enrollment_crdc" in r for r in enrolled)
+        # every race × sex cell and their totals: 8 × 3 rows a school, 8 × 4 from 2020
+        assert len(absent) == len(enrolled) == per_school * len(totals)
+        cells = defaultdict(set)
+        for r in absent:
+            cells[r["crdc_id"]].add((r["race"], r["sex"]))
+        assert {len(c) for c in cells.values()} == {per_school}
+        assert all(r["disability"] == r["lep"] == 99 for r in enrolled)
+        assert all("students_chronically_absent" in r and r["homeless"] == 99 for r in absent)
+        assert all("enrollment_crdc" in r and "homeless" not in r for r in enrolled)
 
 
 def test_finance_rows_have_the_fields_the_source_uses(data):
@@ -244,7 +271,8 @@ def test_synthetic_files_are_labelled():
 
 
 def test_shipped_data_stays_small():
-    assert sum(p.stat().st_size for p in DATA.glob("*.json.gz")) < 3_000_000
+    # 2.7 MB before the CRDC and grad-rates subgroup rows (≈1.1 million rows in all now)
+    assert sum(p.stat().st_size for p in DATA.glob("*.json.gz")) < 5_000_000
 
 
 # --- the server's contract (urban-api.md) ------------------------------------------------
@@ -278,8 +306,9 @@ def test_rows_are_not_sorted(fake_api):
     ("school-districts/ccd/directory/2018/?fips=06", 200, 0),  # padded fips: nothing
     ("school-districts/ccd/directory/2010/?fips=48", 200, 0),  # a valid year without rows
     ("schools/crdc/chronic-absenteeism/2013/race/sex/?fips=5", 200, 0),
-    ("school-districts/ccd/directory/1970/", 404, None),  # not a year the API has
-    ("schools/crdc/chronic-absenteeism/2011/race/sex/", 404, None),
+    ("school-districts/ccd/directory/1970/", 500, None),  # a year the endpoint lacks: 500
+    ("schools/crdc/chronic-absenteeism/2011/race/sex/", 500, None),
+    ("schools/crdc/enrollment/2022/race/sex/?fips=5", 500, None),  # absenteeism has 2022, this not
     ("schools/crdc/chronic-absenteeism/2015/", 404, None),  # without race/sex: not an endpoint
     ("school-districts/ccd/directorY/2018/", 404, None),
     ("school-districts/edfacts/assessments/2015/8/", 500, None),  # bare grade number
@@ -328,3 +357,92 @@ def test_standalone_server_on_a_taken_port_says_so_in_one_line_and_exits_2():
     assert len(lines) == 1, result.stderr
     assert f"cannot listen on 127.0.0.1:{port}" in lines[0] and "Address already in use" in lines[0]
     assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+# --- what the real API does that a kinder fake would not (issue 10) ---------------------
+
+def listing(api, target):
+    response = get(api, target)
+    assert response.status_code == 200, (target, response.status_code)
+    return response.json()
+
+
+def test_filters_work_on_filter_variables_and_combine_with_and(fake_api):
+    fake_api.page_size = 100_000
+    crdc = "schools/crdc/enrollment/2017/race/sex/"
+    everything = listing(fake_api, f"{crdc}?fips=5")["results"]
+    totals = listing(fake_api, f"{crdc}?fips=5&race=99&sex=99&disability=99&lep=99")["results"]
+    assert totals == [r for r in everything if r["race"] == 99 and r["sex"] == 99]
+    assert len(everything) == 24 * len(totals) > 0
+    both = listing(fake_api, f"{crdc}?fips=2,5&race=99&sex=99")["count"]
+    assert both == len(totals) + listing(fake_api, f"{crdc}?fips=2&race=99&sex=99")["count"]
+
+
+def test_a_variable_that_is_not_a_filter_is_ignored_unfiltered_200(fake_api):
+    fake_api.page_size = 100_000
+    plain = listing(fake_api, "school-districts/ccd/directory/2018/?fips=5")
+    # enrollment and lea_name are directory fields but not filter variables (varlist 54)
+    assert listing(fake_api, "school-districts/ccd/directory/2018/?fips=5&enrollment=1")["count"] == plain["count"] == 42
+    assert listing(fake_api, "school-districts/ccd/directory/2018/?fips=5&lea_name=x&ordering=leaid&mode=R") == plain
+    # grad-rates has no `sex` column and no such filter: every subgroup row comes back
+    grad = "school-districts/edfacts/grad-rates/2013/?fips=2"
+    assert listing(fake_api, f"{grad}&sex=99")["count"] == listing(fake_api, grad)["count"]
+    alaska = [r for r in load_dataset().records(ds.GRAD_RATES, 2013) if r["fips"] == 2]
+    totals = [r for r in alaska if all(r[c] == 99 for c in GRAD_SUBGROUPS)]
+    assert len(alaska) > len(totals) > 40
+    assert listing(fake_api, f"{grad}&race=99&lep=99&homeless=99&disability=99&econ_disadvantaged=99"
+                             "&foster_care=99")["count"] == len(totals)
+
+
+def test_fields_returns_those_columns_and_unknown_names_as_empty_columns(fake_api):
+    fake_api.page_size = 1000
+    rows = listing(fake_api, "school-districts/ccd/directory/2018/?fips=5&fields=leaid,enrollment,no_such_field")["results"]
+    assert len(rows) == 42
+    assert all(list(r) == ["leaid", "enrollment", "no_such_field"] and r["no_such_field"] is None for r in rows)
+    raw = {r["leaid"]: r["enrollment"] for r in load_dataset().records(ds.DIRECTORY, 2018) if r["fips"] == 5}
+    assert {r["leaid"]: r["enrollment"] for r in rows} == raw
+
+
+@needs_real
+def test_catalog_and_varlist_are_the_real_ones_trimmed(fake_api):
+    catalog = listing(fake_api, "api-endpoints/")
+    real = real_json("urban-api-samples/api-endpoints_catalog_2026.json")
+    assert catalog["count"] == real["count"] == 129 and catalog["next"] is None
+    served = {r["endpoint_id"]: r for r in catalog["results"]}
+    for row in real["results"]:
+        mine = served[row["endpoint_id"]]
+        assert (mine["endpoint_url"], mine["years_available"], mine["var_list_id"]) == (
+            row["endpoint_url"], row["years_available"], row["var_list_id"])
+        assert "python_code" not in mine
+    varlist = listing(fake_api, "api-endpoint-varlist/?endpoint_id=80")
+    real_rows = [r for r in real_json("urban-api-samples/api-endpoint-varlist_2026_subset.json")["results"]
+                 if r["endpoint_id"] == "80"]
+    assert [(r["variable"], r["is_filter"], r["data_type"]) for r in varlist["results"]] == [
+        (r["variable"], r["is_filter"], r["data_type"]) for r in real_rows]
+    # endpoint_id is this listing's filter; anything else is ignored like everywhere
+    assert listing(fake_api, "api-endpoint-varlist/?variable=leaid")["count"] == 302
+
+
+def test_catalog_shows_the_years_a_dataset_overrides_and_its_own_endpoints():
+    dataset = Dataset({(ds.DIRECTORY, 2025): [{"leaid": "0500001", "fips": 5}],
+                       ("my/own/{year}/", 2020): [{"leaid": "0500001", "fips": 5, "x": 1}]},
+                      valid_years={ds.DIRECTORY: range(1986, 2026)})
+    with FakeUrbanApi(dataset) as api:
+        rows = {r["endpoint_url"]: r for r in listing(api, "api-endpoints/")["results"]}
+        assert rows["/api/v1/school-districts/ccd/directory/{year}/"]["years_available"] == "1986&ndash;2025"
+        own = rows["/api/v1/my/own/{year}/"]
+        assert own["years_available"] == "2020"
+        variables = listing(api, f"api-endpoint-varlist/?endpoint_id={own['endpoint_id']}")["results"]
+        assert [(v["variable"], v["is_filter"]) for v in variables] == [("leaid", "1"), ("fips", "1"), ("x", "1")]
+        assert listing(api, "school-districts/ccd/directory/2025/?fips=5")["count"] == 1
+        assert get(api, "school-districts/ccd/directory/2026/?fips=5").status_code == 500
+
+
+def test_the_bot_protection_challenge_can_be_switched_on_and_off(fake_api):
+    fake_api.add_fault("challenge", times=None)
+    for _ in range(2):
+        blocked = get(fake_api, "school-districts/ccd/directory/2018/?fips=5")
+        assert blocked.status_code == 403 and blocked.headers["Content-Type"].startswith("text/html")
+        assert "Enable JavaScript and cookies to continue" in blocked.text
+    fake_api.clear_faults()
+    assert get(fake_api, "school-districts/ccd/directory/2018/?fips=5").status_code == 200

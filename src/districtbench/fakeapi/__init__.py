@@ -5,8 +5,8 @@ it exists, clearly labelled synthetic finance and CRDC records; see data/README.
 port of 127.0.0.1, with faults on demand.
 """
 
-from districtbench.fakeapi.dataset import ENDPOINT_YEARS, Dataset, load_dataset
+from districtbench.fakeapi.dataset import Dataset, load_dataset
 from districtbench.fakeapi.faults import KINDS as FAULT_KINDS
 from districtbench.fakeapi.server import FakeUrbanApi
 
-__all__ = ["ENDPOINT_YEARS", "FAULT_KINDS", "Dataset", "FakeUrbanApi", "load_dataset"]
+__all__ = ["FAULT_KINDS", "Dataset", "FakeUrbanApi", "load_dataset"]

@@ -1,4 +1,4 @@
-"""The records the fake Urban API serves: endpoint path template x year -> list of rows.
+"""The records the fake Urban API serves: endpoint path template x year -> a Table of rows.
 
 The shipped dataset lives in `data/*.json.gz` (built by `scripts/build_fake_dataset.py` from
 the real files in `shared/data/real`; see `data/README.md` for the provenance of each file).
@@ -10,8 +10,9 @@ Each file holds one endpoint template in a compact columnar form:
                            "constants": {field: value shared by every row},
                            "columns": {other field: [value per row, ...]}, "n": rows}}}
 
-Files are decoded lazily (on the first request for that endpoint) and the result is shared:
-treat the returned rows as read-only.
+Files are decoded lazily (on the first request for that endpoint) and kept by column
+(`table.py`). What the real API has per endpoint — its years, its filter variables — comes
+from the shipped copy of the API's catalog and varlist (`catalog.py`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from districtbench.fakeapi.catalog import Catalog, served_rows, shipped_catalog
+from districtbench.fakeapi.table import Table, as_text
+
 DATA_DIR = Path(__file__).with_name("data")
 
 DIRECTORY = "school-districts/ccd/directory/{year}/"
@@ -36,20 +40,8 @@ ASSESSMENTS = "school-districts/edfacts/assessments/{year}/grade-99/"
 CRDC_ABSENTEEISM = "schools/crdc/chronic-absenteeism/{year}/race/sex/"
 CRDC_ENROLLMENT = "schools/crdc/enrollment/{year}/race/sex/"
 
-# Years the real API accepts per endpoint (urban-api.md). A year in this set without rows in
-# the dataset answers 200 with count 0; a year outside it answers 404.
-ENDPOINT_YEARS: dict[str, frozenset[int]] = {
-    DIRECTORY: frozenset(range(1986, 2025)),
-    FINANCE: frozenset([1991, *range(1994, 2021)]),
-    SAIPE: frozenset([1995, 1997, *range(1999, 2025)]),
-    GRAD_RATES: frozenset(range(2010, 2020)),
-    ASSESSMENTS: frozenset([*range(2009, 2019), 2020]),
-    CRDC_ABSENTEEISM: frozenset([2013, 2015, 2017, 2020, 2021, 2022]),
-    CRDC_ENROLLMENT: frozenset([2011, 2013, 2015, 2017, 2020, 2021, 2022]),
-}
-
 Record = dict[str, Any]
-Listings = dict[int, list[Record]]
+Tables = dict[int, Table]
 
 
 def _template_regex(template: str) -> re.Pattern[str]:
@@ -62,32 +54,48 @@ def _template_regex(template: str) -> re.Pattern[str]:
 class Dataset:
     """Rows per (endpoint template, year); the fake server filters them by query parameters.
 
-    `Dataset({(DIRECTORY, 2019): [row, ...]})` builds one in memory (tests do this);
-    `load_dataset()` returns the shipped one. `valid_years` overrides ENDPOINT_YEARS per
-    template (by default: ENDPOINT_YEARS, or just the years with data for other templates).
+    `Dataset({(DIRECTORY, 2019): [row, ...]})` builds one in memory (tests do this; a Table
+    may stand for the rows); `load_dataset()` returns the shipped one.
+    valid_years: per template, the years the endpoint has (others answer HTTP 500); default:
+        the shipped catalog's years for an endpoint it lists, else the years with data. The
+        catalog the fake serves shows these years.
+    filters: per template, its filter variables; default: the shipped varlist's for an
+        endpoint it lists, else every field.
+    catalog: the catalog and varlist (default: the shipped copy of the real ones).
     """
 
     def __init__(
         self,
-        listings: Mapping[tuple[str, int], Sequence[Record]] | None = None,
+        listings: Mapping[tuple[str, int], Sequence[Record] | Table] | None = None,
         *,
         valid_years: Mapping[str, Iterable[int]] | None = None,
+        filters: Mapping[str, Iterable[str]] | None = None,
+        catalog: Catalog | None = None,
     ):
         self._lock = threading.Lock()
-        self._data: dict[str, Listings] = {}
-        self._lazy: dict[str, Callable[[], Listings]] = {}
+        self._data: dict[str, Tables] = {}
+        self._lazy: dict[str, Callable[[], Tables]] = {}
         self._regex: dict[str, re.Pattern[str]] = {}
         self._valid = {t: frozenset(y) for t, y in (valid_years or {}).items()}
+        self._filters = {t: frozenset(f) for t, f in (filters or {}).items()}
+        self.catalog = catalog if catalog is not None else shipped_catalog()
         for (template, year), rows in (listings or {}).items():
             self.add(template, year, rows)
 
-    def add(self, template: str, year: int, rows: Iterable[Record]) -> None:
-        """Add rows for one endpoint and year (appends to rows already there)."""
+    def add(self, template: str, year: int, rows: Iterable[Record] | Table) -> None:
+        """Add rows for one endpoint and year (after the rows already there)."""
         self._register(template)
-        self._listings(template).setdefault(int(year), []).extend(rows)
+        tables = self._tables(template)
+        existing = tables.get(int(year))
+        if isinstance(rows, Table) and existing is None:
+            tables[int(year)] = rows
+        elif existing is None:
+            tables[int(year)] = Table.from_rows(rows)
+        else:
+            tables[int(year)] = existing.extended(rows.rows(range(len(rows))) if isinstance(rows, Table) else rows)
 
-    def add_lazy(self, template: str, loader: Callable[[], Listings]) -> None:
-        """Register an endpoint whose listings are produced by `loader()` on first use."""
+    def add_lazy(self, template: str, loader: Callable[[], Tables]) -> None:
+        """Register an endpoint whose tables are produced by `loader()` on first use."""
         self._register(template)
         self._lazy[template] = loader
 
@@ -95,17 +103,22 @@ class Dataset:
         self._regex.setdefault(template, _template_regex(template))
         self._data.setdefault(template, {})
 
-    def _listings(self, template: str) -> Listings:
+    def _tables(self, template: str) -> Tables:
         if template in self._lazy:
-            # The loader stays registered until its rows are stored, so a concurrent request
+            # The loader stays registered until its tables are stored, so a concurrent request
             # waits on the lock instead of seeing a half-loaded (empty) listing.
             with self._lock:
                 loader = self._lazy.get(template)
                 if loader is not None:
-                    for year, rows in loader().items():
-                        self._data[template].setdefault(year, []).extend(rows)
+                    self._data[template].update(loader())
                     del self._lazy[template]
         return self._data[template]
+
+    def load_all(self) -> "Dataset":
+        """Decode every lazily loaded file now (before serving concurrent requests)."""
+        for template in self.templates:
+            self._tables(template)
+        return self
 
     @property
     def templates(self) -> list[str]:
@@ -113,18 +126,36 @@ class Dataset:
 
     def years(self, template: str) -> list[int]:
         """Years with rows for this endpoint."""
-        return sorted(y for y, rows in self._listings(template).items() if rows)
+        return sorted(y for y, table in self._tables(template).items() if len(table))
 
     def valid_years(self, template: str) -> frozenset[int]:
         if template in self._valid:
             return self._valid[template]
-        return ENDPOINT_YEARS.get(template, frozenset(self.years(template)))
+        years = self.catalog.years(template)
+        return years if years is not None else frozenset(self.years(template))
 
-    def records(self, template: str, year: int) -> list[Record]:
-        """Rows for one endpoint and year ([] when there are none). Read-only."""
+    def filter_names(self, template: str) -> frozenset[str] | None:
+        """The endpoint's filter variables (None: every field filters)."""
+        if template in self._filters:
+            return self._filters[template]
+        return self.catalog.filter_names(template)
+
+    def table(self, template: str, year: int) -> Table | None:
         if template not in self._regex:
+            return None
+        return self._tables(template).get(int(year))
+
+    def records(self, template: str, year: int, **equal: Any) -> list[Record]:
+        """The rows of one endpoint and year as dicts ([] when there are none); with `equal`,
+        only those whose fields have these values (`records(t, 2018, fips=5)`)."""
+        table = self.table(template, year)
+        if table is None:
             return []
-        return self._listings(template).get(int(year), [])
+        if not equal:
+            return table.rows(range(len(table)))
+        if any(name not in table.columns for name in equal):
+            return []
+        return table.rows(table.select({name: [as_text(value)] for name, value in equal.items()}))
 
     def resolve(self, path: str) -> tuple[str, int] | None:
         """Match a request path (relative to /api/v1/) to (template, year), or None."""
@@ -135,27 +166,57 @@ class Dataset:
                 return template, int(match.group(1))
         return None
 
+    def catalog_rows(self) -> tuple[list[Record], list[Record]]:
+        """(the `api-endpoints/` rows, the `api-endpoint-varlist/` rows) this dataset serves."""
+        years = {t: self.valid_years(t) for t in self.templates if t in self._valid or self.catalog.entry_for(t) is None}
+        fields: dict[str, list[str]] = {}
+        for template in self.templates:
+            if self.catalog.entry_for(template) is None:
+                names: list[str] = []
+                for year in self.years(template):
+                    names += [name for name in self._tables(template)[year].names if name not in names]
+                fields[template] = names
+        return served_rows(self.catalog, self.templates, years, fields)
 
-def decode_listings(document: Mapping[str, Any], *, seed: str = "") -> Listings:
-    """Turn the file form back into rows (dicts in the API's field order).
+
+def decode_tables(document: Mapping[str, Any], *, seed: str = "") -> Tables:
+    """Turn the file form back into tables (fields in the API's order).
 
     Files store rows sorted (it compresses far better); the real API does not sort, so rows
     are served in a fixed pseudo-random order (seeded by `seed` and the year).
     """
-    out: Listings = {}
+    out: Tables = {}
     for year, listing in document["listings"].items():
-        order, constants, columns = listing["order"], listing["constants"], listing["columns"]
-        names = list(columns)
-        rows = []
-        for values in zip(*(columns[name] for name in names)):
-            row = dict(constants)
-            row.update(zip(names, values))
-            rows.append({name: row[name] for name in order})
-        if not names:
-            rows = [dict(constants) for _ in range(listing.get("n", 0))]
-        random.Random(f"{seed}-{year}").shuffle(rows)
-        out[int(year)] = rows
+        order, constants, columns, size = listing["order"], listing["constants"], listing["columns"], listing["n"]
+        permutation = list(range(size))
+        random.Random(f"{seed}-{year}").shuffle(permutation)
+        texts: dict[str, str] = {}  # one object per distinct string: ids repeat on every subgroup row
+        decoded = {}
+        for name in order:
+            if name in constants:
+                decoded[name] = _Constant(constants[name], size)
+            else:
+                values = [texts.setdefault(v, v) if type(v) is str else v for v in columns[name]]
+                decoded[name] = [values[i] for i in permutation]
+        out[int(year)] = Table(order, decoded, size)
     return out
+
+
+class _Constant(Sequence):
+    """A column whose every value is the same."""
+
+    def __init__(self, value: Any, size: int):
+        self.value, self.size = value, size
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self.value] * len(range(*index.indices(self.size)))
+        if not -self.size <= index < self.size:
+            raise IndexError(index)
+        return self.value
 
 
 def encode_listing(rows: Sequence[Record], sort_key: Callable[[Record], Any] | None = None
@@ -180,8 +241,8 @@ def read_data_file(path: Path) -> dict[str, Any]:
         return json.load(handle)
 
 
-def _file_loader(path: Path) -> Callable[[], Listings]:
-    return lambda: decode_listings(read_data_file(path), seed=path.name)
+def _file_loader(path: Path) -> Callable[[], Tables]:
+    return lambda: decode_tables(read_data_file(path), seed=path.name)
 
 
 FILES: dict[str, str] = {
@@ -199,7 +260,7 @@ FILES: dict[str, str] = {
 def load_dataset(data_dir: Path | None = None) -> Dataset:
     """The dataset shipped with the package (shared, lazily decoded, read-only)."""
     directory = Path(data_dir) if data_dir is not None else DATA_DIR
-    dataset = Dataset()
+    dataset = Dataset(catalog=shipped_catalog(data_dir))
     for name, template in FILES.items():
         path = directory / name
         if path.is_file():

@@ -7,7 +7,15 @@ Response-replacing (the first matching one answers the request instead of the da
   status          any status code: `status` (500), `body` (a short text), `retry_after` (None)
   rate_limit      429 with `Retry-After: retry_after` (1 s); `status` can be changed
   html            an HTML error page served as text/html with `status` (200)
+  challenge       the bot protection of January 2025: HTTP 403 with an HTML page "Enable
+                  JavaScript and cookies to continue" (switch it on with `times=None`, off
+                  with `clear_faults()`)
   drop_connection the connection is closed without any response
+  redirect        HTTP 302 to `to` (a path and query under /api/v1/, e.g. another state's
+                  listing `school-districts/ccd/directory/2018/?fips=5`)
+  wrong_listing   the answer to `to` instead of the one asked for (a confused cache)
+  endless         200 with a body that never ends (no Content-Length), `chunk_bytes` (64 KiB)
+                  at a time, until the client hangs up
 
 Transforming (every matching one changes the normal data response):
   truncated       the JSON body cut to `fraction` (0.5) of its bytes; Content-Length is the cut
@@ -28,12 +36,16 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-REPLACING = ("status", "rate_limit", "html", "drop_connection")
+REPLACING = ("status", "rate_limit", "html", "challenge", "drop_connection", "redirect", "wrong_listing", "endless")
 KINDS: dict[str, dict[str, Any]] = {
     "status": {"status": 500, "body": None, "retry_after": None},
     "rate_limit": {"retry_after": 1, "status": 429},
     "html": {"status": 200},
+    "challenge": {},
     "drop_connection": {},
+    "redirect": {"to": None},
+    "wrong_listing": {"to": None},
+    "endless": {"chunk_bytes": 64 * 1024},
     "truncated": {"fraction": 0.5, "declare_full_length": False},
     "count_mismatch": {"extra": 10},
     "slow": {"seconds": 5.0, "mode": "delay", "chunks": 50},
@@ -71,6 +83,8 @@ def make_fault(kind: str, path_contains: str, times: int | None, options: dict) 
     if times is not None and times < 1:
         raise ValueError("times must be >= 1 or None (forever)")
     merged = KINDS[kind] | options
+    if kind in ("redirect", "wrong_listing") and not merged["to"]:
+        raise ValueError(f"{kind} needs to= (a path and query under /api/v1/)")
     if kind == "rename_field" and not (merged["old"] and merged["new"]):
         raise ValueError("rename_field needs old= and new= field names")
     if kind == "slow" and merged["mode"] not in ("delay", "trickle"):

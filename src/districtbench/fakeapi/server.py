@@ -1,14 +1,21 @@
 """A real HTTP server on 127.0.0.1 that speaks the Urban Institute API contract (urban-api.md).
 
     with FakeUrbanApi(load_dataset(), page_size=50) as api:
-        requests.get(api.url + "/school-districts/ccd/directory/2018/?fips=5")
+        requests.get(api.url + "/school-districts/ccd/directory/2018/?fips=5&race=99")
 
 - `GET /api/v1/<endpoint path with the year>/` answers the DRF envelope
   `{"count", "next", "previous", "results"}`; `next` is absolute and keeps the query string.
-- Query parameters naming a field of the rows filter by exact text (`fips=6` matches,
-  `fips=06` matches nothing, like the real API); others (`limit`, `per_page`) are ignored.
-- 404 for an unknown path, a year the endpoint does not have, or a page past the end;
-  500 for a bare grade segment (`assessments/2015/8/`), as the real API does;
+- Query parameters that are *filter variables* of the endpoint (its varlist's `is_filter`)
+  filter by exact text, combined with AND, comma lists meaning any of (`fips=17,55`):
+  `fips=6` matches, `fips=06` matches nothing, like the real API. Any other parameter is
+  ignored — the answer is unfiltered, as the real API's is (`limit`, `per_page`, a field that
+  is not a filter).
+- `fields=a,b` returns only those columns, in that order; a name the endpoint does not have
+  comes back as an empty (null) column, not an error.
+- `GET /api/v1/api-endpoints/`: the catalog (endpoint ids, URL templates, `years_available`);
+  `GET /api/v1/api-endpoint-varlist/?endpoint_id=N`: its variables. Both in one page.
+- HTTP 500 for a year the endpoint does not have (the real API does not answer 404) and for a
+  bare grade segment (`assessments/2015/8/`); 404 for an unknown path or a page past the end;
   200 with count 0 for a valid query without rows.
 - Faults (faults.py) make it misbehave on demand; `latency` delays every answer.
 """
@@ -25,13 +32,24 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from districtbench.fakeapi.dataset import Dataset
 from districtbench.fakeapi.faults import Fault, FaultTable, make_fault
+from districtbench.fakeapi.table import Table
 
 PREFIX = "/api/v1/"
+CATALOG_PATH = "api-endpoints"
+VARLIST_PATH = "api-endpoint-varlist"
+METADATA_PAGE_SIZE = 10_000
+RESERVED = frozenset({"page", "fields"})
 BARE_GRADE = re.compile(r"school-districts/edfacts/assessments/\d{4}/\d+/?")
 HTML_PAGE = (
     "<!DOCTYPE html><html><head><title>Service Unavailable</title></head>"
     "<body><h1>The Education Data Portal is temporarily unavailable</h1>"
     "<p>Please try again later.</p></body></html>"
+)
+CHALLENGE_PAGE = (
+    "<!DOCTYPE html><html lang=\"en-US\"><head><title>Just a moment...</title></head>"
+    "<body><noscript>Enable JavaScript and cookies to continue</noscript>"
+    "<div id=\"challenge\">Checking your browser before accessing educationdata.urban.org.</div>"
+    "</body></html>"
 )
 
 
@@ -55,6 +73,12 @@ class _Handler(BaseHTTPRequestHandler):
     def finish(self) -> None:
         self.server.api._track(self.connection, add=False)
         super().finish()
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except (ConnectionResetError, BrokenPipeError):  # a client that hung up between requests
+            self.close_connection = True
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         try:
@@ -89,9 +113,6 @@ class FakeUrbanApi:
         self.requests_log: list[str] = []
         self._log_lock = threading.Lock()
         self._faults = FaultTable()
-        self._filtered: dict[tuple, list[dict]] = {}
-        self._fips_index: dict[tuple, dict[str | None, list[dict]]] = {}
-        self._filter_lock = threading.Lock()
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -172,10 +193,18 @@ class FakeUrbanApi:
             handler.close_connection = True
             handler.connection.shutdown(socket.SHUT_RDWR)
             return
+        if replacing is not None and replacing.kind == "endless":
+            self._send_endless(handler, replacing)
+            return
         for fault in faults:
             if fault.kind == "slow" and fault.mode == "delay" and self._stopping.wait(fault.seconds):
                 return
-        response = self._replacement(replacing) if replacing else self._answer(target, faults)
+        if replacing is not None and replacing.kind == "wrong_listing":
+            response = self._answer(PREFIX + replacing.to.lstrip("/"), faults)
+        elif replacing is not None:
+            response = self._replacement(replacing)
+        else:
+            response = self._answer(target, faults)
         trickle = next((f for f in faults if f.kind == "slow" and f.mode == "trickle"), None)
         truncated = next((f for f in faults if f.kind == "truncated"), None)
         if truncated is not None and response.status == 200 and replacing is None:
@@ -186,6 +215,11 @@ class FakeUrbanApi:
     def _replacement(self, fault: Fault) -> _Response:
         if fault.kind == "html":
             return _Response(fault.status, HTML_PAGE.encode(), "text/html; charset=utf-8")
+        if fault.kind == "challenge":
+            return _Response(403, CHALLENGE_PAGE.encode(), "text/html; charset=UTF-8")
+        if fault.kind == "redirect":
+            location = f"http://{self.host}:{self.port}{PREFIX}{fault.to.lstrip('/')}"
+            return _Response(302, b"", "text/html; charset=utf-8", {"Location": location})
         headers = {}
         if fault.retry_after is not None:
             headers["Retry-After"] = str(fault.retry_after)
@@ -200,6 +234,9 @@ class FakeUrbanApi:
         if not parts.path.startswith(PREFIX):
             return _json(404, {"detail": "Not found."})
         relative = parts.path[len(PREFIX):]
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        if relative.strip("/") in (CATALOG_PATH, VARLIST_PATH):
+            return self._metadata(relative.strip("/"), parts.path, query)
         resolved = self.dataset.resolve(relative)
         if resolved is None:
             if BARE_GRADE.fullmatch(relative):
@@ -207,58 +244,43 @@ class FakeUrbanApi:
             return _json(404, {"detail": "Not found."})
         template, year = resolved
         if year not in self.dataset.valid_years(template):
-            return _json(404, {"detail": "Not found."})
-        query = parse_qsl(parts.query, keep_blank_values=True)
+            return _Response(500, b"Server Error (500)", "text/plain")  # what the real API answers
+        table = self.dataset.table(template, year) or Table([], {}, 0)
+        filter_names = self.dataset.filter_names(template)
+        filters = {name: value.split(",") for name, value in query
+                   if name not in RESERVED and (filter_names is None or name in filter_names)}
+        return self._page(table, table.select(filters), parts.path, query, faults, self.page_size)
+
+    def _metadata(self, which: str, path: str, query: list[tuple[str, str]]) -> _Response:
+        """The catalog, or the varlist filtered by `endpoint_id` (its only filter here)."""
+        endpoints, varlist = self.dataset.catalog_rows()
+        rows = endpoints if which == CATALOG_PATH else varlist
+        wanted = [value.split(",") for name, value in query if name == "endpoint_id"]
+        if which == VARLIST_PATH and wanted:
+            rows = [row for row in rows if all(str(row["endpoint_id"]) in values for values in wanted)]
+        table = Table.from_rows(rows)
+        return self._page(table, range(len(table)), path, query, [], max(self.page_size, METADATA_PAGE_SIZE))
+
+    def _page(self, table: Table, selected, path: str, query: list[tuple[str, str]],
+              faults: list[Fault], page_size: int) -> _Response:
         page_text = dict(query).get("page", "1")
         if not page_text.isdigit() or int(page_text) < 1:
             return _json(404, {"detail": "Invalid page."})
         page = int(page_text)
-        rows = self._filter(template, year, [(k, v) for k, v in query if k != "page"])
-        size = max(1, int(self.page_size))
+        size = max(1, int(page_size))
         start = (page - 1) * size
-        if page > 1 and start >= len(rows):
+        if page > 1 and start >= len(selected):
             return _json(404, {"detail": "Invalid page."})
-        results = rows[start:start + size]
+        fields = _fields(query)
         payload = {
-            "count": len(rows),
-            "next": self._link(parts.path, query, page + 1) if start + size < len(rows) else None,
-            "previous": self._link(parts.path, query, page - 1) if page > 1 else None,
-            "results": results,
+            "count": len(selected),
+            "next": self._link(path, query, page + 1) if start + size < len(selected) else None,
+            "previous": self._link(path, query, page - 1) if page > 1 else None,
+            "results": table.rows(selected[start:start + size], fields),
         }
         for fault in faults:
-            payload = self._transform(fault, payload, parts.path, query, page)
+            payload = self._transform(fault, payload, path, query, page)
         return _json(200, payload)
-
-    def _filter(self, template: str, year: int, filters: list[tuple[str, str]]) -> list[dict]:
-        rows = self.dataset.records(template, year)
-        fields = rows[0].keys() if rows else ()
-        active = tuple(sorted((k, v) for k, v in filters if k in fields))
-        if not active:
-            return rows
-        if len(active) == 1 and active[0][0] == "fips":
-            return self._by_fips(template, year, rows).get(active[0][1], [])
-        key = (template, year, active)
-        with self._filter_lock:
-            cached = self._filtered.get(key)
-        if cached is None:
-            cached = [r for r in rows if all(_text(r.get(k)) == v for k, v in active)]
-            with self._filter_lock:
-                if len(self._filtered) > 256:
-                    self._filtered.clear()
-                self._filtered[key] = cached
-        return cached
-
-    def _by_fips(self, template: str, year: int, rows: list[dict]) -> dict[str, list[dict]]:
-        """Rows of one listing grouped by fips, built once: the common `?fips=N` query."""
-        key = (template, year, id(rows), len(rows))  # rows added later make a new index
-        with self._filter_lock:
-            index = self._fips_index.get(key)
-            if index is None:
-                index = {}
-                for row in rows:
-                    index.setdefault(_text(row.get("fips")), []).append(row)
-                self._fips_index[key] = index
-        return index
 
     def _link(self, path: str, query: list[tuple[str, str]], page: int, *,
               form: str = "absolute") -> str:
@@ -317,6 +339,19 @@ class FakeUrbanApi:
                 handler.close_connection = True
                 return
 
+    def _send_endless(self, handler: _Handler, fault: Fault) -> None:
+        """A JSON-looking body without an end (no Content-Length): until the client hangs up."""
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Connection", "close")
+        handler.end_headers()
+        handler.close_connection = True
+        chunk = b'{"count": 1, "next": null, "results": [{"lea_name": "' + b"x" * int(fault.chunk_bytes)
+        handler.wfile.write(chunk)
+        filler = b"x" * int(fault.chunk_bytes)
+        while not self._stopping.is_set():
+            handler.wfile.write(filler)  # BrokenPipeError once the client is gone
+
     def _send_truncated(self, handler: _Handler, response: _Response, fault: Fault) -> None:
         cut = response.body[: max(1, int(len(response.body) * float(fault.fraction)))]
         length = len(response.body) if fault.declare_full_length else len(cut)
@@ -328,10 +363,13 @@ class FakeUrbanApi:
             handler.connection.shutdown(socket.SHUT_RDWR)
 
 
-def _text(value: Any) -> str | None:
-    """A row value as it would appear in a query string (None matches nothing)."""
-    if value is None:
+def _fields(query: list[tuple[str, str]]) -> list[str] | None:
+    """The `fields=` names (the last `fields` parameter wins), or None for every column."""
+    values = [value for name, value in query if name == "fields"]
+    if not values:
         return None
-    if isinstance(value, bool):
-        return str(value).lower()
-    return str(value)
+    names: list[str] = []
+    for name in values[-1].split(","):
+        if name.strip() and name.strip() not in names:
+            names.append(name.strip())
+    return names
