@@ -363,3 +363,135 @@ def test_a_stopped_server_is_down_even_for_pooled_connections(fake_api, client):
     with pytest.raises(FetchError) as caught:
         client.fetch_all(DIRECTORY_2018, {"fips": 4})
     assert caught.value.reason.startswith("retries exhausted after 4 attempts: connection")
+
+
+# --- the real failure modes (issue 10 item 3, issue 12 items 4 and 5) -------------------------
+
+def test_a_body_over_the_cap_fails_the_listing_without_reading_it_all(fake_api):
+    fake_api.add_fault("endless", times=None)  # a 200 that never ends (no Content-Length)
+    client = UrbanClient(fake_api.url, max_body_bytes=2_000_000, max_retries=3, backoff_base=0)
+    with pytest.raises(FetchError) as caught:
+        client.fetch_all(DIRECTORY_2018, {"fips": 5})
+    assert caught.value.reason.startswith("response body passed 2 MB, over the 2 MB limit (a real page is ~12 MB)")
+    assert client.request_count == 1  # not retried: it would be read again
+    client.close()
+
+
+def test_a_declared_length_over_the_cap_is_refused_before_reading(fake_api):
+    fake_api.page_size = 1000
+    client = UrbanClient(fake_api.url, max_body_bytes=100_000, max_retries=0)
+    with pytest.raises(FetchError) as caught:
+        client.fetch_all("school-districts/ccd/directory/2019/", {"fips": 48})  # ~1 MB a page
+    assert caught.value.reason.startswith("response body declares 2 MB, over the 100 kB limit")
+    client.close()
+
+
+def test_a_listing_has_a_total_time_limit(fake_api, sleeps):
+    """6 attempts × a 0.4 s deadline would be 2.4 s for one trickling page; the listing's own
+    limit (1 s) ends it after the attempts that fit."""
+    fake_api.page_size = 1000
+    fake_api.add_fault("slow", mode="trickle", seconds=5, chunks=100, times=None)
+    client = UrbanClient(fake_api.url, sleep=sleeps, deadline=0.4, listing_timeout=1.0, max_retries=5,
+                         backoff_base=0)
+    with pytest.raises(FetchError) as caught:
+        client.fetch_all(DIRECTORY_2018, {"fips": 4})
+    assert caught.value.reason.startswith("listing exceeded its 1 s limit after ")
+    assert "run again later to resume" in caught.value.reason
+    assert 2 <= client.request_count <= 4 < 6
+    client.close()
+
+
+def test_a_backoff_that_would_pass_the_listing_limit_is_not_waited(fake_api, sleeps):
+    fake_api.add_fault("rate_limit", retry_after=30, times=None)
+    client = UrbanClient(fake_api.url, sleep=sleeps, listing_timeout=10, max_retries=5)
+    with pytest.raises(FetchError) as caught:
+        client.fetch_all(DIRECTORY_2018, {"fips": 5})
+    assert caught.value.reason == ("listing exceeded its 10 s limit after 1 attempt (last: HTTP 429); "
+                                   "run again later to resume")
+    assert sleeps == [] and client.request_count == 1
+    client.close()
+
+
+def test_a_deterministic_500_does_not_count_toward_the_api_being_down(fake_api):
+    fake_api.add_fault("status", status=500, path_contains="directory/2018/?fips=1", times=None)
+    client = UrbanClient(fake_api.url, max_retries=2, backoff_base=0, give_up_after=1)
+    for _ in range(3):
+        with pytest.raises(FetchError) as caught:
+            client.fetch_all(DIRECTORY_2018, {"fips": 1})
+        assert caught.value.reason == ("retries exhausted after 3 attempts: HTTP 500 on every attempt "
+                                       "(the API answers 500 for a path or year it does not have)")
+        client._cache.clear()
+    assert len(client.fetch_all(DIRECTORY_2018, {"fips": 5})) == len(ARKANSAS_2018)  # still asked
+    fake_api.add_fault("status", status=503, path_contains="fips=2", times=None)
+    with pytest.raises(FetchError, match="retries exhausted"):
+        client.fetch_all(DIRECTORY_2018, {"fips": 2})
+    with pytest.raises(FetchError, match="not attempted: the API did not answer the last 1 requests"):
+        client.fetch_all(DIRECTORY_2018, {"fips": 4})  # a 503 does count
+    client.close()
+
+
+def test_the_bot_protection_challenge_is_named_and_stops_the_client(fake_api, sleeps):
+    fake_api.add_fault("challenge", times=None)
+    client = UrbanClient(fake_api.url, sleep=sleeps)
+    with pytest.raises(FetchError) as caught:
+        client.fetch_all(DIRECTORY_2018, {"fips": 5})
+    assert caught.value.reason == ("blocked by the API's bot protection (HTTP 403 with a challenge page) "
+                                   "— resumable, try later")
+    with pytest.raises(FetchError) as later:
+        client.fetch_all(DIRECTORY_2018, {"fips": 4})
+    assert later.value.reason.startswith("not attempted: blocked by the API's bot protection")
+    assert client.request_count == 1 and sleeps == []  # not retried, nothing more sent
+    client.close()
+
+
+def test_a_plain_403_is_not_the_challenge(fake_api, client):
+    fake_api.add_fault("status", status=403, body='{"detail": "Forbidden"}')
+    with pytest.raises(FetchError) as caught:
+        client.fetch_all(DIRECTORY_2018, {"fips": 5})
+    assert caught.value.reason == "HTTP 403"
+    assert len(client.fetch_all(DIRECTORY_2018, {"fips": 4})) > 0  # not blocked
+
+
+def test_a_redirect_to_another_listing_fails(fake_api, client):
+    fake_api.add_fault("redirect", path_contains="fips=48", to="school-districts/ccd/directory/2018/?fips=5")
+    with pytest.raises(FetchError) as caught:
+        client.fetch_all(DIRECTORY_2018, {"fips": 48})
+    assert caught.value.reason.startswith("redirected to another listing (")
+    assert "fips=5" in caught.value.reason
+
+
+def test_a_redirect_to_the_same_listing_is_followed(fake_api, client):
+    fake_api.add_fault("redirect", path_contains="fips=5", to="school-districts/ccd/directory/2018?fips=5")
+    assert len(client.fetch_all(DIRECTORY_2018, {"fips": 5})) == len(ARKANSAS_2018)
+
+
+def test_a_next_link_to_another_listing_fails(fake_api, client):
+    fake_api.add_fault("status", status=200, times=1, body=json.dumps({
+        "count": 50, "previous": None, "results": [{"leaid": "0500001", "fips": 5}],
+        "next": f"{fake_api.url}/{DIRECTORY_2018}?fips=6&page=2"}))
+    with pytest.raises(FetchError) as caught:
+        client.fetch_all(DIRECTORY_2018, {"fips": 5})
+    assert caught.value.reason.startswith("next link leads to another listing")
+
+
+def test_an_absurdly_long_integer_does_not_fail_the_page(fake_api, client):
+    fake_api.add_fault("status", status=200, times=1, body=(
+        '{"count": 1, "next": null, "previous": null, "results": [{"leaid": "0500001", "enrollment": '
+        + "9" * 5000 + ', "small": 7}]}'))
+    (row,) = client.fetch_all(DIRECTORY_2018, {"fips": 5})
+    assert row["enrollment"] == float("inf") and row["small"] == 7
+
+
+def test_control_characters_from_the_api_do_not_reach_error_messages(fake_api, client):
+    fake_api.add_fault("status", status=400, body='[{"API ERROR": "bad \\u001b[2Jfilter\\u0007"}]')
+    with pytest.raises(FetchError) as caught:
+        client.fetch_all(DIRECTORY_2018, {"fips": 5})
+    assert caught.value.reason == "HTTP 400: bad filter"
+
+
+def test_traffic_counts_requests_bytes_and_rows_per_path(fake_api, client):
+    client.fetch_all(DIRECTORY_2018, {"fips": 5, "fields": "leaid,fips"})
+    traffic = client.traffic()[f"{fake_api.url}/{DIRECTORY_2018}"]
+    assert (traffic.requests, traffic.rows) == (ARKANSAS_PAGES, len(ARKANSAS_2018))
+    assert traffic.bytes > 42 * len('{"leaid": "0500001", "fips": 5}')
+    assert "fields=leaid,fips" in fake_api.requests_log[0]  # commas sent as they are

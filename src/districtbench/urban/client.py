@@ -1,42 +1,48 @@
 """The one module that talks HTTP to the Urban Institute Education Data Portal API.
 
-`UrbanClient.fetch_all(path, params)` returns every row of a listing: it follows `next` to the
-end, checks that the rows add up to `count`, retries what is worth retrying, and caches the
-result for the client's lifetime (one fetch per listing, even when threads ask at once).
-Anything else raises `FetchError(url, reason)` with a plain reason. See urban-api.md.
+`UrbanClient.fetch_pages(path, params)` returns every page of a listing (`fetch_all` the rows):
+it follows `next` to the end, checks that the rows add up to `count` and that every page
+belongs to the listing asked for, retries what is worth retrying, and shares a listing between
+the threads that ask for it at once. Anything else raises `FetchError(url, reason)` with a
+plain reason. See urban-api.md and the README ("How it works").
+
+Bounds: a request has a wall-clock deadline, a whole listing has one too (pages, retries and
+waits included), and a body has a size cap. After `give_up_after` requests in a row failed for
+good the API is taken to be down and later requests fail at once; a path that answered HTTP
+500 to every attempt does not count (the API answers 500 for a year or path it does not
+have). A 403 with an HTML page is the API's bot protection: the client stops asking.
 """
 
 from __future__ import annotations
 
-import json
-import re
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urljoin
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
 
 from districtbench import __version__
 from districtbench.errors import FetchError
-from districtbench.urban.urls import normalize_url, parse_retry_after, redact_url
+from districtbench.text import printable
+from districtbench.urban.response import (
+    Retryable,
+    TooLarge,
+    api_error,
+    is_challenge,
+    parse_page,
+    read_body,
+    short_reason,
+)
+from districtbench.urban.urls import listing_identity, normalize_url, parse_retry_after, redact_url
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-ENVELOPE_KEYS = ("count", "next", "results")
 POOL_SIZE = 16
-CHUNK_BYTES = 64 * 1024
-
-
-class _Retryable(Exception):
-    """A failure worth another attempt (connection, timeout, 429/5xx)."""
-
-    def __init__(self, reason: str, retry_after: float | None = None):
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
+MAX_BODY_BYTES = 128 * 1024 * 1024  # ten times a real 10,000-row page
+BLOCKED = "blocked by the API's bot protection (HTTP 403 with a challenge page) — resumable, try later"
 
 
 class _Flight:
@@ -44,17 +50,28 @@ class _Flight:
 
     def __init__(self) -> None:
         self.done = threading.Event()
-        self.rows: list[dict] | None = None
+        self.pages: list[list[dict]] | None = None
         self.error: BaseException | None = None
 
 
+@dataclass
+class Traffic:
+    """What one path cost: requests sent (retries included), body bytes and rows received."""
+
+    requests: int = 0
+    bytes: int = 0
+    rows: int = 0
+
+
 class UrbanClient:
-    """HTTP client for the Urban API: retries, deadlines, pagination, count check, cache.
+    """HTTP client for the Urban API: retries, deadlines, pagination, count check, caps.
 
     base_url: e.g. `https://educationdata.urban.org/api/v1`.
     connect_timeout, read_timeout: per socket operation (s). deadline: wall-clock limit for
     one request, headers and whole body (s); a slow trickle is aborted once it passes (checked
-    between reads, so it can overshoot by at most one read_timeout).
+    between reads, so it can overshoot by at most one read_timeout). listing_timeout: the
+    same for a whole listing, every page, retry and wait included (s).
+    max_body_bytes: the largest body read; a larger one fails the listing.
     max_retries: further attempts after the first, on connection errors, timeouts, 429 and
     500/502/503/504; waits backoff_base × 1, 2, 4, … s, or `Retry-After` (capped at
     max_retry_after). sleep: how to wait (tests inject their own).
@@ -67,6 +84,8 @@ class UrbanClient:
         connect_timeout: float = 10.0,
         read_timeout: float = 60.0,
         deadline: float = 180.0,
+        listing_timeout: float = 900.0,
+        max_body_bytes: int = MAX_BODY_BYTES,
         max_retries: int = 5,
         backoff_base: float = 1.0,
         max_retry_after: float = 60.0,
@@ -79,6 +98,8 @@ class UrbanClient:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.deadline = deadline
+        self.listing_timeout = listing_timeout
+        self.max_body_bytes = max_body_bytes
         self.max_retries = max(0, int(max_retries))
         self.backoff_base = backoff_base
         self.max_retry_after = max_retry_after
@@ -88,15 +109,17 @@ class UrbanClient:
         self._lock = threading.Lock()
         self._cache: dict[str, _Flight] = {}
         self._request_count = 0
+        self._traffic: dict[str, Traffic] = {}
         # False: a listing is shared only with callers that asked while it was in flight,
         # then forgotten — a national backfill that groups its fetches needs no more, and
         # keeping every listing of a run would cost gigabytes.
         self.keep_results = keep_results
         # The API has been down for days at a time: after `give_up_after` requests in a row
-        # that exhausted their retries, later requests fail at once instead of each waiting
-        # through its own backoff (0 = never give up). A success resets the count.
+        # that failed for good, later requests fail at once instead of each waiting through
+        # its own backoff (0 = never give up). A success resets the count.
         self.give_up_after = max(0, int(give_up_after))
         self._exhausted_in_a_row = 0
+        self._blocked = False
 
     @staticmethod
     def _new_session() -> requests.Session:
@@ -116,6 +139,11 @@ class UrbanClient:
         with self._lock:
             return self._request_count
 
+    def traffic(self) -> dict[str, Traffic]:
+        """Per URL path (without the query): requests, body bytes and rows received so far."""
+        with self._lock:
+            return {path: Traffic(t.requests, t.bytes, t.rows) for path, t in self._traffic.items()}
+
     def close(self) -> None:
         if self._owns_session:
             self.session.close()
@@ -133,11 +161,15 @@ class UrbanClient:
         query = [(key, _param_text(key, value)) for key, value in (params or {}).items()
                  if value is not None]
         if query:
-            url += ("&" if "?" in url else "?") + urlencode(query)
+            url += ("&" if "?" in url else "?") + urlencode(query, safe=",")
         return url
 
     def fetch_all(self, path: str, params: Mapping[str, object] | None = None) -> list[dict]:
-        """GET base_url/path?params, follow `next` to the end, return all `results` rows.
+        """Every row of a listing (see `fetch_pages`)."""
+        return [row for page in self.fetch_pages(path, params) for row in page]
+
+    def fetch_pages(self, path: str, params: Mapping[str, object] | None = None) -> list[list[dict]]:
+        """GET base_url/path?params, follow `next` to the end, return the `results` of each page.
 
         Thread-safe. Results are cached per (path, params) for the client's lifetime (unless
         keep_results=False); when two threads ask for the same listing at once, only one
@@ -154,7 +186,7 @@ class UrbanClient:
         assert flight is not None
         if owner:
             try:
-                flight.rows = self._fetch_listing(url)
+                flight.pages = self._fetch_listing(url)
             except BaseException as exc:
                 flight.error = exc
                 with self._lock:
@@ -165,144 +197,167 @@ class UrbanClient:
             if not self.keep_results:
                 with self._lock:
                     self._cache.pop(key, None)
-                return flight.rows  # waiters get copies; the owner may have the original
+                return flight.pages  # waiters get copies; the owner may have the original
         else:
             flight.done.wait()
             if isinstance(flight.error, FetchError):
                 raise FetchError(flight.error.url, flight.error.reason) from flight.error
             if flight.error is not None:
                 raise flight.error
-        assert flight.rows is not None
-        return [dict(row) for row in flight.rows]
+        assert flight.pages is not None
+        return [[dict(row) for row in page] for page in flight.pages]
 
-    def _fetch_listing(self, first_url: str) -> list[dict]:
-        rows: list[dict] = []
+    def _fetch_listing(self, first_url: str) -> list[list[dict]]:
+        pages: list[list[dict]] = []
+        received = 0
         fetched: set[str] = set()
         count: int | None = None
         url: str | None = first_url
+        identity = listing_identity(first_url)
+        ends_at = time.monotonic() + self.listing_timeout
         while url is not None:
             if normalize_url(url) in fetched:
-                raise FetchError(redact_url(url), "next link loops back to an already fetched URL")
+                raise FetchError(_shown(url), "next link loops back to an already fetched URL")
+            if listing_identity(url) != identity:
+                raise FetchError(_shown(url), "next link leads to another listing (path or filters "
+                                              "changed); nothing of it is used")
             fetched.add(normalize_url(url))
-            page = self._get_page(url)
+            page = self._get_page(url, ends_at)
             if count is None:
                 count = page["count"]
             elif page["count"] != count:
-                raise FetchError(redact_url(url),
-                                 f"count changed from {count} to {page['count']} between pages")
-            rows.extend(page["results"])
-            if len(rows) > count:
-                raise FetchError(redact_url(url), f"rows received {len(rows)} > count {count}")
+                raise FetchError(_shown(url), f"count changed from {count} to {page['count']} between pages")
+            pages.append(page["results"])
+            received += len(page["results"])
+            if received > count:
+                raise FetchError(_shown(url), f"rows received {received} > count {count}")
             if page["next"] and not page["results"]:
-                raise FetchError(redact_url(url), "empty page with a next link")
+                raise FetchError(_shown(url), "empty page with a next link")
             url = urljoin(url, page["next"]) if page["next"] else None
-        if len(rows) != count:
-            raise FetchError(redact_url(first_url), f"rows received {len(rows)} != count {count}")
-        return rows
+        if received != count:
+            raise FetchError(_shown(first_url), f"rows received {received} != count {count}")
+        return pages
 
-    def _get_page(self, url: str) -> dict[str, Any]:
-        body, content_type = self._get(url)
-        shown = redact_url(url)
-        if "html" in content_type.lower() or body.lstrip()[:1] == b"<":
-            raise FetchError(shown, "response is HTML, not JSON")
-        try:
-            page = json.loads(body)
-        except ValueError:
-            raise FetchError(shown, f"truncated or malformed JSON ({len(body)} bytes)") from None
-        if not isinstance(page, dict):
-            raise FetchError(shown, f"response is a JSON {type(page).__name__}, not an object "
-                                    "with count/next/results")
-        missing = [key for key in ENVELOPE_KEYS if key not in page]
-        if missing:
-            raise FetchError(shown, f"missing envelope keys: {', '.join(missing)}")
-        count, results, nxt = page["count"], page["results"], page["next"]
-        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-            raise FetchError(shown, f"count is not a non-negative integer: {count!r}")
-        if not isinstance(results, list) or not all(isinstance(r, dict) for r in results):
-            raise FetchError(shown, "results is not a list of objects")
-        if nxt is not None and not isinstance(nxt, str):
-            raise FetchError(shown, f"next is not a URL: {nxt!r}")
+    def _get_page(self, url: str, ends_at: float) -> dict[str, Any]:
+        body, content_type = self._get(url, ends_at)
+        page = parse_page(body, content_type, _shown(url))
+        with self._lock:
+            self._traffic_of(url).rows += len(page["results"])
         return page
 
+    def _traffic_of(self, url: str) -> Traffic:  # with self._lock held
+        path = url.split("?", 1)[0]
+        traffic = self._traffic.get(path)
+        if traffic is None:
+            traffic = self._traffic[path] = Traffic()
+        return traffic
+
     # --- one request, with retries -------------------------------------------------------
-    def _get(self, url: str) -> tuple[bytes, str]:
+    def _get(self, url: str, ends_at: float) -> tuple[bytes, str]:
         """(body, content type) of a 2xx answer, retrying what is worth retrying."""
         attempts = self.max_retries + 1
-        with self._lock:
-            given_up = self.give_up_after and self._exhausted_in_a_row >= self.give_up_after
-        if given_up:
-            raise FetchError(redact_url(url), f"not attempted: the API did not answer the last "
-                                              f"{self.give_up_after} requests after retries "
-                                              "(it may be down); run again later to resume")
+        self._check_not_given_up(url)
+        statuses: list[int | None] = []
         for attempt in range(1, attempts + 1):
+            remaining = ends_at - time.monotonic()
+            if remaining <= 0:
+                self._count_failure(statuses)
+                raise FetchError(_shown(url), self._listing_timed_out(statuses))
             try:
-                answer = self._attempt(url)
-                with self._lock:
-                    self._exhausted_in_a_row = 0
-                return answer
-            except _Retryable as failure:
+                answer = self._attempt(url, min(self.deadline, remaining))
+            except Retryable as failure:
+                statuses.append(failure.status)
                 if attempt == attempts:
-                    with self._lock:
-                        self._exhausted_in_a_row += 1
+                    self._count_failure(statuses)
                     plural = "s" if attempts != 1 else ""
-                    raise FetchError(redact_url(url), f"retries exhausted after {attempts} "
-                                                      f"attempt{plural}: {failure.reason}") from None
+                    reason = f"retries exhausted after {attempts} attempt{plural}: {failure.reason}"
+                    if _all_500(statuses):
+                        reason += " on every attempt (the API answers 500 for a path or year it does not have)"
+                    raise FetchError(_shown(url), reason) from None
                 if failure.retry_after is not None:
                     wait = min(failure.retry_after, self.max_retry_after)
                 else:
                     wait = self.backoff_base * 2 ** (attempt - 1)
+                if wait >= ends_at - time.monotonic():
+                    self._count_failure(statuses)
+                    raise FetchError(_shown(url), self._listing_timed_out(statuses, failure.reason)) from None
                 self._sleep(wait)
+                continue
+            with self._lock:
+                self._exhausted_in_a_row = 0
+            return answer
         raise AssertionError("unreachable")
 
-    def _attempt(self, url: str) -> tuple[bytes, str]:
+    def _check_not_given_up(self, url: str) -> None:
+        with self._lock:
+            blocked = self._blocked
+            given_up = self.give_up_after and self._exhausted_in_a_row >= self.give_up_after
+        if blocked:
+            raise FetchError(_shown(url), f"not attempted: {BLOCKED}")
+        if given_up:
+            raise FetchError(_shown(url), f"not attempted: the API did not answer the last "
+                                          f"{self.give_up_after} requests after retries "
+                                          "(it may be down); run again later to resume")
+
+    def _count_failure(self, statuses: list[int | None]) -> None:
+        """One more request failed for good — unless every attempt was an HTTP 500: a path the
+        API does not serve says nothing about whether the API is up."""
+        if not _all_500(statuses):
+            with self._lock:
+                self._exhausted_in_a_row += 1
+
+    def _listing_timed_out(self, statuses: list[int | None], last: str | None = None) -> str:
+        tried = f" after {len(statuses)} attempt{'s' if len(statuses) != 1 else ''}" if statuses else ""
+        why = f" (last: {last})" if last else ""
+        return (f"listing exceeded its {self.listing_timeout:g} s limit{tried}{why}; "
+                "run again later to resume")
+
+    def _attempt(self, url: str, deadline: float) -> tuple[bytes, str]:
         with self._lock:
             self._request_count += 1
-        deadline_at = time.monotonic() + self.deadline
+            self._traffic_of(url).requests += 1
+        deadline_at = time.monotonic() + deadline
+        read_timeout = min(self.read_timeout, deadline)
         try:
-            response = self.session.get(
-                url, stream=True,
-                timeout=(self.connect_timeout, min(self.read_timeout, self.deadline)))
+            response = self.session.get(url, stream=True, timeout=(self.connect_timeout, read_timeout))
         except requests.exceptions.ConnectTimeout:
-            raise _Retryable(f"connect timed out after {self.connect_timeout:g} s") from None
+            raise Retryable(f"connect timed out after {self.connect_timeout:g} s") from None
         except requests.exceptions.ReadTimeout:
-            raise _Retryable(f"no response within {min(self.read_timeout, self.deadline):g} s") \
-                from None
+            raise Retryable(f"no response within {read_timeout:g} s") from None
         except requests.exceptions.ConnectionError as exc:
-            raise _Retryable(f"connection error: {_short(exc)}") from None
+            raise Retryable(f"connection error: {short_reason(exc)}") from None
         except requests.exceptions.RequestException as exc:
-            raise FetchError(redact_url(url), f"request failed: {_short(exc)}") from None
+            raise FetchError(_shown(url), f"request failed: {short_reason(exc)}") from None
         with response:
+            if response.history and listing_identity(response.url) != listing_identity(url):
+                raise FetchError(_shown(url), f"redirected to another listing ({_shown(response.url)}); "
+                                              "nothing of it is used")
             status = response.status_code
             if status in RETRY_STATUSES:
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                raise _Retryable(f"HTTP {status}", retry_after)
+                raise Retryable(f"HTTP {status}", retry_after, status)
+            if status == 403 and is_challenge(response):
+                with self._lock:
+                    self._blocked = True
+                raise FetchError(_shown(url), BLOCKED)
             if not 200 <= status < 300:
-                raise FetchError(redact_url(url), f"HTTP {status}{_api_error(response)}")
-            body = self._read_body(response, deadline_at)
+                raise FetchError(_shown(url), f"HTTP {status}{api_error(response)}")
+            try:
+                body = read_body(response, deadline_at, deadline, self.read_timeout, self.max_body_bytes)
+            except TooLarge as exc:
+                raise FetchError(_shown(url), str(exc)) from None
+            with self._lock:
+                self._traffic_of(url).bytes += len(body)
             return body, response.headers.get("Content-Type", "")
 
-    def _read_body(self, response: requests.Response, deadline_at: float) -> bytes:
-        """The whole body, aborted when the deadline passes (slow trickles happen)."""
-        raw = response.raw
-        read1 = getattr(raw, "read1", None)  # returns what has arrived, without waiting for more
-        chunks: list[bytes] = []
-        try:
-            while True:
-                if time.monotonic() > deadline_at:
-                    raise _Retryable(f"request exceeded the {self.deadline:g} s deadline")
-                if read1 is not None:
-                    chunk = read1(CHUNK_BYTES, decode_content=True)
-                else:  # urllib3 < 2
-                    chunk = raw.read(8192, decode_content=True)
-                if not chunk:
-                    return b"".join(chunks)
-                chunks.append(chunk)
-        except ReadTimeoutError:
-            raise _Retryable(f"read timed out after {self.read_timeout:g} s") from None
-        except (ProtocolError, ConnectionError, OSError) as exc:
-            raise _Retryable(f"connection broken while reading: {_short(exc)}") from None
-        except DecodeError:
-            raise _Retryable("response body could not be decoded") from None
+
+def _all_500(statuses: list[int | None]) -> bool:
+    return bool(statuses) and all(status == 500 for status in statuses)
+
+
+def _shown(url: str) -> str:
+    """A URL as it may appear in a message: no credentials, no control characters."""
+    return printable(redact_url(url))
 
 
 def _param_text(key: str, value: object) -> str:
@@ -312,33 +367,3 @@ def _param_text(key: str, value: object) -> str:
         return "true" if value else "false"
     return str(value)
 
-
-def _short(exc: BaseException) -> str:
-    """A one-line reason, without the nested urllib3 reprs (`Connection refused`,
-    `Remote end closed connection without response`, `IncompleteRead(…)`)."""
-    text = str(exc)
-    errno = re.search(r"\[Errno -?\d+\] ([^'\"()]+)", text)
-    if errno:
-        return errno.group(1).strip()
-    incomplete = re.search(r"IncompleteRead\([^)]*\)", text)
-    if incomplete:
-        return f"body ended early, {incomplete.group(0)}"
-    quoted = re.findall(r"\w+\('([^']+)'", text)
-    if quoted:
-        return quoted[-1]
-    return text[:200] or type(exc).__name__
-
-
-def _api_error(response: requests.Response) -> str:
-    """The API's own message for a 4xx (`[{"API ERROR": "..."}]` or `{"detail": "..."}`)."""
-    try:
-        payload = json.loads(response.raw.read(4096, decode_content=True) or b"null")
-    except Exception:  # noqa: BLE001 - a best-effort detail only
-        return ""
-    if isinstance(payload, list) and payload and isinstance(payload[0], dict):
-        payload = payload[0]
-    if isinstance(payload, dict):
-        message = payload.get("API ERROR") or payload.get("detail")
-        if isinstance(message, str) and message:
-            return f": {message[:200]}"
-    return ""

@@ -26,6 +26,19 @@ def normalize_url(url: str) -> str:
                        urlencode(query), ""))
 
 
+def listing_identity(url: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """What makes two URLs pages of the same listing: the path after the API's `/api/v1/`
+    (so a mirror's host or prefix does not matter), without a trailing slash, and the query
+    parameters other than `page`, sorted."""
+    parts = urlsplit(url)
+    path = parts.path
+    marker = path.find("/api/v1/")
+    if marker >= 0:
+        path = path[marker + len("/api/v1/"):]
+    query = tuple(sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "page"))
+    return path.strip("/"), query
+
+
 def parse_retry_after(value: str | None) -> float | None:
     """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
     if value is None or not value.strip():
