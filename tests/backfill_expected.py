@@ -53,7 +53,8 @@ def leaid_of(record, state_fips):
 
 
 def records(template, year, state_fips):
-    return [r for r in ds.load_dataset().records(template, year) if r.get("fips") == int(state_fips)]
+    rows = ds.load_dataset().records(template, year, fips=int(state_fips))
+    return [r for r in rows if r.get("fips") == int(state_fips)]
 
 
 def totals_only(rows, subgroups):

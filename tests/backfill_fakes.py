@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from districtbench.db.states import BY_FIPS
 from districtbench.errors import FetchError
 from districtbench.sources.base import Source, UnitRows
+from districtbench.sources.request import Endpoint
 
 DIR = "fake/directory/{year}/"
 FIN = "fake/finance/{year}/"
@@ -59,28 +60,25 @@ def fake_sources(years=(2018, 2019, 2020)):
     enrollment = FakeDirectory(
         name="enrollment",
         history_source="ccd_directory",
-        endpoints=(DIR,),
+        endpoints=(Endpoint(DIR, required=("leaid", "enrollment")),),
         years=tuple(years),
         columns=("enrollment",),
-        required_fields={DIR: ("leaid", "enrollment")},
         provides_roster=True,
     )
     ell = FakeDirectory(
         name="ell",
         history_source="ccd_directory",
-        endpoints=(DIR,),
+        endpoints=(Endpoint(DIR, required=("leaid", "english_language_learners|ell_students")),),
         years=tuple(years),
         columns=("ell_students",),
-        required_fields={DIR: ("leaid", "english_language_learners|ell_students")},
         provides_roster=True,
     )
     finance = FakeFinance(
         name="finance",
         history_source="ccd_finance",
-        endpoints=(FIN,),
+        endpoints=(Endpoint(FIN, required=("leaid", "rev_total")),),
         years=tuple(years[:-1]),
         columns=("total_revenue",),
-        required_fields={FIN: ("leaid", "rev_total")},
     )
     return {"enrollment": enrollment, "ell": ell, "finance": finance}
 
@@ -95,14 +93,14 @@ class MemoryClient:
         self.request_count = 0
         self._lock = threading.Lock()
 
-    def fetch_all(self, path, params=None):
+    def fetch_pages(self, path, params=None):
         fips = (params or {}).get("fips")
         with self._lock:
             self.calls[(path, fips)] += 1
             self.request_count += 1
         if (path, fips) in self.failures:
             raise FetchError(f"http://fake/{path}?fips={fips}", self.failures[(path, fips)])
-        return [dict(record) for record in self.data.get((path, fips), [])]
+        return [[dict(record) for record in self.data.get((path, fips), [])]]
 
 
 def directory_record(leaid, name, enrollment, ell=None, **extra):

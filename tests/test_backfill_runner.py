@@ -225,7 +225,7 @@ def test_siblings_with_different_districts_keep_their_own_columns(db_engine):
             return rows
 
     sources = fake_sources()
-    ell = PickyEll(**{f: getattr(sources["ell"], f) for f in ("name", "history_source", "endpoints", "years", "columns", "required_fields", "provides_roster")})
+    ell = PickyEll(**{f: getattr(sources["ell"], f) for f in ("name", "history_source", "endpoints", "years", "columns", "provides_roster")})
     client = MemoryClient(dataset())
     report = run_backfill(db_engine, client, [sources["enrollment"], ell], [2019], ["01"])
     assert report.ok and client.request_count == 1

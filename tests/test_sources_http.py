@@ -1,6 +1,7 @@
-"""Each source over real HTTP: UrbanClient fetches a unit from the fake Urban API, parse_unit
-parses it, and the values are checked against a plain-Python calculation over the records
-of the fake server's dataset. `fake_api` is the shared fixture (tests/fakeapi_fixtures.py)."""
+"""Each source over real HTTP: UrbanClient fetches a unit from the fake Urban API with the
+request the source declares (its filters and fields), parse_unit parses it, and the values are
+checked against a plain-Python calculation over the records of the fake server's dataset.
+`fake_api` is the shared fixture (tests/fakeapi_fixtures.py)."""
 
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
@@ -11,18 +12,27 @@ from districtbench.sources import absenteeism, assessments, directory, finance, 
 from districtbench.urban.client import UrbanClient
 
 
-def fetch_and_parse(api, source, year, state):
+def fetch_and_parse(api, source, year, state, *, server_filters=True):
+    """Fetch as the host does (or, server_filters=False, as an API that ignores the filters
+    would answer: every subgroup row) and parse."""
     client = UrbanClient(api.url, max_retries=0)
-    listings = {t: client.fetch_all(t.format(year=year), {"fips": int(state)}) for t in source.endpoints}
-    for template, rows in listings.items():
-        assert rows, f"the fake dataset has no {template} rows for {year}/{state}"
+    listings = {}
+    for endpoint in source.endpoints:
+        params = endpoint.params(state)
+        if not server_filters:
+            params = {k: v for k, v in params.items() if k not in endpoint.filters}
+        rows = listings[endpoint.key] = client.fetch_all(endpoint.path(year), params)
+        assert rows, f"the fake dataset has no {endpoint.key} rows for {year}/{state}"
         assert all(row["fips"] == int(state) for row in rows)
-        assert len(rows) == len([r for r in api.dataset.records(template, year) if r.get("fips") == int(state)])
+        assert all(list(row) == list(endpoint.fields) for row in rows)  # fields= honoured
+        wanted = [r for r in records(api, endpoint.key, year, int(state))
+                  if all(r.get(k) == v for k, v in params.items() if k in endpoint.filters)]
+        assert len(rows) == len(wanted)
     return source.parse_unit(listings, year, state)
 
 
 def records(api, template, year, fips):
-    return [r for r in api.dataset.records(template, year) if r.get("fips") == fips]
+    return [r for r in api.dataset.records(template, year, fips=fips) if r.get("fips") == fips]
 
 
 def cents(value):
@@ -92,9 +102,15 @@ def test_poverty(fake_api):
 def test_graduation(fake_api):
     unit = fetch_and_parse(fake_api, graduation.SOURCE, 2013, "48")
     raw = [r for r in records(fake_api, graduation.GRAD_RATES, 2013, 48) if total_row(r, graduation.SUBGROUPS)]
-    assert {h["leaid"]: h["graduation_rate"] for h in unit.history} == {
-        r["leaid"]: (None if missing(r["grad_rate_midpt"]) else cents(r["grad_rate_midpt"])) for r in raw}
-    assert unit.skipped["not a subgroup total"] == len(records(fake_api, graduation.GRAD_RATES, 2013, 48)) - len(raw) > 0
+    expected = {r["leaid"]: (None if missing(r["grad_rate_midpt"]) else cents(r["grad_rate_midpt"])) for r in raw}
+    assert {h["leaid"]: h["graduation_rate"] for h in unit.history} == expected
+    assert not unit.skipped  # the API sent the all-students rows only
+    # an API that ignored the filters would send every subgroup row: the source keeps the totals
+    fake_api.page_size = 1000
+    unfiltered = fetch_and_parse(fake_api, graduation.SOURCE, 2013, "48", server_filters=False)
+    assert {h["leaid"]: h["graduation_rate"] for h in unfiltered.history} == expected
+    subgroup_rows = len(records(fake_api, graduation.GRAD_RATES, 2013, 48)) - len(raw)
+    assert unfiltered.skipped == {"not a subgroup total": subgroup_rows} and subgroup_rows > 5 * len(raw)
 
 
 def test_assessments(fake_api):
@@ -125,3 +141,7 @@ def test_absenteeism(fake_api):
                 for leaid, (a, e) in sums.items()}
     assert {h["leaid"]: h["chronic_absenteeism_rate"] for h in unit.history} == expected
     assert any(v is not None for v in expected.values())
+    fake_api.page_size = 1000
+    unfiltered = fetch_and_parse(fake_api, absenteeism.SOURCE, 2017, "02", server_filters=False)
+    assert unfiltered.history == unit.history  # 24 rows a school sent: the totals kept
+    assert unfiltered.skipped["not a subgroup total"] == 23 * len(absent_rows)

@@ -1,8 +1,9 @@
 """Which units a backfill runs, and in what order.
 
-A unit is (source, year, state). Units whose sources read the same endpoints for the same
-(year, state) form one fetch task, so `enrollment` and `ell` fetch each directory page once
-and no worker waits on another for the same page.
+A unit is (source, year, state). Units whose sources read the same endpoints (same filters)
+for the same (year, state) form one fetch task, asking for the union of their fields, so
+`enrollment` and `ell` fetch each directory page once and no worker waits on another for the
+same page.
 
 Order: units of roster-providing (directory) sources first, newest year first, then the
 others. The roster rule itself does not depend on this order (see writer.py); the order only
@@ -12,12 +13,14 @@ lets the other sources find the roster as early as possible.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from districtbench.db.states import BY_FIPS
 from districtbench.errors import UsageError
 from districtbench.sources.base import Source
+from districtbench.sources.request import Endpoint, merged, request_identity
 from districtbench.formatting import format_years
+from districtbench.yearspec import Latest, YearSpec, years_for
 
 ALL = "all"
 
@@ -43,12 +46,18 @@ class Unit:
 
 @dataclass
 class FetchTask:
-    """Endpoints fetched once for (year, state), feeding every unit in `units`."""
+    """Endpoints fetched once for (year, state), feeding every unit in `units`.
+
+    endpoints: one request per endpoint (the units' declarations merged). failure: set when
+    the units cannot run at all (a field their sources need is gone from the API's varlist):
+    they fail without any request.
+    """
 
     year: int
     state_fips: str
-    endpoints: tuple[str, ...]
+    endpoints: tuple[Endpoint, ...]
     units: list[Unit] = field(default_factory=list)
+    failure: str | None = None
 
     @property
     def provides_roster(self) -> bool:
@@ -81,28 +90,41 @@ def resolve_sources(registry: Iterable[Source], names: Sequence[str]) -> list[So
 
 
 def plan_units(
-    sources: Sequence[Source], years: Sequence[int], states: Sequence[str], *, strict_years: bool = False
+    sources: Sequence[Source],
+    years: YearSpec,
+    states: Sequence[str],
+    *,
+    strict_years: bool = False,
+    gaps: Mapping[str, Mapping[int, str]] | None = None,
 ) -> Plan:
     """Every (source, year, state) to run, in run order.
 
-    A year a source does not have: with `strict_years` (sources named by the user) a
-    UsageError listing that source's years; otherwise skipped with a note.
+    years: a list, or `Latest` (each source's own latest years). A year a source does not have:
+    with `strict_years` (sources named by the user) a UsageError listing that source's years;
+    otherwise skipped with a note. `gaps` (source → year → why) explains a year some of a
+    source's endpoints have and others not (absenteeism 2022: no CRDC enrollment).
     """
+    gaps = gaps or {}
     notes: list[str] = []
     units: list[Unit] = []
     for source in sources:
-        missing = [year for year in years if year not in source.years]
+        chosen = years_for(years, source.years)
+        missing = [] if isinstance(years, Latest) else [year for year in years if year not in source.years]
+        why = gaps.get(source.name, {})
         if missing and strict_years:
-
+            reasons = "; ".join(why[year] for year in missing if year in why)
             raise UsageError(
-                f"{source.name} has no data for {', '.join(map(str, missing))}.",
+                f"{source.name} has no data for {', '.join(map(str, missing))}"
+                + (f" ({reasons})." if reasons else "."),
                 hint=f"Years available for {source.name}: {format_years(source.years)}.",
             )
-        if missing:
-            notes.append(
-                f"{source.name}: skipping {', '.join(map(str, missing))} (not available for this source)"
-            )
-        units += [Unit(source, year, fips) for year in years if year in source.years for fips in states]
+        explained = [f"{year} ({why[year]})" for year in missing if year in why]
+        plain = [str(year) for year in missing if year not in why]
+        if plain:
+            notes.append(f"{source.name}: skipping {', '.join(plain)} (not available for this source)")
+        if explained:
+            notes.append(f"{source.name}: skipping {', '.join(explained)}")
+        units += [Unit(source, year, fips) for year in chosen for fips in states]
     units.sort(key=_run_order(states))
     return Plan(units=units, notes=notes)
 
@@ -118,13 +140,19 @@ def _run_order(states: Sequence[str]):
     return key
 
 
-def group_tasks(units: Sequence[Unit]) -> list[FetchTask]:
-    """Units sharing (endpoints, year, state) become one task; task order follows unit order."""
-    tasks: dict[tuple, FetchTask] = {}
+def group_tasks(units: Sequence[Unit], blocked: Mapping[str, str] | None = None) -> list[FetchTask]:
+    """Units sharing (endpoints with their filters, year, state) become one task, asking for
+    the union of their fields; task order follows unit order. Units of a source in `blocked`
+    (name → reason) go into tasks of their own that fail without a request."""
+    blocked = blocked or {}
+    groups: dict[tuple, list[Unit]] = {}
     for unit in units:
-        key = (unit.source.endpoints, unit.year, unit.state_fips)
-        task = tasks.get(key)
-        if task is None:
-            task = tasks[key] = FetchTask(unit.year, unit.state_fips, unit.source.endpoints)
-        task.units.append(unit)
-    return list(tasks.values())
+        identity = tuple(request_identity(endpoint) for endpoint in unit.source.endpoints)
+        reason = blocked.get(unit.source.name)
+        groups.setdefault((identity, unit.year, unit.state_fips, reason), []).append(unit)
+    tasks = []
+    for (_, year, state_fips, reason), members in groups.items():
+        declarations = zip(*(unit.source.endpoints for unit in members))
+        endpoints = tuple(merged(same) for same in declarations)
+        tasks.append(FetchTask(year, state_fips, endpoints, members, failure=reason))
+    return tasks

@@ -16,6 +16,7 @@ from typing import Any, Iterable, Mapping
 
 from districtbench.plugins.hookspecs import hookimpl
 from districtbench.sources.base import Source, UnitRows
+from districtbench.sources.request import Endpoint
 from districtbench.sources.values import (
     NO_FIPS,
     NO_LEAID,
@@ -32,12 +33,31 @@ from districtbench.sources.values import (
 
 ABSENT = "schools/crdc/chronic-absenteeism/{year}/race/sex/"
 ENROLLED = "schools/crdc/enrollment/{year}/race/sex/"
-YEARS = (2013, 2015, 2017, 2020, 2021, 2022)
+# Built-in years (the catalog's, when it can be read): those BOTH endpoints have —
+# chronic absenteeism also has 2022, CRDC enrollment does not.
+YEARS = (2013, 2015, 2017, 2020, 2021)
 SUBGROUPS = ("race", "sex", "disability", "lep", "homeless")
 # The absent count has been published under both names (urban-api.md: uncertain).
 ABSENT_FIELDS = ("students_chronically_absent", "chronic_absent")
 JOIN_FIELDS = ("ncessch", "crdc_id")
 COLUMN = "chronic_absenteeism_rate"
+# ≈24–32 rows per school (race × sex, more subgroups in later years); these are filter
+# variables of each endpoint (CRDC enrollment has no `homeless`), so the API sends only the
+# all-students row of each school.
+ABSENT_FILTERS = dict.fromkeys(SUBGROUPS, 99)
+ENROLLED_FILTERS = dict.fromkeys(("race", "sex", "disability", "lep"), 99)
+ABSENT_ENDPOINT = Endpoint(
+    ABSENT,
+    filters=ABSENT_FILTERS,
+    fields=(*JOIN_FIELDS, "leaid", "fips", *SUBGROUPS, *ABSENT_FIELDS),
+    required=("leaid", "fips", "race", "sex", "|".join(JOIN_FIELDS), "|".join(ABSENT_FIELDS)),
+)
+ENROLLED_ENDPOINT = Endpoint(
+    ENROLLED,
+    filters=ENROLLED_FILTERS,
+    fields=(*JOIN_FIELDS, "leaid", "fips", *ENROLLED_FILTERS, "enrollment_crdc"),
+    required=("race", "sex", "|".join(JOIN_FIELDS), "enrollment_crdc"),
+)
 
 SCHOOL_NO_DISTRICT = "school without leaid or fips"
 SCHOOL_NO_ID = "school without ncessch"
@@ -137,13 +157,9 @@ class AbsenteeismSource(Source):
 SOURCE = AbsenteeismSource(
     name="absenteeism",
     history_source="crdc_absenteeism",
-    endpoints=(ABSENT, ENROLLED),
+    endpoints=(ABSENT_ENDPOINT, ENROLLED_ENDPOINT),
     years=YEARS,
     columns=(COLUMN,),
-    required_fields={
-        ABSENT: ("leaid", "fips", "race", "sex", "|".join(JOIN_FIELDS), "|".join(ABSENT_FIELDS)),
-        ENROLLED: ("race", "sex", "|".join(JOIN_FIELDS), "enrollment_crdc"),
-    },
     description="CRDC: percent of students chronically absent (school counts summed per district)",
 )
 

@@ -10,8 +10,10 @@ from typing import Any
 
 from districtbench.plugins.hookspecs import hookimpl
 from districtbench.sources.district import DistrictSource
+from districtbench.sources.request import Endpoint
 from districtbench.sources.values import Row, percent
 
+# The listing's name; the catalog's endpoint is `…/assessments/{year}/{grade_edfacts}/`.
 ASSESSMENTS = "school-districts/edfacts/assessments/{year}/grade-99/"
 YEARS = (*range(2009, 2019), 2020)
 # 99 on the all-students row; foster_care and military_connected exist from 2017 on, and
@@ -29,6 +31,15 @@ SUBGROUPS = (
     "military_connected",
 )
 FIELDS = (("math_proficiency", "math_test_pct_prof_midpt"), ("read_proficiency", "read_test_pct_prof_midpt"))
+REQUIRED = ("leaid", "fips", "race") + tuple(field for _, field in FIELDS)
+# `grade-99` (all grades) without a /race/ or /sex/ segment is one row per district: no
+# filters needed. The numbers of valid tests are the weights of pooled proficiency averages.
+ENDPOINT = Endpoint(
+    "school-districts/edfacts/assessments/{year}/{grade_edfacts}/",
+    segments={"grade_edfacts": "grade-99"},
+    fields=("leaid", "fips", *SUBGROUPS[1:], *(field for _, field in FIELDS), "math_test_num_valid", "read_test_num_valid"),
+    required=REQUIRED,
+)
 
 
 class AssessmentSource(DistrictSource):
@@ -39,10 +50,9 @@ class AssessmentSource(DistrictSource):
 SOURCE = AssessmentSource(
     name="assessments",
     history_source="edfacts_assess",
-    endpoints=(ASSESSMENTS,),
+    endpoints=(ENDPOINT,),
     years=YEARS,
     columns=tuple(column for column, _ in FIELDS),
-    required_fields={ASSESSMENTS: ("leaid", "fips", "race") + tuple(field for _, field in FIELDS)},
     description="EDFacts assessments: percent proficient in math and reading (range midpoint)",
     subgroup_columns=SUBGROUPS,
 )

@@ -14,38 +14,58 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from districtbench.errors import DistrictbenchError
+from districtbench.sources.request import Endpoint
 
 
 class MissingFieldError(DistrictbenchError):
-    """A field the source needs is absent from every row of a non-empty response.
+    """A field the source needs is absent from every row of a non-empty response, or of one
+    of its pages (a field renamed on some pages only would otherwise lose those rows' values).
 
     The API has renamed fields before; parsing on would silently write NULLs. The unit fails.
     """
 
     exit_code = 1
 
-    def __init__(self, endpoint: str, field_name: str, rows: int):
+    def __init__(self, endpoint: str, field_name: str, rows: int, page: tuple[int, int] | None = None):
+        where = f"page {page[0]} (of {page[1]}) of {endpoint}" if page else endpoint
         super().__init__(
-            f"Field {field_name!r} is missing from all {rows} rows of {endpoint}",
+            f"Field {field_name!r} is missing from all {rows} rows of {where}",
             hint="The Urban API may have renamed it; the source plugin needs updating.",
         )
         self.endpoint = endpoint
         self.field = field_name
+        self.page = page
 
 
-def check_required_fields(endpoint: str, records: list[Mapping[str, Any]], fields: Iterable[str]) -> None:
-    """Raise MissingFieldError for the first field absent from every record.
+def check_required_fields(
+    endpoint: str,
+    records: Sequence[Mapping[str, Any]],
+    fields: Iterable[str],
+    page_sizes: Sequence[int] | None = None,
+) -> None:
+    """Raise MissingFieldError for the first field absent from every record — of the whole
+    listing, or, given the rows per page (`page_sizes`), of any one page.
 
     A field written `a|b` is satisfied by either name (the API has used both).
     An empty response (no rows) passes: that is a valid answer, not a rename.
     """
     if not records:
         return
-    for required in fields:
-        names = required.split("|")
+    fields = [required.split("|") for required in fields]
+    pages = list(page_sizes or ()) if sum(page_sizes or ()) == len(records) else []
+    if len(pages) > 1:
+        start = 0
+        for number, size in enumerate(pages, start=1):
+            page = records[start:start + size]
+            start += size
+            for names in fields:
+                if page and not any(name in record for record in page for name in names):
+                    raise MissingFieldError(endpoint, " or ".join(names), size, (number, len(pages)))
+        return
+    for names in fields:
         if not any(name in record for record in records for name in names):
             raise MissingFieldError(endpoint, " or ".join(names), len(records))
 
@@ -80,39 +100,50 @@ class Source:
 
     name: what users type (`enrollment`).
     history_source: the `district_data_history.source` value it writes (`ccd_directory`).
-    endpoints: API path templates with `{year}`, relative to the API base URL, e.g.
-        `school-districts/ccd/directory/{year}/`. The host fetches each with `?fips=N`.
-    years: the years the API has for it.
+    endpoints: what it asks of each API endpoint (`sources.request.Endpoint`: path template,
+        filters, fields, required fields); a plain path template with `{year}` means every
+        column, filtered by `fips` only. `parse_unit` gets each endpoint's rows under its
+        `key` (the template with its segments filled in).
+    years: the years the API has for it, built in; a run uses the API catalog's years instead
+        when it can read them (the years ALL its endpoints have).
     columns: the `district_data_history` columns it writes (and nothing else).
-    required_fields: per endpoint template, fields that must appear in the response;
-        a field absent from every row of a non-empty response fails the unit.
-        An entry `a|b` accepts either name.
     provides_roster: True for directory-based sources (they upsert `districts`).
     """
 
     name: str
     history_source: str
-    endpoints: tuple[str, ...]
+    endpoints: tuple[Endpoint, ...]
     years: tuple[int, ...]
     columns: tuple[str, ...]
-    required_fields: Mapping[str, tuple[str, ...]]
     description: str = ""
     provides_roster: bool = False
 
-    def check_required(self, listings: Mapping[str, list[dict[str, Any]]]) -> None:
-        """Raise MissingFieldError if a required field is absent from a whole listing.
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "endpoints", tuple(Endpoint.of(e) for e in self.endpoints))
+        object.__setattr__(self, "years", tuple(self.years))
 
-        `parse_unit` of the built-in sources calls it first; a host may call it earlier.
+    def check_required(
+        self,
+        listings: Mapping[str, Sequence[Mapping[str, Any]]],
+        page_sizes: Mapping[str, Sequence[int]] | None = None,
+    ) -> None:
+        """Raise MissingFieldError if a required field is absent from a whole listing, or
+        (given the rows per page of each listing) from one page of it.
+
+        The host calls it before `parse_unit`; `parse_unit` of the built-in sources calls it
+        too (without pages), so a direct call is checked as well.
         """
-        for endpoint, fields in self.required_fields.items():
-            check_required_fields(endpoint, listings.get(endpoint) or [], fields)
+        for endpoint in self.endpoints:
+            check_required_fields(
+                endpoint.key, listings.get(endpoint.key) or [], endpoint.required, (page_sizes or {}).get(endpoint.key)
+            )
 
     def parse_unit(
         self, listings: Mapping[str, list[dict[str, Any]]], year: int, state_fips: str
     ) -> UnitRows:
         """Turn the fetched records of one unit into history rows.
 
-        listings: endpoint template -> all records of that endpoint for (year, state).
+        listings: endpoint key -> all records of that endpoint for (year, state).
         state_fips: two-digit string (`'05'`). Pure: no I/O. Subclasses implement it.
         Raises MissingFieldError when a required field is absent from every row.
         """

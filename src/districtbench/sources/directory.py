@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from districtbench.plugins.hookspecs import hookimpl
 from districtbench.sources.district import DistrictSource
+from districtbench.sources.request import Endpoint
 
 DIRECTORY = "school-districts/ccd/directory/{year}/"
+# Built-in years, used when the API's catalog cannot be read (otherwise the catalog's years).
 YEARS = tuple(range(1986, 2025))
 ROSTER_FIELDS = (
     "leaid",
@@ -31,14 +33,14 @@ ELL_MEASURES = (("ell_students", "english_language_learners"),)
 
 def _directory_source(name: str, measures: tuple[tuple[str, str], ...], description: str) -> DistrictSource:
     """A source of `ccd_directory` history columns (`measures`: (column, API field) pairs)
-    that also writes the district roster."""
+    that also writes the district roster. One row per district: no subgroup filters."""
+    required = ROSTER_FIELDS + tuple(field for _, field in measures)
     return DistrictSource(
         name=name,
         history_source="ccd_directory",
-        endpoints=(DIRECTORY,),
+        endpoints=(Endpoint(DIRECTORY, fields=required + ("state_location",), required=required),),
         years=YEARS,
         columns=tuple(column for column, _ in measures),
-        required_fields={DIRECTORY: ROSTER_FIELDS + tuple(field for _, field in measures)},
         description=description,
         provides_roster=True,
         measures=measures,

@@ -26,7 +26,8 @@ class DistrictSource(Source):
 
     @property
     def endpoint(self) -> str:
-        return self.endpoints[0]
+        """The key of its one endpoint's listing."""
+        return self.endpoints[0].key
 
     def batch_context(self, records: Mapping[str, Row]) -> Any:
         """Whatever `parse_row` needs to know about the whole unit (e.g. a value scale)."""

@@ -12,6 +12,7 @@ from typing import Any
 
 from districtbench.plugins.hookspecs import hookimpl
 from districtbench.sources.district import DistrictSource
+from districtbench.sources.request import Endpoint
 from districtbench.sources.values import Row, fit, ratio, to_number
 
 FINANCE = "school-districts/ccd/finance/{year}/"
@@ -26,6 +27,7 @@ AMOUNTS = (
     ("sped_expenditure", "exp_sped_current"),
 )
 PER_PUPIL_FIELDS = ("exp_current_elsec_total", "enrollment_fall_responsible")
+REQUIRED = ("leaid", "fips") + tuple(f for _, f in AMOUNTS) + PER_PUPIL_FIELDS
 
 
 class FinanceSource(DistrictSource):
@@ -43,10 +45,11 @@ class FinanceSource(DistrictSource):
 SOURCE = FinanceSource(
     name="finance",
     history_source="ccd_finance",
-    endpoints=(FINANCE,),
+    # one row per district; `exp_current_elsec_total` and `enrollment_fall_responsible` are
+    # also the weights of pooled per-pupil averages
+    endpoints=(Endpoint(FINANCE, fields=REQUIRED, required=REQUIRED),),
     years=YEARS,
     columns=tuple(column for column, _ in AMOUNTS) + ("expenditure_pp",),
-    required_fields={FINANCE: ("leaid", "fips") + tuple(f for _, f in AMOUNTS) + PER_PUPIL_FIELDS},
     description="CCD finance: revenue by source, expenditure, current spending per pupil",
     measures=AMOUNTS,
 )

@@ -14,6 +14,7 @@ from typing import Any, Mapping
 
 from districtbench.plugins.hookspecs import hookimpl
 from districtbench.sources.district import DistrictSource
+from districtbench.sources.request import Endpoint
 from districtbench.sources.values import MISSING_CODES, Row, percent_value, raw_number, ratio, to_number
 
 SAIPE = "school-districts/saipe/{year}/"
@@ -51,10 +52,10 @@ class PovertySource(DistrictSource):
 SOURCE = PovertySource(
     name="poverty",
     history_source="saipe",
-    endpoints=(SAIPE,),
+    # one row per district; the two counts are also the weights of pooled poverty averages
+    endpoints=(Endpoint(SAIPE, fields=("leaid", "fips", CHILDREN, POOR, PCT), required=("leaid", "fips", CHILDREN, POOR)),),
     years=YEARS,
     columns=("poverty_pct",),
-    required_fields={SAIPE: ("leaid", "fips", CHILDREN, POOR)},
     description="SAIPE: percent of children 5–17 in poverty",
 )
 

@@ -1,0 +1,131 @@
+"""What a source asks of one API endpoint, as data: the host builds and sends the request.
+
+    Endpoint(
+        "schools/crdc/enrollment/{year}/race/sex/",
+        filters={"race": 99, "sex": 99, "disability": 99, "lep": 99},
+        fields=("ncessch", "crdc_id", "leaid", "fips", "race", "sex", "disability", "lep",
+                "enrollment_crdc"),
+        required=("race", "sex", "ncessch|crdc_id", "enrollment_crdc"),
+    )
+
+The host asks `path(year)?fips=N&<filters>&fields=<fields>`, following `next` to the end, once
+per (year, state) for every source that reads the same endpoint with the same filters (their
+fields are merged). Before a run it checks the endpoint against the API's catalog and varlist:
+years, which filters are filter variables (only those are sent: the API ignores any other and
+answers unfiltered), and whether every required field still exists. A source keeps checking
+the all-students rows itself: a filter the API ignores must not let subgroup rows through.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+FieldSpec = str  # "name", or "a|b": either name (the API has published some fields under two)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One endpoint read by a source.
+
+    template: the path as the API's catalog writes its `endpoint_url`, relative to `/api/v1/`,
+        with `{year}` and possibly other placeholders
+        (`school-districts/edfacts/assessments/{year}/{grade_edfacts}/`).
+    segments: values of the placeholders other than `{year}` (`{"grade_edfacts": "grade-99"}`).
+    state_filter: the filter variable, and row field, that selects one state (`fips`; sent
+        unpadded). None: the endpoint is asked without a state filter.
+    filters: server-side filters that select the all-students rows (`{"race": 99}`).
+    fields: the columns to ask for (`fields=`); empty asks for every column. Must include the
+        state filter, every filter and each required field (one name of an `a|b`).
+    required: fields that must be in the response: one absent from every row of a page fails
+        the unit, naming the field and the page (the API has renamed fields before).
+    """
+
+    template: str
+    segments: Mapping[str, str] = field(default_factory=dict)
+    state_filter: str | None = "fips"
+    filters: Mapping[str, Any] = field(default_factory=dict)
+    fields: tuple[str, ...] = ()
+    required: tuple[FieldSpec, ...] = ()
+
+    def __post_init__(self) -> None:
+        # frozen and hashable: mappings are stored as sorted tuples of pairs, read back as dicts
+        object.__setattr__(self, "segments", _Pairs(self.segments))
+        object.__setattr__(self, "filters", _Pairs(self.filters))
+        object.__setattr__(self, "fields", tuple(self.fields))
+        object.__setattr__(self, "required", tuple(self.required))
+        placeholders = {name for _, name, _, _ in string.Formatter().parse(self.template) if name}
+        if "year" not in placeholders or placeholders - {"year"} != set(self.segments):
+            raise ValueError(f"{self.template!r}: placeholders {sorted(placeholders)} need `year` "
+                             f"and a segment value for each other one (got {sorted(self.segments)})")
+        if self.fields:
+            needed = [*self.filters, *([self.state_filter] if self.state_filter else [])]
+            needed += [spec for spec in self.required if not any(n in self.fields for n in spec.split("|"))]
+            missing = [name for name in needed if name not in self.fields]
+            if missing:
+                raise ValueError(f"{self.template!r}: fields= must include {', '.join(missing)}")
+
+    @classmethod
+    def of(cls, value: "Endpoint | str") -> "Endpoint":
+        """An Endpoint as is; a plain path template means: every column, `fips` only."""
+        return value if isinstance(value, Endpoint) else cls(value)
+
+    @property
+    def key(self) -> str:
+        """The path with every placeholder filled but `{year}`: the name of this endpoint's
+        listing in `parse_unit`, and in messages (`…/assessments/{year}/grade-99/`)."""
+        return self.template.format(year="{year}", **self.segments)
+
+    def path(self, year: int) -> str:
+        return self.template.format(year=year, **self.segments)
+
+    def params(self, state_fips: str | None) -> dict[str, Any]:
+        """The query of one state's listing, `fips` first."""
+        params: dict[str, Any] = {}
+        if self.state_filter and state_fips is not None:
+            params[self.state_filter] = int(state_fips)  # ?fips=6, never ?fips=06
+        params.update(self.filters)
+        if self.fields:
+            params["fields"] = ",".join(self.fields)
+        return params
+
+    @property
+    def required_names(self) -> tuple[str, ...]:
+        return tuple(name for spec in self.required for name in spec.split("|"))
+
+
+class _Pairs(dict):
+    """A read-only dict that hashes by content (so a frozen Endpoint can be a dict key)."""
+
+    def __init__(self, pairs: Mapping[str, Any] | Iterable[tuple[str, Any]] = ()):
+        super().__init__(pairs)
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(tuple(sorted((key, repr(value)) for key, value in self.items())))
+
+    def _read_only(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("Endpoint mappings are read-only")
+
+    __setitem__ = __delitem__ = update = pop = popitem = clear = setdefault = _read_only  # type: ignore[assignment]
+
+
+def merged(endpoints: Iterable[Endpoint]) -> Endpoint:
+    """One request for several sources' declarations of the same endpoint (same key, state
+    filter and filters): the union of their fields — or every column if one asks for all."""
+    endpoints = list(endpoints)
+    first = endpoints[0]
+    if len(endpoints) == 1:
+        return first
+    fields: list[str] = []
+    for endpoint in endpoints:
+        if not endpoint.fields:
+            fields = []
+            break
+        fields += [name for name in endpoint.fields if name not in fields]
+    return Endpoint(first.template, dict(first.segments), first.state_filter, dict(first.filters), tuple(fields))
+
+
+def request_identity(endpoint: Endpoint) -> tuple:
+    """What must be equal for two declarations to be served by one request (fields aside)."""
+    return (endpoint.key, endpoint.state_filter, endpoint.filters)
