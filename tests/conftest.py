@@ -11,6 +11,12 @@ def pytest_sessionfinish(session, exitstatus):
     drop_template_databases()
 
 
+@pytest.fixture(autouse=True)
+def isolated_catalog_cache(tmp_path_factory, monkeypatch):
+    """Each test caches the API catalog in a folder of its own, never in ~/.cache."""
+    monkeypatch.setenv("DISTRICTBENCH_CACHE_DIR", str(tmp_path_factory.mktemp("catalog-cache")))
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """In CI (DISTRICTBENCH_NO_SKIPS=1) a skipped test is a failure: every test must run there,

@@ -215,7 +215,8 @@ def test_unmigrated_database_exit_2(tmp_path):
 def test_all_skips_years_a_source_lacks_with_a_note(db_url, fake_api):
     result = backfill(db_url, fake_api.url, "all", "--years", "2011", "--states", "DC")
     assert result.exit_code == 0, result.output
-    assert "note: absenteeism: skipping 2011 (not available for this source)" in result.output
+    # CRDC enrollment has 2011, chronic absenteeism does not: the note says which lacks it
+    assert "note: absenteeism: skipping 2011 (schools/crdc/chronic-absenteeism/{year}/race/sex/ has no 2011)" in result.output
     assert "assessments" in result.output  # 2011 exists for assessments: ran (0 rows)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
@@ -17,6 +17,11 @@ DEFAULT_DATABASE_URL = "sqlite:///districtbench.db"
 DEFAULT_API_URL = "https://educationdata.urban.org/api/v1"
 DATABASE_URL_VARIABLES = ("DISTRICTBENCH_DATABASE_URL", "DIRECT_URL", "DATABASE_URL")
 API_URL_VARIABLE = "DISTRICTBENCH_API_URL"
+CACHE_DIR_VARIABLE = "DISTRICTBENCH_CACHE_DIR"
+LISTING_TIMEOUT_VARIABLE = "DISTRICTBENCH_LISTING_TIMEOUT"
+# One listing (every page, retry and wait) may take at most this long; one request has its
+# own 180 s deadline, so one trickling page cannot hold a unit for 6 × 180 s any more.
+DEFAULT_LISTING_TIMEOUT = 600.0
 
 # Query parameters Prisma/Supabase put in URLs that libpq rejects.
 PRISMA_ONLY_PARAMETERS = ("pgbouncer", "connection_limit", "pool_timeout", "schema")
@@ -40,6 +45,10 @@ class Settings:
     column_overrides: tuple[tuple[str, str, str], ...] = ()
     roster_columns: tuple[str, ...] | None = None
     config_file: str | None = None
+    # Where the API's catalog is cached (one file per API base URL).
+    cache_dir: Path = field(default_factory=lambda: default_cache_dir(os.environ))
+    # Seconds one listing may take, pages and retries included.
+    listing_timeout: float = DEFAULT_LISTING_TIMEOUT
 
     @property
     def masked_database_url(self) -> str:
@@ -106,7 +115,34 @@ def resolve_settings(
         column_overrides=database.columns,
         roster_columns=database.roster_columns,
         config_file=database.config_file,
+        cache_dir=default_cache_dir(environ, dotenv),
+        listing_timeout=_listing_timeout(_lookup(LISTING_TIMEOUT_VARIABLE, environ, dotenv)),
     )
+
+
+def default_cache_dir(environ: dict[str, str], dotenv: dict[str, str] | None = None) -> Path:
+    """$DISTRICTBENCH_CACHE_DIR, else $XDG_CACHE_HOME/districtbench, else ~/.cache/districtbench."""
+    dotenv = dotenv or {}
+    explicit = _lookup(CACHE_DIR_VARIABLE, environ, dotenv)
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = _lookup("XDG_CACHE_HOME", environ, {})
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "districtbench"
+
+
+def _listing_timeout(raw: str | None) -> float:
+    if raw is None:
+        return DEFAULT_LISTING_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 1 <= value <= 86_400:
+        raise ConfigurationError(
+            f"{LISTING_TIMEOUT_VARIABLE}={raw!r} is not a number of seconds between 1 and 86400.",
+            hint=f"Unset it (default {DEFAULT_LISTING_TIMEOUT:g} s) or set e.g. {LISTING_TIMEOUT_VARIABLE}=1800.",
+        )
+    return value
 
 
 def normalize_database_url(url: str) -> str:

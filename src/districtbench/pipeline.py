@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from districtbench.backfill import run_backfill
+from districtbench.backfill.availability import Availability
 from districtbench.backfill.progress import BackfillProgress
 from districtbench.backfill.report import COMPLETE, SKIPPED, BackfillReport
 from districtbench.db import layout, migrations, preflight
@@ -20,6 +21,7 @@ from districtbench.metrics.runner import ComputeResult, run_families
 from districtbench.plugins.host import Registry
 from districtbench.sources.base import Source
 from districtbench.formatting import format_years
+from districtbench.yearspec import Latest, YearSpec, years_for
 
 
 @dataclass
@@ -43,14 +45,14 @@ class PipelineReport:
         return 1 if failed else 0
 
 
-def check_years(sources: Sequence[Source], years: Sequence[int]) -> None:
+def check_years(sources: Sequence[Source], years: YearSpec) -> None:
     """At least one source must have one of the years; otherwise say which years exist."""
-    if any(year in source.years for source in sources for year in years):
+    if any(years_for(years, source.years) for source in sources):
         return
 
     listing = "; ".join(f"{source.name} {format_years(source.years)}" for source in sources)
     raise UsageError(
-        f"No source has data for {format_years(years)}.",
+        f"No source has data for {years if isinstance(years, Latest) else format_years(years)}.",
         hint=f"Years available: {listing}.",
     )
 
@@ -70,18 +72,23 @@ def run_pipeline(
     client,
     sources: Sequence[Source],
     families: Registry,
-    years: Sequence[int],
+    years: YearSpec,
     states: Sequence[str],
     *,
     concurrency: int = 4,
     progress: BackfillProgress | None = None,
     after_backfill=None,
+    availability: Availability | None = None,
 ) -> PipelineReport:
+    """`sources` as declared; with `availability`, as the API's catalog describes them."""
+    if availability is not None:
+        sources = availability.sources
     check_years(sources, years)
     report = PipelineReport(migrated=ensure_migrated(engine))
     preflight.check(engine, backfill=True, compute=True)  # before any request
     report.backfill = run_backfill(
-        engine, client, sources, years, states, concurrency=concurrency, progress=progress, strict_years=False
+        engine, client, sources, years, states, concurrency=concurrency, progress=progress, strict_years=False,
+        availability=availability,
     )
     if after_backfill is not None:
         after_backfill(report.backfill)

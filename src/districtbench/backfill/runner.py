@@ -25,6 +25,7 @@ from typing import Sequence
 
 import sqlalchemy as sa
 
+from districtbench.backfill.availability import Availability
 from districtbench.backfill.fetch import Client, UnitResult, fetch_task, parse_task
 from districtbench.backfill.plan import FetchTask, group_tasks, plan_units
 from districtbench.backfill.progress import BackfillProgress
@@ -42,30 +43,42 @@ from districtbench.backfill.writer import completed_units, mark_failed, write_un
 from districtbench.db.timestamps import utcnow
 from districtbench.sources.base import Source
 from districtbench.text import printable
+from districtbench.yearspec import YearSpec
 
 
 def run_backfill(
     engine: sa.engine.Engine,
     client: Client,
     sources: Sequence[Source],
-    years: Sequence[int],
+    years: YearSpec,
     states: Sequence[str],
     *,
     concurrency: int = 4,
     force: bool = False,
     progress: BackfillProgress | None = None,
     strict_years: bool = False,
+    availability: Availability | None = None,
 ) -> BackfillReport:
     """Backfill every (source, year, state) unit; returns what happened to each.
 
     Units already complete are skipped unless `force`. A year a source lacks is skipped with a
     note, or (`strict_years`, sources named by the user) raises UsageError before any work.
     Failed units are in `report.failures`; the database keeps everything that completed.
+    `years` may be `yearspec.Latest` (each source's latest years). With `availability` (the
+    API's catalog applied to `sources`, see availability.py) the sources run with the
+    catalog's years, filters and fields, and a source whose fields are gone fails its units
+    without a request.
     """
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
     progress = progress or BackfillProgress()
-    plan = plan_units(sources, years, states, strict_years=strict_years)
+    blocked: dict[str, str] = {}
+    gaps: dict[str, dict[int, str]] = {}
+    if availability is not None:
+        wanted = {source.name for source in sources}
+        sources = [source for source in availability.sources if source.name in wanted]
+        blocked, gaps = availability.blocked, availability.gaps
+    plan = plan_units(sources, years, states, strict_years=strict_years, gaps=gaps)
     report = BackfillReport(notes=list(plan.notes), sources=[source.name for source in sources])
     for note in plan.notes:
         progress.note(note)
@@ -85,7 +98,7 @@ def run_backfill(
             todo.append(unit)
     requests_before = getattr(client, "request_count", 0)
     clock = time.perf_counter()
-    writer = _Writer(engine, report, progress, group_tasks(todo))
+    writer = _Writer(engine, report, progress, group_tasks(todo, blocked))
     try:
         writer.run(client, concurrency)
     except BaseException:

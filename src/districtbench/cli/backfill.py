@@ -14,6 +14,7 @@ from typing import List, Optional
 
 import typer
 
+from districtbench.cli.catalog import refresh_option, sources_as_the_api_has_them
 from districtbench.cli.options import QUIET_HELP, STATES_HELP, YEARS_HELP, parse_states, parse_years, verbosity
 from districtbench.cli.state import get_state
 from districtbench.errors import ConfigurationError
@@ -60,12 +61,13 @@ def register(app: typer.Typer) -> None:
         force: bool = typer.Option(False, "--force", help="Fetch units again even if already complete."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
         verbose: bool = typer.Option(False, "--verbose", "-v", help="Print a line per unit."),
+        refresh_catalog: bool = refresh_option(),
     ) -> None:
         """Fetch SOURCE data for the years and states into district_data_history (resumable).
 
-        Units (source, year, state) run concurrently; each is written atomically. Completed units are skipped by later runs unless --force. Exit 1 if any unit failed. Retry waits start at $DISTRICTBENCH_BACKOFF_BASE seconds (default 1).
+        Units (source, year, state) run concurrently; each is written atomically. Completed units are skipped by later runs unless --force. Years come from the API's catalog (cached for a day). Exit 1 if any unit failed. Retry waits start at $DISTRICTBENCH_BACKOFF_BASE seconds (default 1).
 
-        Example: districtbench backfill enrollment ell --years 2019-2022 --states TX
+        Example: districtbench backfill finance poverty --years latest-2 --states CA,TX
         """
         from districtbench.backfill import ALL, plan_units, resolve_sources, run_backfill
         from districtbench.backfill.display import print_one_line, print_summary
@@ -76,10 +78,13 @@ def register(app: typer.Typer) -> None:
         state = get_state(ctx)
         chosen = resolve_sources(state.sources, sources)
         strict = ALL not in [name.strip() for name in sources]
-        plan_units(chosen, years, states, strict_years=strict)  # usage errors before the database
         backoff = backoff_base_from_env()
+        availability = sources_as_the_api_has_them(state.settings, chosen, refresh=refresh_catalog, backoff_base=backoff)
+        # usage errors (a year a source lacks) before the database
+        plan_units(availability.sources, years, states, strict_years=strict, gaps=availability.gaps)
         engine = state.migrated_engine()
-        with UrbanClient(state.settings.api_url, backoff_base=backoff, keep_results=False) as client:
+        with UrbanClient(state.settings.api_url, backoff_base=backoff, keep_results=False,
+                         listing_timeout=state.settings.listing_timeout) as client:
             report = run_backfill(
                 engine,
                 client,
@@ -90,6 +95,7 @@ def register(app: typer.Typer) -> None:
                 force=force,
                 progress=make_progress(level),
                 strict_years=strict,
+                availability=availability,
             )
         if level == "quiet":
             print_one_line(report)

@@ -57,11 +57,8 @@ def register(app: typer.Typer) -> None:
         ctx.call_on_close(demo_state.close)
         if level != "quiet":
             console.info("Starting a local copy of the Urban Institute API (shipped real data; finance and CRDC synthetic)...")
-        dataset = load_dataset()
-        for template in dataset.templates:
-            # Decode every file before serving: the first concurrent requests to a lazily
-            # decoded endpoint could otherwise see it empty (count 0) while another decodes it.
-            dataset.years(template)
+        # Decode every file before serving, so the first requests do not wait for it.
+        dataset = load_dataset().load_all()
         with FakeUrbanApi(dataset, page_size=page_size) as server:
             if level != "quiet":
                 console.note(f"local API at {server.url}")
@@ -78,6 +75,7 @@ def register(app: typer.Typer) -> None:
                 example_leaid=EXAMPLE_LEAID,
                 command_prefix=prefix,
                 level=level,
+                cache_catalog=False,  # a local server on a port of its own: nothing to reuse
             )
         raise typer.Exit(code)
 

@@ -4,29 +4,44 @@ from __future__ import annotations
 
 import typer
 from districtbench import console
+from districtbench.cli.catalog import refresh_option, sources_as_the_api_has_them
 from districtbench.cli.state import get_state
 from districtbench.formatting import format_years
 
 
 def register(app: typer.Typer) -> None:
     @app.command("sources")
-    def sources_command(ctx: typer.Context) -> None:
-        """List the source plugins: name, endpoint, years available, history columns written.
+    def sources_command(ctx: typer.Context, refresh_catalog: bool = refresh_option()) -> None:
+        """List the source plugins: name, endpoints and their years, history columns written.
 
-        Example: districtbench sources
+        Years come from the API's catalog (cached for a day; the years all of a source's endpoints have), or are the built-in ones when it cannot be read — the listing says which.
+
+        Example: districtbench sources --refresh-catalog
         """
+        from districtbench.cli.backfill import backoff_base_from_env
+
         state = get_state(ctx)
-        rows = [
-            (
+        availability = sources_as_the_api_has_them(state.settings, list(state.sources), refresh=refresh_catalog,
+                                                    backoff_base=backoff_base_from_env(), quiet=True)
+        rows = []
+        for status in availability.statuses:
+            source = status.source
+            endpoints = "\n".join(
+                f"{endpoint.key} ({format_years(status.endpoint_years.get(endpoint.key, ()))})"
+                for endpoint in source.endpoints
+            )
+            skipped = "".join(f"\n{year} skipped: {why}" for year, why in status.gaps.items())
+            rows.append((
                 source.name,
-                "\n".join(source.endpoints),
-                format_years(source.years),
+                endpoints,
+                format_years(source.years) + skipped,
+                status.years_from if not status.problem else f"{status.years_from}; cannot run: {status.problem}",
                 source.history_source,
                 ", ".join(source.columns),
-            )
-            for source in state.sources
-        ]
-        console.print_records("Sources", ("source", "endpoint", "years", "history rows", "columns written"), rows)
+            ))
+        headings = ("source", "endpoint (its years)", "years", "years from", "history rows", "columns written")
+        console.print_records("Sources", headings, rows)
+        console.note(f"Years from {availability.origin}.")
 
     @app.command("metrics")
     def metrics_command(ctx: typer.Context) -> None:

@@ -12,21 +12,35 @@ import re
 import typer
 
 from districtbench.db.states import BY_ABBREV, STATES, STATES_AND_DC_FIPS, TERRITORIES
+from districtbench.yearspec import Latest
 
 MIN_YEAR = 1900
 MAX_YEAR = 2100
-YEARS_HELP = "Years: 2019, 2017-2021, 2013,2015, or a mix (2013,2015-2017)."
+YEARS_HELP = (
+    "Years: 2019, 2017-2021, 2013,2015, a mix (2013,2015-2017), or latest / latest-N: each "
+    "source's latest year and the N years it has before it (CRDC latest-2: 2017, 2020, 2021)."
+)
 STATES_HELP = "States: postal codes or FIPS codes, comma-separated (CA,TX or 06,48); default the 50 states and DC."
 
 _RANGE = re.compile(r"^(\d+)\s*[-–]\s*(\d+)$")
+_LATEST = re.compile(r"^latest(?:\s*-\s*(\d+))?$", re.IGNORECASE)
 _YEAR = re.compile(r"^\d+$")
 _FIPS_BY_CODE = {fips: fips for fips, _, _ in STATES + TERRITORIES}
 
 
-def parse_years(spec: str | None) -> list[int]:
-    """`2019`, `2017-2021`, `2013,2015`, or a mix → sorted distinct years."""
+def parse_years(spec: str | None) -> list[int] | Latest:
+    """`2019`, `2017-2021`, `2013,2015`, or a mix → sorted distinct years; `latest` or
+    `latest-N` → `Latest(N)`, resolved per source from the years it has."""
     if spec is None or not spec.strip():
         raise typer.BadParameter(f"no years given. {YEARS_HELP}")
+    latest = _LATEST.match(spec.strip())
+    if latest:
+        before = int(latest.group(1) or 0)
+        if before > MAX_YEAR - MIN_YEAR:
+            raise typer.BadParameter(f"{spec.strip()!r}: N of latest-N is a count of years. {YEARS_HELP}")
+        return Latest(before)
+    if "latest" in spec.lower():
+        raise typer.BadParameter(f"{spec.strip()!r}: latest cannot be combined with other years. {YEARS_HELP}")
     years: set[int] = set()
     for raw in spec.split(","):
         part = raw.strip()

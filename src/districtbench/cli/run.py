@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Optional
 import typer
 
 from districtbench import console
+from districtbench.cli.catalog import refresh_option
 from districtbench.cli.options import QUIET_HELP, STATES_HELP, VERBOSE_HELP, YEARS_HELP, parse_states, parse_years, verbosity
 from districtbench.cli.state import AppState, get_state
 from districtbench.formatting import format_years
@@ -17,12 +18,13 @@ MAX_FAILURES_LISTED = 10
 if TYPE_CHECKING:  # the pipeline (backfill, Alembic) is imported when a run starts, not by every command
     from districtbench.metrics.base import FamilyOutcome
     from districtbench.pipeline import PipelineReport
+    from districtbench.yearspec import Latest
 
 
 def execute_run(
     state: AppState,
     api_url: str,
-    years: list[int],
+    years: list[int] | Latest,
     states: list[str],
     *,
     concurrency: int = 4,
@@ -30,32 +32,43 @@ def execute_run(
     example_leaid: str | None = None,
     command_prefix: str = "districtbench",
     level: str = "normal",
+    refresh_catalog: bool = False,
+    cache_catalog: bool = True,
 ) -> int:
     """Run the pipeline with progress and summaries on stderr; returns the exit code."""
+    import dataclasses
+
     from districtbench.backfill.display import print_summary
     from districtbench.cli.backfill import backoff_base_from_env
+    from districtbench.cli.catalog import sources_as_the_api_has_them
     from districtbench.cli.compute import print_summary as print_compute_summary
     from districtbench.console_progress import make_progress
     from districtbench.pipeline import check_years, run_pipeline
     from districtbench.urban.client import UrbanClient
 
-    sources = list(state.sources)
-    check_years(sources, years)  # usage errors before the database
+    backoff = backoff_base_from_env() if backoff_base is None else backoff_base
+    settings = dataclasses.replace(state.settings, api_url=api_url)
+    availability = sources_as_the_api_has_them(
+        settings, list(state.sources), refresh=refresh_catalog, use_cache=cache_catalog, backoff_base=backoff,
+        quiet=level == "quiet",
+    )
+    check_years(availability.sources, years)  # usage errors before the database
     engine = state.engine()
     if level != "quiet":
         console.info(f"Database: {state.settings.masked_database_url}")
-    backoff = backoff_base_from_env() if backoff_base is None else backoff_base
-    with UrbanClient(api_url, backoff_base=backoff, keep_results=False) as client:
+    with UrbanClient(api_url, backoff_base=backoff, keep_results=False,
+                     listing_timeout=settings.listing_timeout) as client:
         report = run_pipeline(
             engine,
             client,
-            sources,
+            list(state.sources),
             state.families,
             years,
             states,
             concurrency=concurrency,
             progress=make_progress(level),
             after_backfill=print_summary if level == "verbose" else None,
+            availability=availability,
         )
     if level == "verbose":
         print_compute_summary(report.compute)
@@ -167,18 +180,20 @@ def register(app: typer.Typer) -> None:
         concurrency: int = typer.Option(4, "--concurrency", metavar="N", min=1, max=64, help="Units fetched at once."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
         verbose: bool = typer.Option(False, "--verbose", "-v", help=VERBOSE_HELP),
+        refresh_catalog: bool = refresh_option(),
     ) -> None:
         """The main job: migrate if needed, backfill every source for the years each has, then compute all.
 
-        Years a source lacks are skipped with a note. Ends with one summary. Exit 1 if any unit or family failed (run it again to resume).
+        Years come from the API's catalog (cached for a day); years a source lacks are skipped with a note. Ends with one summary. Exit 1 if any unit or family failed (run it again to resume).
 
-        Example: districtbench run --years 2019-2022 --states CA,TX
+        Example: districtbench run --years latest-2 --states CA,TX
         """
         state = get_state(ctx)
         level = verbosity(quiet, verbose)
         prefix = next_prefix(state)
         raise typer.Exit(
-            execute_run(state, state.settings.api_url, years, states, concurrency=concurrency, level=level, command_prefix=prefix)
+            execute_run(state, state.settings.api_url, years, states, concurrency=concurrency, level=level,
+                        command_prefix=prefix, refresh_catalog=refresh_catalog)
         )
 
 
