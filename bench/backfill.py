@@ -1,5 +1,7 @@
 """Benchmark of `backfill enrollment ell`: 51 states × 3 years through the fake Urban API.
 
+With --national: every source, what is received against what is needed (see bench/national.py).
+
     .venv/bin/python bench/backfill.py --postgres-url postgresql://postgres@127.0.0.1/postgres \
         --sqlite-path /tmp/bench-backfill.db [--latency 0.1] [--concurrency 4] [--write-rows 100000]
 
@@ -59,7 +61,12 @@ def directory_dataset():
     return Dataset(listings, valid_years={DIRECTORY: range(1986, 2025)})
 
 
-def serve(latency: float) -> None:
+def serve(latency: float, national: bool = False) -> None:
+    if national:
+        import national
+
+        national.serve(latency)
+        return
     from districtbench.fakeapi import FakeUrbanApi
 
     api = FakeUrbanApi(directory_dataset(), page_size=10_000, latency=latency).start()
@@ -70,9 +77,9 @@ def serve(latency: float) -> None:
         api.stop()
 
 
-def start_server(latency: float) -> tuple[subprocess.Popen, str]:
+def start_server(latency: float, national: bool = False) -> tuple[subprocess.Popen, str]:
     process = subprocess.Popen(
-        [sys.executable, __file__, "--serve", "--latency", str(latency)],
+        [sys.executable, __file__, "--serve", "--latency", str(latency), *(["--national"] if national else [])],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -218,10 +225,19 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--write-rows", type=int, default=100_000, help="history rows for the write-path timing")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
+    parser.add_argument("--national", action="store_true",
+                        help="all seven sources, three latest years, 51 states: received vs needed (bench/national.py)")
+    parser.add_argument("--fips-only-states", default="AL,AK,AZ,AR,CA,CO,CT,DE",
+                        help="states of the --national fips-only comparison run")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.latency)
+        serve(args.latency, national=args.national)
+        return
+    if args.national:
+        import national
+
+        national.main(args, start_server)
         return
     server, api_url = start_server(args.latency)
     args.server_pid = server.pid
