@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import tempfile
 import time
 from collections import defaultdict
@@ -84,31 +85,32 @@ def fips_only(availability):
 
 
 def minimum(dataset, availability, states) -> dict[str, dict]:
-    """Per endpoint key: rows needed, bytes of those rows with only the declared fields in
-    10,000-row pages, and the data requests that takes (at least one per listing)."""
+    """Per endpoint key: rows needed, bytes of those rows with only the fields the sources
+    reading it declare (their union), in 10,000-row pages, and the data requests that takes
+    (at least one per listing)."""
+    from districtbench.sources.request import merged
     from districtbench.yearspec import Latest
 
     out: dict[str, dict] = defaultdict(lambda: {"rows": 0, "bytes": 0, "requests": 0, "sources": set()})
-    seen = set()
+    declarations: dict[str, list] = defaultdict(list)
+    years: dict[str, set[int]] = defaultdict(set)
     for source in availability.sources:
         for endpoint in source.endpoints:
-            entry = out[endpoint.key]
-            entry["sources"].add(source.name)
-            for year in Latest(2).pick(source.years):
-                for fips in states:
-                    if (endpoint.key, year, fips) in seen:
-                        continue
-                    seen.add((endpoint.key, year, fips))
-                    table = dataset.table(endpoint.key, year)
-                    wanted = {"fips": [str(int(fips))], **{k: [str(v)] for k, v in endpoint.filters.items()}}
-                    rows = table.rows(table.select(wanted), list(endpoint.fields)) if table is not None else []
-                    pages = max(1, math.ceil(len(rows) / PAGE))
-                    entry["rows"] += len(rows)
-                    entry["requests"] += pages
-                    for start in range(0, max(len(rows), 1), PAGE):
-                        envelope = {"count": len(rows), "next": None, "previous": None,
-                                    "results": rows[start:start + PAGE]}
-                        entry["bytes"] += len(json.dumps(envelope).encode())
+            declarations[endpoint.key].append(endpoint)
+            years[endpoint.key].update(Latest(2).pick(source.years))
+            out[endpoint.key]["sources"].add(source.name)
+    for key, same in declarations.items():
+        endpoint, entry = merged(same), out[key]
+        for year in sorted(years[key]):
+            for fips in states:
+                table = dataset.table(key, year)
+                wanted = {"fips": [str(int(fips))], **{k: [str(v)] for k, v in endpoint.filters.items()}}
+                rows = table.rows(table.select(wanted), list(endpoint.fields)) if table is not None else []
+                entry["rows"] += len(rows)
+                entry["requests"] += max(1, math.ceil(len(rows) / PAGE))
+                for start in range(0, max(len(rows), 1), PAGE):
+                    envelope = {"count": len(rows), "next": None, "previous": None, "results": rows[start:start + PAGE]}
+                    entry["bytes"] += len(json.dumps(envelope).encode())
     return out
 
 
@@ -122,11 +124,14 @@ def run_once(label, api_url, availability, states, args, needed, catalog_request
     path = Path(tempfile.mkdtemp()) / "national.db"
     engine = create_db_engine(f"sqlite:///{path}")
     upgrade(engine)
+    from backfill import process_cpu
+
     with UrbanClient(api_url, backoff_base=0.01, keep_results=False) as client:
-        clock = time.perf_counter()
+        clock, cpu, server_cpu = time.perf_counter(), time.process_time(), process_cpu(args.server_pid)
         report = run_backfill(engine, client, availability.sources, Latest(2), states,
                               concurrency=args.concurrency, availability=availability)
         wall = time.perf_counter() - clock + args.catalog_seconds
+        cpu, server_cpu = time.process_time() - cpu, process_cpu(args.server_pid) - server_cpu
         traffic = client.traffic()
     engine.dispose()
     by_key: dict[str, list] = defaultdict(lambda: [0, 0, 0])
@@ -154,7 +159,8 @@ def run_once(label, api_url, availability, states, args, needed, catalog_request
                  f"{_ratio(totals[4], totals[5]):>6}")
     lines.append(f"  wall {wall:.2f} s (catalog {args.catalog_seconds:.2f} s included); ideal {ideal:.2f} s "
                  f"({catalog_requests} catalog requests in a row + {totals[1]:,} × {args.latency:g} s / "
-                 f"{args.concurrency}) → {wall / ideal:.2f}× ideal")
+                 f"{args.concurrency}) → {wall / ideal:.2f}× ideal; CPU: backfill {cpu:.1f} s, "
+                 f"fake API {server_cpu:.1f} s; load {os.getloadavg()[0]:.2f}")
     return lines
 
 
@@ -181,6 +187,7 @@ def main(args, start_server) -> None:
     from national_dataset import national_dataset
 
     server, api_url = start_server(args.latency, national=True)
+    args.server_pid = server.pid
     try:
         print(f"fake API {api_url}: national dataset, latency {args.latency * 1000:.0f} ms, page size {PAGE:,}; "
               f"concurrency {args.concurrency}; CPUs {os.cpu_count()}, load {os.getloadavg()[0]:.2f}", flush=True)

@@ -19,6 +19,7 @@ GridTable.select answers a query with exactly the rows a stored table would.
 
 from __future__ import annotations
 
+import itertools
 import random
 from array import array
 from collections.abc import Mapping, Sequence
@@ -73,13 +74,15 @@ class GridTable(Table):
         cell_filters = {n: v for n, v in active.items() if n not in self.schools}
         offsets = [c for c, cell in enumerate(self.cells)
                    if all(as_text(cell.get(n, _constant(self, n))) in v for n, v in cell_filters.items())]
-        key = tuple(sorted((n, tuple(sorted(v))) for n, v in school_filters.items()))
-        schools = self._school_index.get(key)
-        if schools is None:
-            columns = [(self.schools[n], v) for n, v in school_filters.items()]
-            size = len(next(iter(self.schools.values())))
-            schools = self._school_index[key] = [s for s in range(size)
-                                                 if all(as_text(col[s]) in v for col, v in columns)]
+        names = tuple(sorted(school_filters))
+        index = self._school_index.get(names)
+        if index is None:  # schools by the texts of these fields, built once
+            index = self._school_index[names] = {}
+            columns = [self.schools[n] for n in names]
+            for school in range(len(columns[0]) if columns else len(next(iter(self.schools.values())))):
+                index.setdefault(tuple(as_text(column[school]) for column in columns), []).append(school)
+        schools = sorted(s for key in itertools.product(*(sorted(school_filters[n]) for n in names))
+                         for s in index.get(key, ()))
         k = len(self.cells)
         found = array("i")
         for school in schools:

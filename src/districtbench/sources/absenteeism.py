@@ -76,6 +76,8 @@ def join_field(*listings: Iterable[Row]) -> str:
 
 def school_id(record: Row, field: str) -> str | None:
     value = record.get(field)
+    if type(value) is str and value and not value[0].isspace() and not value[-1].isspace():
+        return value  # the usual case, as the general path below would return it
     if value is None or isinstance(value, bool):
         return None
     if field == "ncessch" and isinstance(value, int):
@@ -84,10 +86,19 @@ def school_id(record: Row, field: str) -> str | None:
     return text or None
 
 
-def absent_count(record: Row, nulled: Counter) -> Decimal | None:
+def count(value: Any, field: str, nulled: Counter) -> int | Decimal | None:
+    """A school count: a non-negative JSON int as it is (the usual case, summed as ints),
+    anything else through `to_number`."""
+    if type(value) is int and value >= 0:
+        return value
+    return to_number(value, field, nulled)
+
+
+def absent_count(record: Row, nulled: Counter) -> int | Decimal | None:
     for field in ABSENT_FIELDS:
-        if record.get(field) is not None:
-            return to_number(record[field], field, nulled)
+        value = record.get(field)
+        if value is not None:
+            return count(value, field, nulled)
     return None
 
 
@@ -118,7 +129,7 @@ class AbsenteeismSource(Source):
         enrolled = group_unique(_total_rows(enrolled_rows, field, None), out.skipped, DUPLICATE_ENROLLMENT)
         schools = group_unique(_total_rows(absent_rows, field, out.skipped), out.skipped, DUPLICATE_SCHOOL)
 
-        sums: dict[str, list[Decimal]] = {}  # leaid -> [Σ absent, Σ enrollment, schools used]
+        sums: dict[str, list] = {}  # leaid -> [Σ absent, Σ enrollment, schools used]
         for identifier, record in schools.items():
             try:
                 leaid = district_leaid(record, state_fips)
@@ -126,13 +137,13 @@ class AbsenteeismSource(Source):
                 no_district = drop.reason in (NO_LEAID, NO_FIPS)
                 out.skipped[SCHOOL_NO_DISTRICT if no_district else drop.reason] += 1
                 continue
-            totals = sums.setdefault(leaid, [Decimal(0), Decimal(0), Decimal(0)])
+            totals = sums.setdefault(leaid, [0, 0, 0])
             absent = absent_count(record, out.nulled)
             if absent is None:
                 out.skipped[SCHOOL_COUNT_MISSING] += 1
                 continue
             match = enrolled.get(identifier)
-            pupils = to_number(match.get("enrollment_crdc"), "enrollment_crdc", out.nulled) if match else None
+            pupils = count(match.get("enrollment_crdc"), "enrollment_crdc", out.nulled) if match else None
             if pupils is None:
                 out.skipped[SCHOOL_NO_ENROLLMENT] += 1
                 continue
