@@ -18,7 +18,6 @@ from districtbench.fakeapi import Dataset, FakeUrbanApi, load_dataset
 from districtbench.fakeapi import dataset as ds
 from districtbench.sources import finance, graduation
 from districtbench.sources.directory import DIRECTORY, ENROLLMENT
-from districtbench.text import clean_text
 
 
 def directory_row(leaid="0500001", **values):
@@ -33,18 +32,6 @@ def directory_row(leaid="0500001", **values):
 
 def parse_directory(records):
     return ENROLLMENT.parse_unit({DIRECTORY: records}, 2018, "05")
-
-
-@pytest.mark.parametrize("raw, clean", [
-    ("HOPE\x00 ISD", "HOPE ISD"),
-    ("\x1b[2JPIKE\x1b]0;pwned\x07 COUNTY", "PIKE COUNTY"),
-    ("LINE\nBREAK\tTAB", "LINE BREAK TAB"),
-    ("BELL\x07\x7f\x9b31mX", "BELLX"),
-    ("\u202eDESREVER", "DESREVER"),
-    ("Cañon City Ñandú", "Cañon City Ñandú"),  # printable non-ASCII is kept
-])
-def test_clean_text_removes_control_characters_and_escape_sequences(raw, clean):
-    assert clean_text(raw) == (clean, raw != clean)
 
 
 def test_control_characters_in_roster_text_are_removed_and_counted():

@@ -10,7 +10,8 @@ import pytest
 
 from districtbench.sources.base import MissingFieldError
 from districtbench.sources.directory import DIRECTORY, ELL, ENROLLMENT
-from districtbench.sources.values import DUPLICATE_LEAID, FIPS_MISMATCH, INVALID_LEAID, NO_NAME, OTHER_STATE
+from districtbench.sources.roster import NO_NAME
+from districtbench.sources.values import DUPLICATE_LEAID, FIPS_MISMATCH, INVALID_LEAID, OTHER_STATE
 
 
 def real_dir() -> Path:

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from districtbench.sources.base import Source, UnitRows
-from districtbench.sources.values import DropRow, Row, district_records, measure, roster_row, shared
+from districtbench.sources.roster import roster_row
+from districtbench.sources.values import DropRow, Row, district_records, measure, shared
 
 
 @dataclass(frozen=True)
