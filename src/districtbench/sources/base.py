@@ -108,6 +108,8 @@ class Source:
         when it can read them (the years ALL its endpoints have).
     columns: the `district_data_history` columns it writes (and nothing else).
     provides_roster: True for directory-based sources (they upsert `districts`).
+    required_fields: the earlier form of `Endpoint.required` (endpoint template → fields),
+        still accepted for endpoints given as plain templates; it is folded into them.
     """
 
     name: str
@@ -115,11 +117,16 @@ class Source:
     endpoints: tuple[Endpoint, ...]
     years: tuple[int, ...]
     columns: tuple[str, ...]
+    required_fields: Mapping[str, tuple[str, ...]] | None = None
     description: str = ""
     provides_roster: bool = False
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "endpoints", tuple(Endpoint.of(e) for e in self.endpoints))
+        legacy = self.required_fields or {}
+        endpoints = tuple(
+            Endpoint(e, required=tuple(legacy.get(e, ()))) if isinstance(e, str) else e for e in self.endpoints
+        )
+        object.__setattr__(self, "endpoints", endpoints)
         object.__setattr__(self, "years", tuple(self.years))
 
     def check_required(

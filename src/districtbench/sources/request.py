@@ -66,11 +66,6 @@ class Endpoint:
             if missing:
                 raise ValueError(f"{self.template!r}: fields= must include {', '.join(missing)}")
 
-    @classmethod
-    def of(cls, value: "Endpoint | str") -> "Endpoint":
-        """An Endpoint as is; a plain path template means: every column, `fips` only."""
-        return value if isinstance(value, Endpoint) else cls(value)
-
     @property
     def key(self) -> str:
         """The path with every placeholder filled but `{year}`: the name of this endpoint's
