@@ -17,7 +17,8 @@
 - HTTP 500 for a year the endpoint does not have (the real API does not answer 404) and for a
   bare grade segment (`assessments/2015/8/`); 404 for an unknown path or a page past the end;
   200 with count 0 for a valid query without rows.
-- Faults (faults.py) make it misbehave on demand; `latency` delays every answer.
+- Faults (faults.py) make it misbehave on demand; `latency`: every answer leaves that long
+  after its request came in (the time spent preparing it included, when shorter).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import json
 import re
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -183,10 +185,9 @@ class FakeUrbanApi:
             handler.close_connection = True
             return
         target = handler.path
+        asked_at = time.monotonic()
         with self._log_lock:
             self.requests_log.append(target)
-        if self.latency > 0 and self._stopping.wait(self.latency):
-            return
         faults = self._faults.take(target)
         replacing = next((f for f in faults if f.replaces_response), None)
         if replacing is not None and replacing.kind == "drop_connection":
@@ -205,6 +206,9 @@ class FakeUrbanApi:
             response = self._replacement(replacing)
         else:
             response = self._answer(target, faults)
+        # the answer leaves `latency` after the request came in, its preparation included
+        if self.latency > 0 and self._stopping.wait(max(0.0, asked_at + self.latency - time.monotonic())):
+            return
         trickle = next((f for f in faults if f.kind == "slow" and f.mode == "trickle"), None)
         truncated = next((f for f in faults if f.kind == "truncated"), None)
         if truncated is not None and response.status == 200 and replacing is None:
