@@ -17,11 +17,12 @@ from districtbench.db import migrations, revision, tables
 from districtbench.errors import ConfigurationError, NotMigratedError
 
 APP_TABLES = ("states", "districts", "district_data_history", "data_refresh_logs")
-OWN_TABLES = ("districtbench_fetch_units", "districtbench_created_objects", "districtbench_column_map")
+OWN_TABLES = ("districtbench_fetch_units", "districtbench_created_objects", "districtbench_column_map",
+              "districtbench_figure_years")
 FIVE_TABLES = APP_TABLES + ("districtbench_fetch_units",)
 ALL_TABLES = APP_TABLES + OWN_TABLES
 OWN_SCHEMA = "districtbench"
-HEAD = "0003_own_schema"
+HEAD = "0004_figure_years"
 
 
 def schema_of(kind: str, table: str) -> str | None:
@@ -134,6 +135,12 @@ BASE_COLUMNS = {
         origin VARCHAR(20) NOT NULL
         recorded_at TIMESTAMP(3) NOT NULL
     """,
+    "districtbench_figure_years": """
+        state_fips VARCHAR(2) NOT NULL
+        figure VARCHAR(63) NOT NULL
+        year INTEGER NOT NULL
+        base_year INTEGER
+    """,
 }
 
 _KEYS = ("absenteeism graduation student_teacher_ratio swd_pct ell_pct math_proficiency "
@@ -162,6 +169,7 @@ PRIMARY_KEYS = {
     "districtbench_fetch_units": ("districtbench_fetch_units_pkey", ["source", "year", "state_fips"]),
     "districtbench_created_objects": ("districtbench_created_objects_pkey", ["id"]),
     "districtbench_column_map": ("districtbench_column_map_pkey", ["table_name", "logical_name"]),
+    "districtbench_figure_years": ("districtbench_figure_years_pkey", ["state_fips", "figure"]),
 }
 INDEXES = {
     "districts": {"districts_state_fips_idx": ["state_fips"], "districts_state_abbrev_idx": ["state_abbrev"]},
@@ -374,8 +382,20 @@ def test_upgrade_downgrade_upgrade(fresh_engine, db_kind):
     assert len(_state_rows(fresh_engine)) == NUMBER_OF_STATE_ROWS
 
 
-def test_downgrade_own_schema_drops_only_the_column_map(fresh_engine, db_kind):
+def test_downgrade_figure_years_drops_only_its_table(fresh_engine, db_kind):
     migrations.upgrade(fresh_engine)
+    kept = FIVE_TABLES + ("districtbench_created_objects", "districtbench_column_map")
+    before = describe_schema(fresh_engine, kept)
+    report = migrations.downgrade(fresh_engine, "-1")
+    assert migrations.current_revision(fresh_engine) == "0003_own_schema"
+    assert report.dropped_tables == ["districtbench_figure_years"] and report.dropped_columns == []
+    assert describe_schema(fresh_engine, kept) == before
+    migrations.upgrade(fresh_engine)
+    assert migrations.is_current(fresh_engine)
+
+
+def test_downgrade_own_schema_drops_only_the_column_map(fresh_engine, db_kind):
+    migrations.upgrade(fresh_engine, "0003_own_schema")
     before = describe_schema(fresh_engine, FIVE_TABLES + ("districtbench_created_objects",))
     report = migrations.downgrade(fresh_engine, "-1")
     assert migrations.current_revision(fresh_engine) == "0002_benchmarks"
@@ -466,7 +486,7 @@ def test_the_quick_check_reads_the_revision_alembic_reads(fresh_engine):
         return quick, migrations.current_revision(fresh_engine)
 
     assert both() == ([], None) and not revision.at_head(fresh_engine)
-    for step in ("0001_base", "0002_benchmarks"):
+    for step in ("0001_base", "0002_benchmarks", "0003_own_schema"):
         migrations.upgrade(fresh_engine, step)
         assert both() == ([step], step) and not revision.at_head(fresh_engine)
     migrations.upgrade(fresh_engine)

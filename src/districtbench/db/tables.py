@@ -246,7 +246,20 @@ column_map = sa.Table(
     sa.Column("recorded_at", Timestamp, nullable=False),
     schema=OWN_SCHEMA,
 )
-OWN_TABLES = (fetch_units.name, created_objects.name, column_map.name)
+# The year of each figure districtbench computes, per state (figure = the `districts` column it
+# is stored in): `year` the as-of year of its values, `base_year` the year a 3-year trend
+# compares it with (trend columns only; NULL: no base year in the window). Written by the
+# metric families, read by `show`, `export` and `status` (reporting/provenance.py).
+figure_years = sa.Table(
+    "districtbench_figure_years",
+    metadata,
+    sa.Column("state_fips", sa.String(2), primary_key=True),
+    sa.Column("figure", sa.String(63), primary_key=True),
+    sa.Column("year", sa.Integer, nullable=False),
+    sa.Column("base_year", sa.Integer),
+    schema=OWN_SCHEMA,
+)
+OWN_TABLES = (fetch_units.name, created_objects.name, column_map.name, figure_years.name)
 
 # Keys and indexes of the app's tables, named as revision 0001 (and NAMING_CONVENTION) name
 # them: created with a table districtbench creates, only suggested on an app's table.
