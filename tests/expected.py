@@ -71,8 +71,18 @@ def dec(value: Any) -> Decimal | None:
 # --- districts and their derived values (metrics.md, family latest + ratios) ----------------
 
 
+def students_per_teacher(enrollment, teachers) -> Decimal | None:
+    """metrics.md as revised: no ratio without students or teachers; fewer than 1 teacher FTE
+    or more than 150 students per teacher is implausible (no ratio either)."""
+    if enrollment is None or teachers is None or enrollment <= 0 or teachers <= 0:
+        return None
+    if teachers < 1 or Decimal(enrollment) > 150 * teachers:
+        return None
+    return q2(enrollment / teachers)
+
+
 def derive(enrollment, spec_ed, ell, teachers) -> dict[str, Decimal | None]:
-    """The ratios of one district from its latest directory values."""
+    """The ratios of one district from one directory row (its values of one year)."""
     positive = enrollment is not None and enrollment > 0
 
     def pct(count):
@@ -88,7 +98,7 @@ def derive(enrollment, spec_ed, ell, teachers) -> dict[str, Decimal | None]:
         "teachers_fte": None if teachers is None else q2(teachers),
         "swd_pct": pct(spec_ed),
         "ell_pct": pct(ell),
-        "student_teacher_ratio": q2(enrollment / teachers) if enrollment is not None and teachers and teachers > 0 else None,
+        "student_teacher_ratio": students_per_teacher(enrollment, teachers),
     }
 
 
@@ -115,23 +125,25 @@ def sample_districts(fips: int) -> dict[str, dict]:
 
 
 def state_averages(districts: Iterable[Mapping]) -> dict[str, Any]:
-    """The pooled figures of metrics.md family `averages` over a set of districts."""
+    """The pooled figures of metrics.md family `averages` over a set of districts (each
+    district's values of one year, as `derive` gives them): a share or ratio pools the
+    districts whose own share or ratio is stored."""
     districts = list(districts)
     enrolled = [d for d in districts if d["enrollment"] is not None and d["enrollment"] > 0]
 
-    def pooled(column):
-        with_value = [d for d in enrolled if d[column] is not None]
+    def pooled(column, share):
+        with_value = [d for d in enrolled if d[column] is not None and d[share] is not None]
         total = sum(d["enrollment"] for d in with_value)
         return q2(100 * sum(d[column] for d in with_value) / total) if total else None
 
-    staffed = [d for d in enrolled if d["teachers_fte"] is not None and d["teachers_fte"] > 0]
+    staffed = [d for d in enrolled if d["student_teacher_ratio"] is not None]
     teachers = sum(d["teachers_fte"] for d in staffed)
     return {
         "total_districts": len(districts),
         "total_enrollment": sum(d["enrollment"] for d in enrolled) if enrolled else None,
         "avg_enrollment": q0(Decimal(sum(d["enrollment"] for d in enrolled)) / len(enrolled)) if enrolled else None,
-        "avg_swd_pct": pooled("spec_ed_students"),
-        "avg_ell_pct": pooled("ell_students"),
+        "avg_swd_pct": pooled("spec_ed_students", "swd_pct"),
+        "avg_ell_pct": pooled("ell_students", "ell_pct"),
         "avg_student_teacher_ratio": q2(sum(d["enrollment"] for d in staffed) / teachers) if teachers else None,
     }
 

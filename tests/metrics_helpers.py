@@ -1,8 +1,8 @@
 """Helpers for the metric-family tests: insert rows, run families, read results back.
 
 Expected values come from `reference()` below: an independent plain-Python implementation
-of metrics.md over the same rows (exact fractions, decimal.Decimal ROUND_HALF_UP), which does
-not import districtbench.metrics.
+of metrics.md (with the rules issue 13 revised) over the same rows (exact fractions,
+decimal.Decimal ROUND_HALF_UP), which does not import districtbench.metrics.
 """
 
 from __future__ import annotations
@@ -121,43 +121,38 @@ def mismatches(actual_rows: dict, expected_rows: dict, columns: Iterable[str]) -
 
 
 # ---------------------------------------------------------------- reference implementation
+# The rules of metrics.md as revised by issue 13, written out once more in plain Python:
+# each figure reads the rows of its own "series" (a source's rows with every listed column
+# non-NULL); its as-of year in a state is the latest year with at least one such row there.
 
-LATEST = {  # source: (year columns, {districts column: history column})
-    "ccd_directory": (
-        ("urban_institute_year", "staff_data_year"),
-        {"enrollment": "enrollment", "teachers_fte": "teachers_fte", "staff_total_fte": "staff_total_fte",
-         "spec_ed_students": "spec_ed_students", "ell_students": "ell_students"},
-    ),
-    "ccd_finance": (("finance_data_year",), {"total_expenditure": "total_expenditure",
-                                             "expenditure_per_pupil": "expenditure_pp"}),
-    "saipe": (("saipe_data_year",), {"children_poverty_percent": "poverty_pct"}),
-    "edfacts_grad": (("graduation_data_year",), {"graduation_rate_total": "graduation_rate"}),
-    "edfacts_assess": (("assessment_data_year",), {"math_proficiency_pct": "math_proficiency",
-                                                   "read_proficiency_pct": "read_proficiency"}),
-    "crdc_absenteeism": (("absenteeism_data_year",), {"chronic_absenteeism_rate": "chronic_absenteeism_rate"}),
+VALUES = {  # districts column: (source, history column)
+    "enrollment": ("ccd_directory", "enrollment"), "teachers_fte": ("ccd_directory", "teachers_fte"),
+    "staff_total_fte": ("ccd_directory", "staff_total_fte"),
+    "spec_ed_students": ("ccd_directory", "spec_ed_students"), "ell_students": ("ccd_directory", "ell_students"),
+    "total_expenditure": ("ccd_finance", "total_expenditure"), "expenditure_per_pupil": ("ccd_finance", "expenditure_pp"),
+    "children_poverty_percent": ("saipe", "poverty_pct"), "graduation_rate_total": ("edfacts_grad", "graduation_rate"),
+    "math_proficiency_pct": ("edfacts_assess", "math_proficiency"),
+    "read_proficiency_pct": ("edfacts_assess", "read_proficiency"),
+    "chronic_absenteeism_rate": ("crdc_absenteeism", "chronic_absenteeism_rate"),
 }
-
-
-def _col(name):
-    return lambda r: r[name]
-
-
-def _ratio(r):
-    e, t = r["enrollment"], r["teachers_fte"]
-    return None if e is None or t is None or t <= 0 else F(e) / F(t)
-
-
-TRENDS = [  # column, source, kind, value of a history row
-    ("enrollment_trend_3yr", "ccd_directory", "pct", _col("enrollment")),
-    ("staffing_trend_3yr", "ccd_directory", "pct", _col("teachers_fte")),
-    ("swd_trend_3yr", "ccd_directory", "pct", _col("spec_ed_students")),
-    ("ell_trend_3yr", "ccd_directory", "pct", _col("ell_students")),
-    ("student_teacher_ratio_trend_3yr", "ccd_directory", "points", _ratio),
-    ("graduation_trend_3yr", "edfacts_grad", "points", _col("graduation_rate")),
-    ("math_proficiency_trend_3yr", "edfacts_assess", "points", _col("math_proficiency")),
-    ("read_proficiency_trend_3yr", "edfacts_assess", "points", _col("read_proficiency")),
-    ("absenteeism_trend_3yr", "crdc_absenteeism", "points", _col("chronic_absenteeism_rate")),
-    ("expenditure_pp_trend_3yr", "ccd_finance", "pct", _col("expenditure_pp")),
+YEAR_OF = {  # *_data_year column: the value column whose year it holds
+    "urban_institute_year": "enrollment", "staff_data_year": "teachers_fte",
+    "finance_data_year": "expenditure_per_pupil", "saipe_data_year": "children_poverty_percent",
+    "graduation_data_year": "graduation_rate_total", "assessment_data_year": "math_proficiency_pct",
+    "absenteeism_data_year": "chronic_absenteeism_rate",
+}
+SHARES = {"swd_pct": "spec_ed_students", "ell_pct": "ell_students"}  # 100 · count / enrollment, one row
+TRENDS = [  # column, source, kind, history columns the value needs
+    ("enrollment_trend_3yr", "ccd_directory", "pct", ("enrollment",)),
+    ("staffing_trend_3yr", "ccd_directory", "pct", ("teachers_fte",)),
+    ("swd_trend_3yr", "ccd_directory", "pct", ("spec_ed_students",)),
+    ("ell_trend_3yr", "ccd_directory", "pct", ("ell_students",)),
+    ("student_teacher_ratio_trend_3yr", "ccd_directory", "points", ("enrollment", "teachers_fte")),
+    ("graduation_trend_3yr", "edfacts_grad", "points", ("graduation_rate",)),
+    ("math_proficiency_trend_3yr", "edfacts_assess", "points", ("math_proficiency",)),
+    ("read_proficiency_trend_3yr", "edfacts_assess", "points", ("read_proficiency",)),
+    ("absenteeism_trend_3yr", "crdc_absenteeism", "points", ("chronic_absenteeism_rate",)),
+    ("expenditure_pp_trend_3yr", "ccd_finance", "pct", ("expenditure_pp",)),
 ]
 METRIC_ROWS = [  # key, district column, average column, how the average is made
     ("absenteeism", "chronic_absenteeism_rate", "avg_chronic_absenteeism_rate", "weighted"),
@@ -219,56 +214,120 @@ def ntile_flags(values: dict[str, Decimal]) -> dict[str, str]:
     return {leaid: FLAG[first_of_tie[values[leaid]]] for leaid in order}
 
 
+def pick_base(years: set[int], latest: int) -> int | None:
+    """The base year: within latest − 4 … latest − 2, closest to latest − 3, earlier on a tie."""
+    window = [y for y in years if latest - 4 <= y <= latest - 2]
+    return min(window, key=lambda y: (abs(y - (latest - 3)), y)) if window else None
+
+
+def students_per_teacher(row) -> tuple[str, Fraction | None]:
+    """("none" | "implausible" | "ok", ratio) of one directory row: no students or no teachers
+    → none; fewer than 1 teacher FTE or more than 150 students per teacher → implausible."""
+    if row is None or row["enrollment"] is None or row["teachers_fte"] is None:
+        return "none", None
+    enrollment, teachers = F(row["enrollment"]), F(row["teachers_fte"])
+    if enrollment <= 0 or teachers <= 0:
+        return "none", None
+    ratio = enrollment / teachers
+    return ("implausible" if teachers < 1 or ratio > 150 else "ok"), ratio
+
+
+class Years:
+    """Per (state, source, columns): the years in which a district of the state has a row of
+    the source with every one of the columns non-NULL."""
+
+    def __init__(self, state_of: dict[str, str], rows: list[dict]):
+        self.state_of, self.rows, self.cache = state_of, rows, {}
+
+    def of(self, state: str, source: str, columns: tuple[str, ...]) -> set[int]:
+        key = (state, source, columns)
+        if key not in self.cache:
+            self.cache[key] = {
+                r["year"] for r in self.rows
+                if r["source"] == source and self.state_of[r["leaid"]] == state and all(r[c] is not None for c in columns)
+            }
+        return self.cache[key]
+
+    def latest(self, state, source, columns) -> int | None:
+        years = self.of(state, source, columns)
+        return max(years) if years else None
+
+
 def reference(districts: list[dict], rows: list[dict]):
-    """(expected districts columns, expected states columns, NULLed counts per column)."""
+    """(expected districts columns, expected states columns, NULLed counts per column,
+    districts without a trend for want of a base year in the window, per trend column)."""
     state_of = {d["leaid"]: d["state_fips"] for d in districts}
     by_key = {(r["leaid"], r["source"], r["year"]): r for r in rows}
-    years: dict[tuple[str, str], set[int]] = defaultdict(set)
-    for r in rows:
-        years[(state_of[r["leaid"]], r["source"])].add(r["year"])
-    latest = {k: max(v) for k, v in years.items()}
-    base = {}
-    for k, v in years.items():
-        earlier = [y for y in v if y < latest[k]]
-        if earlier:
-            base[k] = min(earlier, key=lambda y: (abs(y - (latest[k] - 3)), y))
+    years = Years(state_of, rows)
     nulled: Counter = Counter()
+    no_base: Counter = Counter()
     out = {d["leaid"]: {} for d in districts}
+    parts = {d["leaid"]: {} for d in districts}  # ratio -> (numerator, denominator) of its row
     for leaid, e in out.items():
         st = state_of[leaid]
-        for source, (year_columns, mapping) in LATEST.items():
-            row = by_key.get((leaid, source, latest.get((st, source))))
-            for column in year_columns:
-                e[column] = row["year"] if row else None
-            for column, hist in mapping.items():
-                e[column] = row[hist] if row else None
-        enr, t = e["enrollment"], e["teachers_fte"]
-        for column, count in (("swd_pct", "spec_ed_students"), ("ell_pct", "ell_students")):
-            ok = enr is not None and enr > 0 and e[count] is not None
-            e[column] = fit(half_up(100 * F(e[count]) / enr) if ok else None, Decimal(100), nulled, column)
-        ok = enr is not None and t is not None and t > 0
-        e["student_teacher_ratio"] = fit(half_up(F(enr) / F(t)) if ok else None, MAX_8_2, nulled, "student_teacher_ratio")
-        for column, source, kind, value_of in TRENDS:
-            lr = by_key.get((leaid, source, latest.get((st, source))))
-            br = by_key.get((leaid, source, base.get((st, source)))) if (st, source) in base else None
-            lv, bv = (value_of(lr) if lr else None), (value_of(br) if br else None)
+
+        def row_of(source, columns, year):
+            return by_key.get((leaid, source, year)) if year is not None else None
+
+        for column, (source, hist) in VALUES.items():
+            row = row_of(source, (hist,), years.latest(st, source, (hist,)))
+            e[column] = row[hist] if row else None
+        for column, value_column in YEAR_OF.items():
+            source, hist = VALUES[value_column]
+            row = row_of(source, (hist,), years.latest(st, source, (hist,)))
+            e[column] = row["year"] if row else None
+        for column, count in SHARES.items():
+            columns = (count, "enrollment")
+            row = row_of("ccd_directory", columns, years.latest(st, "ccd_directory", columns))
+            share = None
+            if row and row[count] is not None and row["enrollment"] is not None and row["enrollment"] > 0:
+                share = fit(half_up(100 * F(row[count]) / row["enrollment"]), Decimal(100), nulled, column)
+                if share is not None:
+                    parts[leaid][column] = (F(row[count]), F(row["enrollment"]))
+            e[column] = share
+        columns = ("enrollment", "teachers_fte")
+        row = row_of("ccd_directory", columns, years.latest(st, "ccd_directory", columns))
+        kind, ratio = students_per_teacher(row)
+        e["student_teacher_ratio"] = half_up(ratio) if kind == "ok" else None
+        if kind == "implausible":
+            nulled["student_teacher_ratio"] += 1
+        if kind == "ok":
+            parts[leaid]["student_teacher_ratio"] = (F(row["enrollment"]), F(row["teachers_fte"]))
+        for column, source, kind, columns in TRENDS:
+            all_years = years.of(st, source, columns)
+            latest = max(all_years) if all_years else None
+            base = pick_base(all_years, latest) if latest is not None else None
+            lr, br = row_of(source, columns, latest), row_of(source, columns, base)
+            if columns == ("enrollment", "teachers_fte"):
+                (lk, lv), (bk, bv) = students_per_teacher(lr), students_per_teacher(br)
+                has_latest = lk != "none"
+                if "none" not in (lk, bk) and "implausible" in (lk, bk):
+                    nulled[column] += 1
+                    lv = bv = None
+            else:
+                lv = F(lr[columns[0]]) if lr and lr[columns[0]] is not None else None
+                bv = F(br[columns[0]]) if br and br[columns[0]] is not None else None
+                has_latest = lv is not None
+            if base is None and has_latest and any(y < latest for y in all_years):
+                no_base[column] += 1
             result = None
             if lv is not None and bv is not None:
                 if kind == "points":
-                    result = half_up(F(lv) - F(bv))
+                    result = half_up(lv - bv)
                 elif bv > 0:
-                    result = half_up(100 * (F(lv) - F(bv)) / F(bv))
+                    result = half_up(100 * (lv - bv) / bv)
             e[column] = fit(result, MAX_8_2, nulled, column)
         a, b = e["enrollment_trend_3yr"], e["staffing_trend_3yr"]
         e["vacancy_pressure_signal"] = fit(a - b if a is not None and b is not None else None, MAX_8_2, nulled,
                                            "vacancy_pressure_signal")
     groups = defaultdict(list)
     for d in districts:
-        groups[d["state_fips"]].append(out[d["leaid"]])
+        groups[d["state_fips"]].append(d["leaid"])
         if d["state_fips"] in FIFTY_AND_DC:
-            groups["00"].append(out[d["leaid"]])
+            groups["00"].append(d["leaid"])
     states = {}
-    for fips, members in groups.items():
+    for fips, leaids in groups.items():
+        members = [out[leaid] for leaid in leaids]
         q = [m for m in members if m["enrollment"] is not None and m["enrollment"] > 0]
         s = {"total_districts": len(members), "total_enrollment": sum(m["enrollment"] for m in q) if q else None}
         s["avg_enrollment"] = half_up(F(s["total_enrollment"]) / len(q), 0) if q else None
@@ -278,9 +337,9 @@ def reference(districts: list[dict], rows: list[dict]):
             if how == "weighted":
                 w = [(F(m[column]), m["enrollment"]) for m in q if m[column] is not None]
                 value = half_up(sum(v * n for v, n in w) / sum(n for _, n in w)) if w else None
-            else:
-                num, den, factor = how
-                w = [(F(m[num]), F(m[den])) for m in q if m[num] is not None and m[den] is not None and m[den] > 0]
+            else:  # pooled over the districts whose ratio is stored, from the ratio's own row
+                factor = how[2]
+                w = [parts[leaid][column] for leaid in leaids if column in parts[leaid]]
                 value = half_up(factor * sum(a for a, _ in w) / sum(b for _, b in w)) if w else None
             s[avg_column] = value
         for column, limit in STATE_LIMITS.items():
@@ -301,9 +360,10 @@ def reference(districts: list[dict], rows: list[dict]):
     for key, column, _, _ in METRIC_ROWS:
         for fips in {d["state_fips"] for d in districts}:
             values = {d["leaid"]: out[d["leaid"]][column] for d in districts
-                      if d["state_fips"] == fips and out[d["leaid"]][column] is not None}
+                      if d["state_fips"] == fips and out[d["leaid"]][column] is not None
+                      and out[d["leaid"]]["enrollment"] != 0}  # a district without students is not ranked
             flags = ntile_flags(values)
             for d in districts:
                 if d["state_fips"] == fips:
                     out[d["leaid"]][f"{key}_quartile_state"] = flags.get(d["leaid"])
-    return out, states, nulled
+    return out, states, nulled, no_base

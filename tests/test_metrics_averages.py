@@ -1,30 +1,32 @@
-"""Family `averages`: pooled ratios, enrollment-weighted means, the US row over the 50 states
-and DC only, states without qualifying districts."""
+"""Family `averages`: pooled ratios (each district's numerator and denominator from one row),
+enrollment-weighted means, the US row over the 50 states and DC only, states without
+qualifying districts. `compute averages` also runs latest and ratios, so every test builds
+its districts from history rows."""
 
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
-from tests.metrics_helpers import district, insert, read_states, run
+from tests.metrics_helpers import directory, district, history, insert, read_states, run
 
 
 def _q(value: Decimal, places: str = "0.01") -> Decimal:
     return value.quantize(Decimal(places), rounding=ROUND_HALF_UP)
 
 
-def _d(leaid: str, **values) -> dict:
-    values = {k: Decimal(v) if isinstance(v, str) else v for k, v in values.items()}
-    return district(leaid, **values)
+def _districts(*leaids: str) -> list[dict]:
+    return [district(leaid) for leaid in leaids]
 
 
 def test_student_teacher_ratio_is_pooled_not_a_mean_of_ratios(db_engine):
     insert(
         db_engine,
+        _districts("0600001", "0600002", "0600003", "0600004"),
         [
-            _d("0600001", enrollment=100, teachers_fte="10.00"),  # ratio 10
-            _d("0600002", enrollment=1000, teachers_fte="50.00"),  # ratio 20
-            _d("0600003", enrollment=500, teachers_fte=None),  # no teachers: left out of both sums
-            _d("0600004", enrollment=0, teachers_fte="5.00"),  # enrollment 0: not a qualifying district
+            directory("0600001", 2021, enrollment=100, teachers="10.00"),  # ratio 10
+            directory("0600002", 2021, enrollment=1000, teachers="50.00"),  # ratio 20
+            directory("0600003", 2021, enrollment=500, teachers=None),  # no teachers: left out of both sums
+            directory("0600004", 2021, enrollment=0, teachers="5.00"),  # no students: no ratio, not in the sums
         ],
     )
     run(db_engine, "averages")
@@ -37,15 +39,40 @@ def test_student_teacher_ratio_is_pooled_not_a_mean_of_ratios(db_engine):
     assert ca["avg_enrollment"] == 533  # 1600 / 3 qualifying districts = 533.33
 
 
+def test_an_implausible_ratio_is_not_pooled(db_engine):
+    """Toltec (AZ) reported 1,047 students and 1 teacher FTE in 2018: its ratio (1,047) is
+    NULL, and its students and teacher do not enter the state's pooled ratio either."""
+    insert(
+        db_engine,
+        _districts("0400001", "0400002", "0408550"),
+        [
+            directory("0400001", 2018, enrollment=300, teachers="20.00"),
+            directory("0400002", 2018, enrollment=900, teachers="40.00"),
+            directory("0408550", 2018, enrollment=1047, teachers="1.00"),
+        ],
+    )
+    run(db_engine, "averages")
+    az = read_states(db_engine)["04"]
+    assert az["avg_student_teacher_ratio"] == _q(Decimal(1200) / 60) == Decimal("20.00")
+    assert az["total_enrollment"] == 2247  # enrollment totals still count every district with students
+
+
 def test_weighted_means_round_half_away_from_zero(db_engine):
     insert(
         db_engine,
+        _districts("0600001", "0600002", "0600003"),
         [
-            _d("0600001", enrollment=100, graduation_rate_total="10.00", chronic_absenteeism_rate="20.00",
-               expenditure_per_pupil="1000.00", children_poverty_percent="10.00"),
-            _d("0600002", enrollment=100, graduation_rate_total="10.01", chronic_absenteeism_rate="20.01",
-               expenditure_per_pupil="1000.01", children_poverty_percent="10.01"),
-            _d("0600003", enrollment=3, graduation_rate_total=None, chronic_absenteeism_rate=None),
+            directory("0600001", 2021, enrollment=100),
+            directory("0600002", 2021, enrollment=100),
+            directory("0600003", 2021, enrollment=3),
+            history("0600001", 2021, "edfacts_grad", graduation_rate="10.00"),
+            history("0600002", 2021, "edfacts_grad", graduation_rate="10.01"),
+            history("0600001", 2021, "crdc_absenteeism", chronic_absenteeism_rate="20.00"),
+            history("0600002", 2021, "crdc_absenteeism", chronic_absenteeism_rate="20.01"),
+            history("0600001", 2020, "ccd_finance", expenditure_pp="1000.00"),
+            history("0600002", 2020, "ccd_finance", expenditure_pp="1000.01"),
+            history("0600001", 2021, "saipe", poverty_pct="10.00"),
+            history("0600002", 2021, "saipe", poverty_pct="10.01"),
         ],
     )
     run(db_engine, "averages")
@@ -60,10 +87,11 @@ def test_weighted_means_round_half_away_from_zero(db_engine):
 def test_percentages_are_pooled_over_districts_with_a_count(db_engine):
     insert(
         db_engine,
+        _districts("4800001", "4800002", "4800003"),
         [
-            _d("4800001", enrollment=1000, spec_ed_students=100, ell_students=None),
-            _d("4800002", enrollment=3000, spec_ed_students=450, ell_students=600),
-            _d("4800003", enrollment=8, spec_ed_students=None, ell_students=1),
+            directory("4800001", 2021, enrollment=1000, spec_ed=100, ell=None),
+            directory("4800002", 2021, enrollment=3000, spec_ed=450, ell=600),
+            directory("4800003", 2021, enrollment=8, spec_ed=None, ell=1),
         ],
     )
     run(db_engine, "averages")
@@ -72,14 +100,38 @@ def test_percentages_are_pooled_over_districts_with_a_count(db_engine):
     assert tx["avg_ell_pct"] == _q(Decimal(100) * 601 / 3008) == Decimal("19.98")
 
 
+def test_shares_are_pooled_from_their_own_year_when_enrollment_is_newer(db_engine):
+    """2023 brings enrollment only: the English-learner share pools 2021's counts over 2021's
+    enrollment (the same rows), not 2021's counts over 2023's enrollment."""
+    insert(
+        db_engine,
+        _districts("4800001", "4800002"),
+        [
+            directory("4800001", 2021, enrollment=1000, ell=200),
+            directory("4800002", 2021, enrollment=3000, ell=300),
+            directory("4800001", 2023, enrollment=2000, teachers="100.00"),
+            directory("4800002", 2023, enrollment=6000, teachers="300.00"),
+        ],
+    )
+    run(db_engine, "averages")
+    tx = read_states(db_engine)["48"]
+    assert tx["avg_ell_pct"] == _q(Decimal(100) * 500 / 4000) == Decimal("12.50")  # not 500 / 8000 = 6.25
+    assert tx["total_enrollment"] == 8000 and tx["avg_student_teacher_ratio"] == Decimal("20.00")
+
+
 def test_national_row_is_the_fifty_states_and_dc_only(db_engine):
     insert(
         db_engine,
+        _districts("0100001", "1100001", "7200001", "6600001"),
         [
-            _d("0100001", enrollment=1000, math_proficiency_pct="40.00", teachers_fte="50.00"),
-            _d("1100001", enrollment=3000, math_proficiency_pct="20.00", teachers_fte="100.00"),
-            _d("7200001", enrollment=50000, math_proficiency_pct="90.00", teachers_fte="10.00"),  # Puerto Rico
-            _d("6600001", enrollment=900, math_proficiency_pct="80.00"),  # Guam
+            directory("0100001", 2021, enrollment=1000, teachers="50.00"),
+            directory("1100001", 2021, enrollment=3000, teachers="100.00"),
+            directory("7200001", 2021, enrollment=50000, teachers="400.00"),  # Puerto Rico
+            directory("6600001", 2021, enrollment=900),  # Guam
+            history("0100001", 2018, "edfacts_assess", math_proficiency="40.00"),
+            history("1100001", 2018, "edfacts_assess", math_proficiency="20.00"),
+            history("7200001", 2018, "edfacts_assess", math_proficiency="90.00"),
+            history("6600001", 2018, "edfacts_assess", math_proficiency="80.00"),
         ],
     )
     run(db_engine, "averages")
@@ -94,7 +146,11 @@ def test_national_row_is_the_fifty_states_and_dc_only(db_engine):
 
 
 def test_states_without_qualifying_districts_get_null_averages(db_engine):
-    insert(db_engine, [_d("0200001", enrollment=0, graduation_rate_total="90.00"), _d("0200002", enrollment=None)])
+    insert(
+        db_engine,
+        _districts("0200001", "0200002"),
+        [directory("0200001", 2021, enrollment=0), history("0200001", 2021, "edfacts_grad", graduation_rate="90.00")],
+    )
     run(db_engine, "averages")
     states = read_states(db_engine)
     ak, wy, us = states["02"], states["56"], states["00"]
@@ -105,10 +161,13 @@ def test_states_without_qualifying_districts_get_null_averages(db_engine):
         assert row["aggregates_updated_at"] is not None
 
 
-def test_an_average_that_does_not_fit_is_null_and_counted(db_engine):
-    insert(db_engine, [_d("0600001", enrollment=10, spec_ed_students=20, ell_students=5)])
+def test_a_share_above_100_is_neither_stored_nor_pooled(db_engine):
+    """A district share above 100 % is a data error: NULL, counted by `ratios`, and left out
+    of the pooled share (which therefore cannot exceed 100 % either)."""
+    insert(db_engine, _districts("0600001"), [directory("0600001", 2021, enrollment=10, spec_ed=20, ell=5)])
     result = run(db_engine, "averages")
     ca, us = read_states(db_engine)["06"], read_states(db_engine)["00"]
     assert ca["avg_swd_pct"] is None and us["avg_swd_pct"] is None  # 200 % is not a percentage
     assert ca["avg_ell_pct"] == Decimal("50.00")
-    assert result["averages"].outcome.nulled == {"avg_swd_pct": 2}
+    assert result["ratios"].outcome.nulled == {"swd_pct": 1}
+    assert result["averages"].outcome.nulled == {}

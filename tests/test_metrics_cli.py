@@ -42,10 +42,13 @@ def test_compute_without_arguments_runs_every_family(db_url, db_engine):
     ]
 
 
-def test_named_families_run_in_dependency_order(db_url, db_engine):
+def test_named_families_run_in_dependency_order_with_what_they_run_after(db_url, db_engine):
     result = compute(db_url, "deltas", "latest")
     assert result.exit_code == 0, result.output
-    assert [log["data_source"] for log in read_logs(db_engine)] == ["compute:latest", "compute:deltas"]
+    assert [log["data_source"] for log in read_logs(db_engine)] == [
+        "compute:latest", "compute:ratios", "compute:averages", "compute:deltas",
+    ]
+    assert "Also running ratios, averages: the families named run after them" in " ".join(result.stderr.split())
 
 
 def test_unknown_family_exits_2_and_lists_the_families(db_url):

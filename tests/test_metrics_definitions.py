@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from districtbench.db import tables
-from districtbench.metrics.definitions import LATEST_SOURCES, METRICS, TRENDS
+from districtbench.metrics.definitions import FIGURES, LATEST_VALUES, METRICS, SERIES, TRENDS, YEAR_COLUMNS
 from tests.metrics_helpers import registry
 
 
@@ -24,13 +24,20 @@ def test_every_named_column_exists():
         assert metric.average_column in s
         assert metric.history_source in tables.HISTORY_SOURCES
         assert all(column in h for column in metric.history.columns)
-        if metric.district_ratio:
-            assert all(column in d for column in metric.district_ratio.columns)
-    for spec in LATEST_SOURCES:
-        assert all(name in d for name in spec.year_columns)
-        assert all(district in d and hist in h for district, hist in spec.columns)
+        if metric.district_ratio:  # read from the history row, stored in districts too
+            assert all(column in h and column in d for column in metric.district_ratio.columns)
+    for value in LATEST_VALUES:
+        assert value.column in d and value.history_column in h and value.source in tables.HISTORY_SOURCES
+    for year_column, of in YEAR_COLUMNS:
+        assert year_column in d and of in {value.column for value in LATEST_VALUES}
+    assert {c.name for c in tables.districts.c if c.name.endswith("_year")} == {c for c, _ in YEAR_COLUMNS}
     for trend in TRENDS:
         assert trend.column in d and all(column in h for column in trend.quantity.columns)
+    for series in SERIES:
+        assert series.source in tables.HISTORY_SOURCES and all(column in h for column in series.columns)
+    figures = [figure.column for figure in FIGURES]
+    assert len(figures) == len(set(figures)) == 12 + 3 + 10  # latest values, ratios, trends
+    assert all(len(name) <= tables.figure_years.c.figure.type.length for name in figures)
     assert {"absenteeism_vs_state", "graduation_quartile_state", "expenditure_pp_vs_national"} <= {
         name for metric in METRICS for name in (metric.vs_state_column, metric.vs_national_column,
                                                 metric.quartile_column)

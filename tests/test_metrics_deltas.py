@@ -1,5 +1,7 @@
 """Family `deltas`: differences to the state and US averages, and within-state quartile flags
-(equal values share a flag, independent of row order; none below 4 districts)."""
+(equal values share a flag, independent of row order; none below 4 districts; none for a
+district without students). `compute deltas` also runs latest, ratios and averages, so the
+districts are built from history rows."""
 
 from __future__ import annotations
 
@@ -7,14 +9,32 @@ import random
 from decimal import Decimal
 
 from districtbench.db import tables
-from tests.metrics_helpers import district, insert, ntile_flags, read_districts, read_states, run
+from tests.metrics_helpers import (
+    directory, district, history, insert, ntile_flags, read_districts, read_states, run,
+)
+
+SOURCE_OF = {  # districts column: (history source, column)
+    "graduation_rate_total": ("edfacts_grad", "graduation_rate"),
+    "chronic_absenteeism_rate": ("crdc_absenteeism", "chronic_absenteeism_rate"),
+    "expenditure_per_pupil": ("ccd_finance", "expenditure_pp"),
+}
 
 
-def _with_rates(rates: dict[str, str | None], column: str = "graduation_rate_total") -> list[dict]:
-    return [
-        district(leaid, enrollment=100, **{column: Decimal(rate) if rate is not None else None})
-        for leaid, rate in rates.items()
-    ]
+def _with_rates(
+    rates: dict[str, str | None], column: str = "graduation_rate_total", enrollment: int = 100
+) -> tuple[list[dict], list[dict]]:
+    """Districts (in the order given) with `column` = rate in 2021 and `enrollment` students."""
+    source, history_column = SOURCE_OF[column]
+    districts = [district(leaid) for leaid in rates]
+    rows = [directory(leaid, 2021, enrollment=enrollment) for leaid in rates]
+    rows += [history(leaid, 2021, source, **{history_column: rate}) for leaid, rate in rates.items()]
+    return districts, rows
+
+
+def _delete_all(engine) -> None:
+    with engine.begin() as connection:
+        connection.execute(tables.district_data_history.delete())
+        connection.execute(tables.districts.delete())
 
 
 def _flags(engine, column: str = "graduation_quartile_state") -> dict[str, str | None]:
@@ -23,7 +43,7 @@ def _flags(engine, column: str = "graduation_quartile_state") -> dict[str, str |
 
 def test_quartiles_of_distinct_values_follow_ntile(db_engine):
     rates = {f"06{n:05d}": f"{n}.00" for n in range(1, 11)}  # 10 districts: groups of 3, 3, 2, 2
-    insert(db_engine, _with_rates(rates))
+    insert(db_engine, *_with_rates(rates))
     run(db_engine, "deltas")
     flags = _flags(db_engine)
     assert [flags[f"06{n:05d}"] for n in range(1, 11)] == (
@@ -35,7 +55,7 @@ def test_equal_values_share_the_flag_of_the_first_of_the_tie(db_engine):
     # Sorted: 10, 20, 20, 20, 20, 30, 40, 50 → NTILE(4): 1 1 2 2 3 3 4 4 → the 20s all get group 1.
     values = ["20.00", "10.00", "20.00", "50.00", "20.00", "30.00", "40.00", "20.00"]
     rates = {f"48{n:05d}": v for n, v in enumerate(values, start=1)}
-    insert(db_engine, _with_rates(rates))
+    insert(db_engine, *_with_rates(rates))
     run(db_engine, "deltas")
     flags = _flags(db_engine)
     assert {flags[k] for k, v in rates.items() if v == "20.00"} == {"well_below"}
@@ -51,9 +71,8 @@ def test_flags_do_not_depend_on_row_order(db_engine):
     orders = [sorted(rates), sorted(rates, reverse=True), rnd.sample(sorted(rates), len(rates))]
     seen = []
     for order in orders:
-        with db_engine.begin() as connection:
-            connection.execute(tables.districts.delete())
-        insert(db_engine, _with_rates({leaid: rates[leaid] for leaid in order}))
+        _delete_all(db_engine)
+        insert(db_engine, *_with_rates({leaid: rates[leaid] for leaid in order}))
         run(db_engine, "deltas")
         seen.append(_flags(db_engine))
     assert seen[0] == seen[1] == seen[2]
@@ -65,11 +84,9 @@ def test_flags_do_not_depend_on_row_order(db_engine):
 
 
 def test_no_flags_below_four_districts_with_a_value(db_engine):
-    insert(
-        db_engine,
-        _with_rates({"0200001": "10.00", "0200002": "20.00", "0200003": "30.00", "0200004": None})
-        + _with_rates({"1100001": "50.00"}),
-    )
+    alaska = _with_rates({"0200001": "10.00", "0200002": "20.00", "0200003": "30.00", "0200004": None})
+    dc = _with_rates({"1100001": "50.00"})
+    insert(db_engine, alaska[0] + dc[0], alaska[1] + dc[1])
     run(db_engine, "averages", "deltas")
     flags = _flags(db_engine)
     assert set(flags.values()) == {None}
@@ -78,14 +95,13 @@ def test_no_flags_below_four_districts_with_a_value(db_engine):
 
 
 def test_differences_to_state_and_nation(db_engine):
+    spending = {"0600001": (100, "12000.00"), "0600002": (300, "8000.00"), "4800001": (600, "10000.01"),
+                "7200001": (1000, "1.00")}  # Puerto Rico: not in the US row
     insert(
         db_engine,
-        [
-            district("0600001", enrollment=100, expenditure_per_pupil=Decimal("12000.00"), student_teacher_ratio=None),
-            district("0600002", enrollment=300, expenditure_per_pupil=Decimal("8000.00")),
-            district("4800001", enrollment=600, expenditure_per_pupil=Decimal("10000.01")),
-            district("7200001", enrollment=1000, expenditure_per_pupil=Decimal("1.00")),  # not in the US row
-        ],
+        [district(leaid) for leaid in spending],
+        [directory(leaid, 2021, enrollment=n) for leaid, (n, _) in spending.items()]
+        + [history(leaid, 2020, "ccd_finance", expenditure_pp=pp) for leaid, (_, pp) in spending.items()],
     )
     run(db_engine, "averages", "deltas")
     states, rows = read_states(db_engine), read_districts(db_engine)
@@ -99,10 +115,12 @@ def test_differences_to_state_and_nation(db_engine):
 
 
 def test_a_difference_that_does_not_fit_is_null_and_counted(db_engine):
+    spending = {"0600001": (1, "2000000.00"), "0600002": (1_000_000, "1.00"), "0600003": (1_000_000, "1.00")}
     insert(
         db_engine,
-        [district("0600001", enrollment=1, expenditure_per_pupil=Decimal("2000000.00"))]
-        + [district(f"060000{n}", enrollment=1_000_000, expenditure_per_pupil=Decimal("1.00")) for n in (2, 3)],
+        [district(leaid) for leaid in spending],
+        [directory(leaid, 2021, enrollment=n) for leaid, (n, _) in spending.items()]
+        + [history(leaid, 2020, "ccd_finance", expenditure_pp=pp) for leaid, (_, pp) in spending.items()],
     )
     result = run(db_engine, "averages", "deltas")
     row = read_districts(db_engine)["0600001"]
@@ -113,7 +131,7 @@ def test_a_difference_that_does_not_fit_is_null_and_counted(db_engine):
 
 def test_flags_say_where_the_value_stands_whatever_is_better(db_engine):
     rates = {f"06{n:05d}": f"{n * 10}.00" for n in range(1, 5)}
-    insert(db_engine, _with_rates(rates, "chronic_absenteeism_rate"))
+    insert(db_engine, *_with_rates(rates, "chronic_absenteeism_rate"))
     run(db_engine, "deltas")
     flags = _flags(db_engine, "absenteeism_quartile_state")
     assert flags["0600004"] == "well_above"  # the highest absenteeism, although lower is better
@@ -153,7 +171,7 @@ def test_flags_match_the_ntile_rule_for_every_remainder_and_many_ties(db_engine)
     for state, n in zip(("01", "02", "04", "05", "06", "08", "09", "10", "12", "13"), range(4, 14)):
         for number in range(1, n + 1):
             rates[f"{state}{number:05d}"] = rnd.choice(["10.00", "20.00", "20.00", "30.00", "30.00", "40.00"])
-    insert(db_engine, _with_rates(rates))
+    insert(db_engine, *_with_rates(rates))
     run(db_engine, "deltas")
     flags = _flags(db_engine)
     expected: dict[str, str | None] = {}
@@ -161,3 +179,37 @@ def test_flags_match_the_ntile_rule_for_every_remainder_and_many_ties(db_engine)
         expected |= quartile_flags({k: Decimal(v) for k, v in rates.items() if k[:2] == state})
     assert flags == expected
     assert {flag for flag in flags.values()} == {"well_below", "below", "above", "well_above"}
+
+
+def test_a_district_without_students_gets_no_flag_and_is_not_ranked(db_engine):
+    """Enrollment 0 (a district that has closed its schools, a supervisory union): no flag on
+    any metric, and the state's other districts are ranked without it."""
+    rates = {f"06{n:05d}": f"{n * 10}.00" for n in range(1, 6)}  # 5 districts with students
+    districts, rows = _with_rates(rates)
+    empty = _with_rates({"0600099": "99.00"}, enrollment=0)
+    insert(db_engine, districts + empty[0], rows + empty[1])
+    run(db_engine, "deltas")
+    flags = _flags(db_engine)
+    assert flags["0600099"] is None
+    assert flags == {"0600099": None} | ntile_flags({k: Decimal(v) for k, v in rates.items()})
+    row = read_districts(db_engine)["0600099"]
+    assert row["graduation_rate_total"] == Decimal("99.00")  # its value is kept and compared …
+    assert row["graduation_vs_state"] is not None  # … but not ranked
+    assert row["student_teacher_ratio"] is None and row["swd_pct"] is None
+
+
+def test_deltas_alone_recomputes_the_averages_it_compares_with(db_engine):
+    """`compute deltas` after the state averages were cleared: it runs latest, ratios and
+    averages first, so the differences are against this run's averages, not NULLs."""
+    rates = {"0600001": "80.00", "0600002": "90.00"}
+    insert(db_engine, *_with_rates(rates))
+    run(db_engine, "all")
+    with db_engine.begin() as connection:
+        connection.execute(tables.states.update().values(avg_graduation_rate=None))
+    result = run(db_engine, "deltas")
+    assert [f.name for f in result.families] == ["latest", "ratios", "averages", "deltas"]
+    assert result.added == ["latest", "ratios", "averages"]
+    assert read_states(db_engine)["06"]["avg_graduation_rate"] == Decimal("85.00")
+    rows = read_districts(db_engine)
+    assert rows["0600001"]["graduation_vs_state"] == Decimal("-5.00")
+    assert rows["0600002"]["graduation_vs_national"] == Decimal("5.00")

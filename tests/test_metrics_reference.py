@@ -29,7 +29,9 @@ def _percent(rnd: random.Random):
 
 def _directory_values(rnd: random.Random) -> dict:
     enrollment = rnd.choice([None, 0, 1, 8, 40, 107, 333, 2000, 20000, rnd.randint(1, 60000)])
-    teachers = rnd.choice([None, Decimal(0), Decimal(40), Decimal("0.01"), _cents(rnd, 1, 500000)])
+    teachers = rnd.choice(
+        [None, Decimal(0), Decimal(40), Decimal("0.01"), Decimal("0.99"), Decimal(1), _cents(rnd, 1, 500000)]
+    )
     spec_ed = rnd.choice([None, 0, 1, 2469, rnd.randint(0, 8000)])  # sometimes more than enrollment
     ell = rnd.choice([None, 0, 1, 3, rnd.randint(0, 9000)])
     return dict(enrollment=enrollment, teachers_fte=teachers, spec_ed_students=spec_ed, ell_students=ell,
@@ -64,6 +66,11 @@ def random_dataset(seed: int) -> tuple[list[dict], list[dict]]:
                 for leaid in members:
                     if rnd.random() < 0.85:
                         rows.append(history(leaid, year, source, **_values(rnd, source)))
+        if rnd.random() < 0.6:  # a newer directory year with enrollment and teachers only (CCD 2023-24)
+            for leaid in members:
+                if rnd.random() < 0.9:
+                    values = _directory_values(rnd) | {"spec_ed_students": None, "ell_students": None}
+                    rows.append(history(leaid, 2023, "ccd_directory", **values))
     rnd.shuffle(districts)
     rnd.shuffle(rows)
     return districts, rows
@@ -77,17 +84,19 @@ def test_compute_all_matches_reference(db_engine, seed):
     insert(db_engine, districts, rows)
     result = run(db_engine, "all")
 
-    expected_districts, expected_states, expected_nulled = reference(districts, rows)
+    expected_districts, expected_states, expected_nulled, expected_no_base = reference(districts, rows)
     got_districts, got_states = read_districts(db_engine), read_states(db_engine)
     columns = sorted({c for e in expected_districts.values() for c in e})
     problems = mismatches(got_districts, expected_districts, columns)
     problems += mismatches(got_states, expected_states, sorted({c for e in expected_states.values() for c in e}))
     assert not problems, "\n".join(problems[:40])
 
-    nulled = Counter()
+    nulled, no_base = Counter(), Counter()
     for family in result.families:
         nulled.update(family.outcome.nulled)
+        no_base.update(family.outcome.no_base_year)
     assert nulled == +expected_nulled
+    assert no_base == +expected_no_base
     assert sum(f.outcome.districts_updated for f in result.families) > 0
 
     # Re-running with unchanged data changes nothing, not even updated_at.

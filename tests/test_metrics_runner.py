@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from districtbench.db import tables
 from districtbench.errors import PluginError, UsageError
 from districtbench.metrics.base import FamilyOutcome, MetricFamily
-from districtbench.metrics.runner import dependency_order, resolve_families, run_families
+from districtbench.metrics.runner import added_dependencies, dependency_order, resolve_families, run_families
 from districtbench.plugins.hookspecs import hookimpl
 from districtbench.plugins.host import Registry
 from tests.metrics_helpers import directory, district, insert, read_districts, read_logs, read_states, registry, run
@@ -28,10 +28,19 @@ def _registry(*families: MetricFamily) -> Registry:
 
 def test_built_in_families_run_in_dependency_order():
     assert [f.name for f in dependency_order(registry())] == FAMILIES
-    assert [f.name for f in resolve_families(registry(), ["deltas", "latest"])] == ["latest", "deltas"]
-    assert [f.name for f in resolve_families(registry(), ["trends", "ratios"])] == ["ratios", "trends"]
+    assert [f.name for f in resolve_families(registry(), ["deltas", "latest"])] == [
+        "latest", "ratios", "averages", "deltas",
+    ]
+    assert [f.name for f in resolve_families(registry(), ["trends", "ratios"])] == ["latest", "ratios", "trends"]
     assert [f.name for f in resolve_families(registry(), ["all"])] == FAMILIES
     assert [f.name for f in resolve_families(registry(), None)] == FAMILIES
+
+
+def test_named_families_bring_every_family_they_run_after():
+    assert added_dependencies(registry(), ["deltas"]) == ["latest", "ratios", "averages"]
+    assert added_dependencies(registry(), ["deltas", "latest"]) == ["ratios", "averages"]
+    assert added_dependencies(registry(), ["latest"]) == []
+    assert added_dependencies(registry(), ["all"]) == added_dependencies(registry(), None) == []
 
 
 def test_order_is_a_topological_sort_of_runs_after():
@@ -39,7 +48,9 @@ def test_order_is_a_topological_sort_of_runs_after():
         MetricFamily("c", ("b",), ()), MetricFamily("a", (), ()), MetricFamily("b", ("a", "not-installed"), ())
     )
     assert [f.name for f in dependency_order(reg)] == ["a", "b", "c"]
-    assert [f.name for f in resolve_families(reg, ["c", "a"])] == ["a", "c"]  # b not requested, order kept
+    assert [f.name for f in resolve_families(reg, ["c"])] == ["a", "b", "c"]  # c runs after b, b after a
+    assert [f.name for f in resolve_families(reg, ["b"])] == ["a", "b"]  # "not-installed" is no constraint
+    assert [f.name for f in resolve_families(reg, ["a"])] == ["a"]
     cyclic = _registry(MetricFamily("x", ("y",), ()), MetricFamily("y", ("x",), ()))
     with pytest.raises(PluginError, match="cycle"):
         dependency_order(cyclic)

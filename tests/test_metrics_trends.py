@@ -1,5 +1,6 @@
-"""Family `trends`: base year closest to latest − 3 (earlier on a tie, strictly before the
-latest, per source and state), both rows required, % change and points, values that do not fit."""
+"""Family `trends`: the base year lies within latest − 4 … latest − 2, closest to latest − 3
+(earlier on a tie, per measure and state), otherwise no trend (counted); both rows required,
+% change and points, implausible ratios, values that do not fit."""
 
 from __future__ import annotations
 
@@ -19,24 +20,45 @@ def _absenteeism(leaid: str, year: int, rate: str) -> dict:
 
 
 @pytest.mark.parametrize(
-    ("years", "pair"),
+    ("years", "pair", "counted"),
     [
-        ((2013, 2015, 2017, 2020), (2017, 2020)),  # CRDC: latest − 3 = 2017 exists
-        ((2016, 2018, 2020), (2016, 2020)),  # 2017 missing: 2016 and 2018 tie, the earlier wins
-        ((2011, 2019, 2020), (2019, 2020)),  # 2019 is 2 away, 2011 is 6 away
-        ((2020,), None),  # no earlier year: no trend
+        ((2013, 2015, 2017, 2020), (2017, 2020), False),  # CRDC: latest − 3 = 2017 exists
+        ((2016, 2018, 2020), (2016, 2020), False),  # 2017 missing: 2016 and 2018 tie, the earlier wins
+        ((2019, 2020), None, True),  # a gap of 1 year is no 3-year trend
+        ((2018, 2020), (2018, 2020), False),  # gap 2: the nearest allowed
+        ((2016, 2020), (2016, 2020), False),  # gap 4: the farthest allowed
+        ((2015, 2020), None, True),  # gap 5: too far
+        ((2011, 2019, 2020), None, True),  # 2019 too near, 2011 too far (it used to be 2019 → 2020)
+        ((2015, 2019, 2020), None, True),
+        ((2015, 2018, 2019, 2020), (2018, 2020), False),  # 2018 (gap 2) is in the window, 2019 is not
+        ((2020,), None, False),  # no earlier year: no trend, and nothing to count
     ],
 )
-def test_base_year_is_closest_to_latest_minus_three(db_engine, years, pair):
+def test_base_year_lies_within_two_to_four_years_before_the_latest(db_engine, years, pair, counted):
     rates = {year: f"{10 + (year - 2010) * 1.5:.2f}" for year in years}
     insert(db_engine, [district("0600001")], [_absenteeism("0600001", y, r) for y, r in rates.items()])
-    run(db_engine, "trends")
+    result = run(db_engine, "trends")
     trend = read_districts(db_engine)["0600001"]["absenteeism_trend_3yr"]
     if pair is None:
         assert trend is None
     else:
         base, latest = pair
         assert trend == Decimal(rates[latest]) - Decimal(rates[base])
+    assert result["trends"].outcome.no_base_year == ({"absenteeism_trend_3yr": 1} if counted else {})
+    log = [r for r in read_logs(db_engine) if r["data_source"] == "compute:trends"][-1]
+    assert log["records_failed"] == (1 if counted else 0)
+
+
+def test_a_state_without_a_base_year_counts_only_districts_with_a_latest_value(db_engine):
+    insert(
+        db_engine,
+        [district("0600001"), district("0600002"), district("0600003")],
+        [_absenteeism("0600001", 2019, "10.00"), _absenteeism("0600001", 2020, "12.00"),
+         _absenteeism("0600002", 2019, "10.00"),  # no 2020 row: no latest value, not counted
+         history("0600003", 2020, "crdc_absenteeism", chronic_absenteeism_rate=None)],
+    )
+    result = run(db_engine, "trends")
+    assert result["trends"].outcome.no_base_year == {"absenteeism_trend_3yr": 1}
 
 
 def test_base_year_is_chosen_per_state(db_engine):
@@ -94,6 +116,34 @@ def test_percent_changes_points_and_the_vacancy_signal(db_engine):
     assert row["expenditure_pp_trend_3yr"] == Decimal("1.23")  # 1.2345 → 1.23
     assert row["math_proficiency_trend_3yr"] == Decimal("-1.75")
     assert row["read_proficiency_trend_3yr"] is None
+
+
+def test_a_ratio_trend_uses_the_ratios_own_years_and_drops_implausible_ends(db_engine):
+    """Students per teacher: its latest and base year are the state's years with both
+    enrollment and teachers (2019 and 2022), not the enrollment's (2020 and 2023: 2020 and
+    2023 have no teacher counts). An implausible ratio at either end gives no trend, counted."""
+    insert(
+        db_engine,
+        [district("0600001"), district("0600002"), district("0600003")],
+        [
+            directory("0600001", 2019, enrollment=1000, teachers="50.00"),
+            directory("0600001", 2020, enrollment=1010),  # no teachers reported that year
+            directory("0600001", 2022, enrollment=1100, teachers="50.00"),
+            directory("0600001", 2023, enrollment=1200),  # no teachers reported that year either
+            directory("0600002", 2019, enrollment=900, teachers="0.50"),  # 1,800 per teacher
+            directory("0600002", 2022, enrollment=950, teachers="50.00"),
+            directory("0600003", 2019, enrollment=600, teachers="30.00"),
+            directory("0600003", 2022, enrollment=0, teachers="30.00"),  # no students: no ratio, not counted
+        ],
+    )
+    result = run(db_engine, "ratios", "trends")
+    rows = read_districts(db_engine)
+    assert rows["0600001"]["student_teacher_ratio_trend_3yr"] == Decimal("2.00")  # 20 → 22, 2019 → 2022
+    assert rows["0600001"]["student_teacher_ratio"] == Decimal("22.00")  # the ratio of 2022
+    assert rows["0600001"]["enrollment_trend_3yr"] == Decimal("18.81")  # 1010 → 1200, 2020 → 2023
+    assert rows["0600002"]["student_teacher_ratio_trend_3yr"] is None
+    assert rows["0600003"]["student_teacher_ratio_trend_3yr"] is None
+    assert result["trends"].outcome.nulled == {"student_teacher_ratio_trend_3yr": 1}
 
 
 def test_a_percent_change_that_does_not_fit_is_null_and_counted(db_engine):

@@ -8,7 +8,7 @@ import typer
 from districtbench import console
 from districtbench.cli.state import get_state
 from districtbench.errors import ComputeError
-from districtbench.metrics.runner import ComputeResult, resolve_families, run_families
+from districtbench.metrics.runner import ComputeResult, added_dependencies, resolve_families, run_families
 
 
 def register(app: typer.Typer) -> None:
@@ -24,11 +24,19 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Compute benchmarks from the history: all in one transaction (all or nothing).
 
-        Example: districtbench compute latest ratios
+        A named family also runs the families it runs after, so nothing it reads is stale.
+
+        Example: districtbench compute deltas   (runs latest, ratios, averages and deltas)
         """
         state = get_state(ctx)
         registry = state.families
         resolve_families(registry, families)  # unknown names: exit 2 before touching the database
+        added = added_dependencies(registry, families)
+        if added:
+            console.info(
+                f"Also running {', '.join(added)}: the families named run after them, "
+                "so nothing they read is left from an earlier run."
+            )
         engine = state.migrated_engine()
         result = run_families(engine, registry, families)
         print_summary(result)
@@ -57,6 +65,14 @@ def print_summary(result: ComputeResult) -> None:
     for family in result.families:
         if family.outcome.nulled:
             detail = ", ".join(f"{column} {count:,}" for column, count in sorted(family.outcome.nulled.items()))
-            console.note(f"{family.name}: stored NULL because the value did not fit its column or was invalid: {detail}")
+            console.note(
+                f"{family.name}: stored NULL because the value did not fit its column, was invalid or implausible: {detail}"
+            )
+        if family.outcome.no_base_year:
+            detail = ", ".join(f"{column} {count:,}" for column, count in sorted(family.outcome.no_base_year.items()))
+            console.note(
+                f"{family.name}: no 3-year trend because the state has no year of data within latest − 4 … "
+                f"latest − 2 (districts): {detail}"
+            )
     if result.ok:
         console.info(f"Committed in {result.seconds:.2f} s (rows whose values did not change are left untouched).")

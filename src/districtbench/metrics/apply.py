@@ -29,24 +29,29 @@ from districtbench.metrics.context import RunContext
 @dataclass(frozen=True)
 class Output:
     """`column` of the target gets `value` (an expression over the staging table); numeric
-    values outside [low, high] become NULL and are counted. No bounds: stored as is."""
+    values outside [low, high], and values where `invalid` holds (an implausible ratio),
+    become NULL and are counted. No bounds and no `invalid`: stored as is."""
 
     column: str
     value: ColumnElement
     low: Decimal | None = None
     high: Decimal | None = None
+    invalid: ColumnElement | None = None
 
     @property
     def checked(self) -> bool:
-        return self.low is not None or self.high is not None
+        return self.low is not None or self.high is not None or self.invalid is not None
 
     def out_of_range(self) -> ColumnElement:
-        """True where the value is outside the bounds (NULL where the value is NULL)."""
+        """True where the value is outside the bounds or invalid (NULL or false where the
+        value is NULL)."""
         conditions = []
         if self.low is not None:
             conditions.append(self.value < lit(self.low))
         if self.high is not None:
             conditions.append(self.value > lit(self.high))
+        if self.invalid is not None:
+            conditions.append(sa.and_(self.value.is_not(None), self.invalid))
         return sa.or_(*conditions)
 
     def fitted(self) -> ColumnElement:
@@ -62,17 +67,18 @@ def bounded(
     valid_max: Decimal | None = None,
     *,
     value_range: tuple[Decimal, Decimal] | None = None,
+    invalid: ColumnElement | None = None,
 ) -> Output:
-    """An Output checked against the range of `target.column`'s type (and `valid_max`);
-    the type is the logical model's (`db.tables`), whichever Table `target` is.
+    """An Output checked against the range of `target.column`'s type (and `valid_max`, and
+    `invalid`); the type is the logical model's (`db.tables`), whichever Table `target` is.
     `value_range`: the values `value` can take, when its inputs' types bound it; if they all
-    fit, the value is stored unchecked (nothing can be NULLed, and no CASE per row)."""
+    fit, the range is not checked (nothing can be NULLed, and no CASE per row)."""
     low, high = column_range(tables.metadata.tables[target.name].c[column])
     if valid_max is not None:
         high = min(high, valid_max)
     if value_range is not None and low <= value_range[0] and value_range[1] <= high:
-        return Output(column, value)
-    return Output(column, value, low, high)
+        return Output(column, value, invalid=invalid)
+    return Output(column, value, low, high, invalid)
 
 
 def apply_outputs(

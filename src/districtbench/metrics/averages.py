@@ -4,8 +4,10 @@ Over the districts of the state with enrollment > 0 (the US row: districts of th
 and DC only):
 * total_districts (all districts), total_enrollment, avg_enrollment (mean, integer);
 * pooled metrics (`average_kind="pooled"`): Σ numerator / Σ denominator of the metric's
-  district ratio, over districts with both (denominator > 0) — 100 · Σ spec_ed / Σ enrollment,
-  Σ enrollment / Σ teachers_fte;
+  district ratio — 100 · Σ spec_ed / Σ enrollment, Σ enrollment / Σ teachers_fte — over the
+  districts whose ratio is stored (not over the state's other districts, and not over data
+  errors or implausible ratios), numerator and denominator from the row the district's ratio
+  comes from (`ratios.ratio_parts`): one year's counts, never two years' mixed;
 * weighted metrics: Σ(value · enrollment) / Σ(enrollment where value is not NULL);
 * avg_poverty_rate: simple mean of children_poverty_percent.
 A state with no qualifying district gets NULL averages. aggregates_updated_at is set when a
@@ -25,6 +27,7 @@ from districtbench.metrics.base import FamilyOutcome, MetricFamily
 from districtbench.metrics.context import RunContext
 from districtbench.metrics.definitions import METRICS
 from districtbench.metrics.quantities import RESULT_SCALE, fraction
+from districtbench.metrics.ratios import part, ratio_parts
 from districtbench.plugins.hookspecs import hookimpl
 
 NATIONAL_FIPS = NATIONAL[0]
@@ -34,9 +37,10 @@ AVERAGE_COLUMNS = EXTRA_COLUMNS + tuple(metric.average_column for metric in METR
 
 def _sums(arith: Arith, d: sa.FromClause) -> dict[str, tuple[ColumnElement, ColumnElement | None, int | None]]:
     """Per output column: (Σ numerator, Σ denominator, decimals) over the districts (`d`:
-    `districts` or its current values) of a group — exact whole numbers, so the US row can
-    add up the states' sums. No denominator: the sum itself is the value (total_districts,
-    total_enrollment). Scales come from `tables.districts`."""
+    the current values of `districts`, with the ratios' numerators and denominators) of a
+    group — exact whole numbers, so the US row can add up the states' sums. No
+    denominator: the sum itself is the value (total_districts, total_enrollment). Scales come
+    from `tables.districts` and `tables.district_data_history`."""
     typed = tables.districts
     enrollment = d.c.enrollment
     qualifies = enrollment > 0
@@ -60,10 +64,11 @@ def _sums(arith: Arith, d: sa.FromClause) -> dict[str, tuple[ColumnElement, Colu
     }
     for metric in METRICS:
         if metric.average_kind == "pooled":
-            ratio = metric.district_ratio
-            part = fraction(arith, ratio, lambda name: d.c[name], typed)
-            included = sa.and_(qualifies, d.c[ratio.numerator].is_not(None), part.valid)
-            num, den = total(included, part.numerator), total(included, part.denominator)
+            pooled = fraction(
+                arith, metric.district_ratio, lambda name, m=metric: d.c[part(m, name)], tables.district_data_history
+            )
+            included = d.c[metric.district_column].is_not(None)
+            num, den = total(included, pooled.numerator), total(included, pooled.denominator)
         else:
             value = d.c[metric.district_column]
             scale = column_scale(typed.c[metric.district_column])
@@ -76,10 +81,7 @@ def _sums(arith: Arith, d: sa.FromClause) -> dict[str, tuple[ColumnElement, Colu
 
 def _inputs() -> list[str]:
     """The district columns `_sums` reads."""
-    names = ["enrollment", "children_poverty_percent"]
-    for metric in METRICS:
-        names += metric.district_ratio.columns if metric.average_kind == "pooled" else [metric.district_column]
-    return names
+    return ["enrollment", "children_poverty_percent", *[metric.district_column for metric in METRICS]]
 
 
 def _parts(name: str, has_den: bool) -> list[str]:
@@ -87,7 +89,11 @@ def _parts(name: str, has_den: bool) -> list[str]:
 
 
 def compute(ctx: RunContext) -> FamilyOutcome:
-    d, s = ctx.districts(*_inputs()), ctx.tables.states
+    current, s = ctx.districts(*_inputs()), ctx.tables.states
+    parts = ratio_parts(ctx)
+    d = sa.select(current, *[c for c in parts.c if c.name != "leaid" and c.name not in current.c]).select_from(
+        current.outerjoin(parts, parts.c.leaid == current.c.leaid)
+    ).subquery("with_parts")
     sums = _sums(ctx.arith, d)
     labelled = []
     for name, (num, den, _) in sums.items():

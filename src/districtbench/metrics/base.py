@@ -12,22 +12,27 @@ if TYPE_CHECKING:  # pragma: no cover
 
 @dataclass
 class FamilyOutcome:
-    """What one family did: rows whose values changed, and values stored as NULL because
-    they did not fit their column or were invalid (column -> count)."""
+    """What one family did: rows whose values changed; values stored as NULL because they
+    did not fit their column or were invalid or implausible (`nulled`, column -> count);
+    trends left NULL because the district's state has no base year within the window
+    (`no_base_year`, column -> districts)."""
 
     districts_updated: int = 0
     states_updated: int = 0
     nulled: dict[str, int] = field(default_factory=dict)
+    no_base_year: dict[str, int] = field(default_factory=dict)
 
     @property
     def values_nulled(self) -> int:
-        return sum(self.nulled.values())
+        """Every value this family could not store (logged as `records_failed`)."""
+        return sum(self.nulled.values()) + sum(self.no_base_year.values())
 
     def add(self, other: "FamilyOutcome") -> None:
         self.districts_updated += other.districts_updated
         self.states_updated += other.states_updated
-        for column, count in other.nulled.items():
-            self.nulled[column] = self.nulled.get(column, 0) + count
+        for mine, theirs in ((self.nulled, other.nulled), (self.no_base_year, other.no_base_year)):
+            for column, count in theirs.items():
+                mine[column] = mine.get(column, 0) + count
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,16 @@ AverageKind = Literal["weighted", "pooled"]
 @dataclass(frozen=True)
 class Quantity:
     """A value read from one row: `factor · numerator / denominator` (no denominator: the
-    column itself). Computed only where the denominator is > 0."""
+    column itself). Defined only where the denominator is > 0 (and, with
+    `positive_numerator`, the numerator too). Implausible — NULL and counted — where the
+    denominator is below `min_denominator` or the value above `max_value`."""
 
     numerator: str
     denominator: str | None = None
     factor: int = 1
+    positive_numerator: bool = False
+    min_denominator: Decimal | None = None
+    max_value: Decimal | None = None
 
     @property
     def expression(self) -> str:
@@ -55,7 +60,8 @@ class Metric:
     higher_is_better: bool | None
     units: str
     average_kind: AverageKind = "weighted"
-    # For metrics the `ratios` family derives on `districts` (and `averages` pools):
+    # For metrics the `ratios` family derives (and `averages` pools): over the history
+    # columns of `history_source`, numerator and denominator from the same row.
     district_ratio: Quantity | None = None
     # A value above this is a data error (stored NULL and counted), e.g. a percentage > 100.
     valid_max: Decimal | None = None
@@ -83,6 +89,11 @@ class Metric:
 
 
 PERCENT_MAX = Decimal(100)
+# A student/teacher ratio needs at least one teacher FTE and at most 150 students per teacher
+# (Toltec, AZ, reported 1,047 students and 1 FTE in 2018); a district without students has none.
+STUDENT_TEACHER_RATIO = Quantity(
+    "enrollment", "teachers_fte", positive_numerator=True, min_denominator=Decimal(1), max_value=Decimal(150)
+)
 
 METRICS: tuple[Metric, ...] = (
     Metric(
@@ -97,9 +108,9 @@ METRICS: tuple[Metric, ...] = (
     ),
     Metric(
         "student_teacher_ratio", "student_teacher_ratio", "avg_student_teacher_ratio",
-        "ccd_directory", Quantity("enrollment", "teachers_fte"), "student_teacher_ratio_trend_3yr", "points", False,
+        "ccd_directory", STUDENT_TEACHER_RATIO, "student_teacher_ratio_trend_3yr", "points", False,
         "students per teacher FTE", average_kind="pooled",
-        district_ratio=Quantity("enrollment", "teachers_fte"),
+        district_ratio=STUDENT_TEACHER_RATIO,
     ),
     Metric(
         "swd_pct", "swd_pct", "avg_swd_pct",
@@ -143,41 +154,75 @@ SIGNAL = ("vacancy_pressure_signal", "enrollment_trend_3yr", "staffing_trend_3yr
 
 
 @dataclass(frozen=True)
-class LatestSource:
-    """How the `latest` family copies one history source onto `districts`."""
+class LatestValue:
+    """`latest` copies `history_column` of `source` onto the district column `column`."""
+
+    column: str
+    source: str
+    history_column: str
+
+
+LATEST_VALUES: tuple[LatestValue, ...] = (
+    LatestValue("enrollment", "ccd_directory", "enrollment"),
+    LatestValue("teachers_fte", "ccd_directory", "teachers_fte"),
+    LatestValue("staff_total_fte", "ccd_directory", "staff_total_fte"),
+    LatestValue("spec_ed_students", "ccd_directory", "spec_ed_students"),
+    LatestValue("ell_students", "ccd_directory", "ell_students"),
+    LatestValue("total_expenditure", "ccd_finance", "total_expenditure"),
+    LatestValue("expenditure_per_pupil", "ccd_finance", "expenditure_pp"),
+    LatestValue("children_poverty_percent", "saipe", "poverty_pct"),
+    LatestValue("graduation_rate_total", "edfacts_grad", "graduation_rate"),
+    LatestValue("math_proficiency_pct", "edfacts_assess", "math_proficiency"),
+    LatestValue("read_proficiency_pct", "edfacts_assess", "read_proficiency"),
+    LatestValue("chronic_absenteeism_rate", "crdc_absenteeism", "chronic_absenteeism_rate"),
+)
+LATEST_BY_COLUMN = {value.column: value for value in LATEST_VALUES}
+# The `*_data_year` columns: each holds the year of its source's first measure (the district's
+# row of that measure's as-of year; NULL when it has none).
+YEAR_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("urban_institute_year", "enrollment"),
+    ("staff_data_year", "teachers_fte"),
+    ("finance_data_year", "expenditure_per_pupil"),
+    ("saipe_data_year", "children_poverty_percent"),
+    ("graduation_data_year", "graduation_rate_total"),
+    ("assessment_data_year", "math_proficiency_pct"),
+    ("absenteeism_data_year", "chronic_absenteeism_rate"),
+)
+
+
+@dataclass(frozen=True)
+class Series:
+    """The rows a figure is read from: history rows of `source` in which every one of
+    `columns` is non-NULL. A figure's as-of year in a state is the latest year in which at
+    least one district of the state has such a row; a trend's base year is picked among the
+    state's other years of such rows (see `years`)."""
 
     source: str
-    year_columns: tuple[str, ...]
-    columns: tuple[tuple[str, str], ...]  # (districts column, district_data_history column)
+    columns: tuple[str, ...]
 
 
-LATEST_SOURCES: tuple[LatestSource, ...] = (
-    LatestSource(
-        "ccd_directory",
-        ("urban_institute_year", "staff_data_year"),
-        (
-            ("enrollment", "enrollment"),
-            ("teachers_fte", "teachers_fte"),
-            ("staff_total_fte", "staff_total_fte"),
-            ("spec_ed_students", "spec_ed_students"),
-            ("ell_students", "ell_students"),
-        ),
-    ),
-    LatestSource(
-        "ccd_finance",
-        ("finance_data_year",),
-        (("total_expenditure", "total_expenditure"), ("expenditure_per_pupil", "expenditure_pp")),
-    ),
-    LatestSource("saipe", ("saipe_data_year",), (("children_poverty_percent", "poverty_pct"),)),
-    LatestSource("edfacts_grad", ("graduation_data_year",), (("graduation_rate_total", "graduation_rate"),)),
-    LatestSource(
-        "edfacts_assess",
-        ("assessment_data_year",),
-        (("math_proficiency_pct", "math_proficiency"), ("read_proficiency_pct", "read_proficiency")),
-    ),
-    LatestSource(
-        "crdc_absenteeism",
-        ("absenteeism_data_year",),
-        (("chronic_absenteeism_rate", "chronic_absenteeism_rate"),),
-    ),
-)
+@dataclass(frozen=True)
+class Figure:
+    """A district column whose year is recorded per state: `series` gives its year (and,
+    with `trend`, the base year of the 3-year trend)."""
+
+    column: str
+    series: Series
+    trend: bool = False
+
+
+RATIO_METRICS: tuple[Metric, ...] = tuple(metric for metric in METRICS if metric.district_ratio is not None)
+
+
+def _figures() -> tuple[Figure, ...]:
+    figures = [Figure(v.column, Series(v.source, (v.history_column,))) for v in LATEST_VALUES]
+    figures += [Figure(m.district_column, Series(m.history_source, m.district_ratio.columns)) for m in RATIO_METRICS]
+    figures += [Figure(t.column, Series(t.source, t.quantity.columns), trend=True) for t in TRENDS]
+    return tuple(figures)
+
+
+FIGURES: tuple[Figure, ...] = _figures()
+FIGURES_BY_COLUMN = {figure.column: figure for figure in FIGURES}
+# Every series once, in a fixed order (their number is their position here).
+SERIES: tuple[Series, ...] = tuple(dict.fromkeys(figure.series for figure in FIGURES))
+TREND_SERIES: frozenset[Series] = frozenset(figure.series for figure in FIGURES if figure.trend)

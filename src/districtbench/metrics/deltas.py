@@ -26,7 +26,7 @@ from districtbench.plugins.hookspecs import hookimpl
 def compute(ctx: RunContext) -> FamilyOutcome:
     state = ctx.tables.states.alias("state_avg")
     nation = ctx.tables.states.alias("national_avg")
-    current = ctx.districts(*[metric.district_column for metric in METRICS])
+    current = ctx.districts("enrollment", *[metric.district_column for metric in METRICS])
     ranked = ranked_districts(ctx.arith, current)  # current values + what the flags compare
     computed = []
     for index, metric in enumerate(METRICS):

@@ -1,32 +1,39 @@
-"""Family `latest`: each district's values from each source's as-of year of its state.
+"""Family `latest`: each district's values from each measure's as-of year in its state.
 
-All districts of a state are compared on the same year: a district with no row of a source
-in that year gets NULL values and a NULL year (never an older value).
+The as-of year is per measure (`years`): the latest year in which at least one district of
+the state has a value of that measure. Every district of the state takes its own value of
+that year; a district without one gets NULL (never an older value). The `*_data_year`
+columns hold the year of their source's first measure (definitions.YEAR_COLUMNS) where the
+district has a row of that year; each measure's year per state is recorded
+(`figure_years`).
 """
 
 from __future__ import annotations
 
+from districtbench.metrics import figure_years
 from districtbench.metrics.apply import Output, apply_outputs
 from districtbench.metrics.base import FamilyOutcome, MetricFamily
 from districtbench.metrics.context import RunContext
-from districtbench.metrics.definitions import LATEST_SOURCES
-from districtbench.metrics.snapshot import label, snapshot, year_label
+from districtbench.metrics.definitions import FIGURES_BY_COLUMN, LATEST_VALUES, YEAR_COLUMNS
+from districtbench.metrics.snapshot import snapshot
 from districtbench.plugins.hookspecs import hookimpl
 
 
 def compute(ctx: RunContext) -> FamilyOutcome:
-    stage = snapshot(ctx)
-    outputs = []
-    for spec in LATEST_SOURCES:
-        outputs += [Output(column, stage.c[label(spec.source, hist, "latest")]) for column, hist in spec.columns]
-        outputs += [Output(column, stage.c[year_label(spec.source)]) for column in spec.year_columns]
-    changed, nulled = apply_outputs(ctx, ctx.tables.districts, "leaid", stage, outputs)
+    snap = snapshot(ctx)
+    figures = [FIGURES_BY_COLUMN[value.column] for value in LATEST_VALUES]
+    outputs = [
+        Output(value.column, snap.value(figure.series, value.history_column))
+        for value, figure in zip(LATEST_VALUES, figures)
+    ]
+    outputs += [Output(column, snap.year(FIGURES_BY_COLUMN[of].series)) for column, of in YEAR_COLUMNS]
+    changed, nulled = apply_outputs(ctx, ctx.tables.districts, "leaid", snap.table, outputs)
+    figure_years.record(ctx, figures)
     return FamilyOutcome(districts_updated=changed, nulled=nulled)
 
 
 def _columns() -> tuple[str, ...]:
-    names = [column for spec in LATEST_SOURCES for column, _ in spec.columns]
-    names += [column for spec in LATEST_SOURCES for column in spec.year_columns]
+    names = [value.column for value in LATEST_VALUES] + [column for column, _ in YEAR_COLUMNS]
     return tuple(f"districts.{name}" for name in names)
 
 
@@ -34,7 +41,7 @@ FAMILY = MetricFamily(
     name="latest",
     runs_after=(),
     columns=_columns(),
-    description="Each district's values from the latest year of each source in its state.",
+    description="Each district's values from the latest year of each measure in its state.",
     compute=compute,
 )
 

@@ -19,12 +19,15 @@ RESULT_SCALE = 2  # every computed decimal has 2 places
 class Fraction:
     """value = numerator / denominator, both exact (whole numbers on SQLite: `Arith.exact`);
     `valid` is the condition under which the quantity is defined (its denominator column
-    > 0). `constant_denominator`: the denominator, when it is a constant."""
+    > 0); `implausible` where it is defined but not believable (too small a denominator,
+    too large a value: `Quantity.min_denominator`, `max_value`). `constant_denominator`: the
+    denominator, when it is a constant."""
 
     numerator: ColumnElement
     denominator: ColumnElement
     valid: ColumnElement | None = None
     constant_denominator: int | None = None
+    implausible: ColumnElement | None = None
 
 
 def fraction(
@@ -40,13 +43,36 @@ def fraction(
     denominator_value = column(quantity.denominator)
     numerator = times(numerator, quantity.factor * arith.unit(d_scale))
     denominator = times(arith.exact(denominator_value, d_scale), n_unit)
-    return Fraction(numerator, denominator, denominator_value > 0)
+    valid = denominator_value > 0
+    if quantity.positive_numerator:
+        valid = sa.and_(column(quantity.numerator) > 0, valid)
+    doubts = []
+    if quantity.min_denominator is not None:
+        doubts.append(denominator_value < lit(quantity.min_denominator))
+    if quantity.max_value is not None:  # value > max ⇔ numerator > max · denominator (denominator > 0)
+        doubts.append(numerator > times(denominator, _whole(quantity.max_value)))
+    return Fraction(numerator, denominator, valid, implausible=sa.or_(*doubts) if doubts else None)
+
+
+def _whole(value) -> int:
+    if value != int(value):
+        raise ValueError(f"max_value must be a whole number, not {value}")
+    return int(value)
 
 
 def value(arith: Arith, part: Fraction, scale: int = RESULT_SCALE) -> ColumnElement:
     den = part.constant_denominator if part.constant_denominator is not None else part.denominator
     rounded = arith.rounded(part.numerator, den, scale)
     return rounded if part.valid is None else sa.case((part.valid, rounded), else_=sa.null())
+
+
+def implausible_change(latest: Fraction, base: Fraction) -> ColumnElement | None:
+    """Where both ends are defined and one of them is implausible (None: neither can be)."""
+    doubts = [part.implausible for part in (latest, base) if part.implausible is not None]
+    if not doubts:
+        return None
+    defined = [part.valid for part in (latest, base) if part.valid is not None]
+    return sa.and_(*defined, sa.or_(*doubts))
 
 
 def change(arith: Arith, latest: Fraction, base: Fraction, kind: TrendKind) -> ColumnElement:

@@ -3,7 +3,8 @@
 The rule (metrics.md): per metric and state, over the districts whose value is not NULL,
 rank by value ascending (ties broken by leaid), cut into 4 groups as NTILE(4) does, then give
 every district of a tie group the group of the first district of that tie. Fewer than 4
-districts with a value: no flags.
+districts with a value: no flags. A district with enrollment 0 is not ranked (no flag, and
+not counted among the state's districts with a value).
 
 The first district of a tie group sits at row number RANK() = 1 + the number of smaller
 values, and NTILE(4) puts the first R = n mod 4 groups at q + 1 rows and the others at
@@ -48,15 +49,25 @@ def _boundary(metric_index: int, group: int) -> str:
     return f"quartile_end_{metric_index}_{group}"
 
 
+def _ranked_value(metric_index: int) -> str:
+    return f"quartile_value_{metric_index}"
+
+
+def rankable(d: sa.FromClause, column: str) -> ColumnElement:
+    """The value that is ranked: none for a district with enrollment 0."""
+    return sa.case((d.c.enrollment == lit(0), sa.null()), else_=d.c[column])
+
+
 def ranked_districts(arith: Arith, d: sa.FromClause) -> sa.Subquery:
-    """The districts `d` (`districts` or its current values) with, per metric, the number
-    of districts of the state with a value and what `quartile_flag` compares: RANK() in
-    the state (SQLite) or the state's three group-boundary values (PostgreSQL)."""
+    """The districts `d` (`districts` or its current values, with `enrollment`) with their
+    values and, per metric, the value ranked (`rankable`), the number of districts of the
+    state with one and what `quartile_flag` compares: RANK() in the state (SQLite) or the
+    state's three group-boundary values (PostgreSQL)."""
     if arith.postgresql:
         return _with_boundaries(d)
     windows = []
     for index, metric in enumerate(METRICS):
-        column = d.c[metric.district_column]
+        column = rankable(d, metric.district_column)
         scale = column_scale(tables.districts.c[metric.district_column])
         state = arith.binary(d.c.state_fips)
         # NULLS LAST: a NULL is never counted as smaller (its own rank does not matter: no flag).
@@ -66,6 +77,7 @@ def ranked_districts(arith: Arith, d: sa.FromClause) -> sa.Subquery:
             .label(_rank(index))
         )
         windows.append(sa.func.count(column).over(partition_by=state).label(_count(index)))
+        windows.append(column.label(_ranked_value(index)))
     values = [d.c[metric.district_column] for metric in METRICS]
     return sa.select(d.c.leaid, d.c.state_fips, *values, *windows).subquery("ranked")
 
@@ -74,10 +86,15 @@ def _with_boundaries(d: sa.FromClause) -> sa.Subquery:
     """PostgreSQL form of `ranked_districts` (module doc)."""
     # Read once: a CTE used twice is computed once (`d` joins `districts` and this run's
     # staging tables).
-    current = sa.select(d.c.leaid, d.c.state_fips, *[d.c[m.district_column] for m in METRICS]).cte("metric_values")
+    current = sa.select(
+        d.c.leaid,
+        d.c.state_fips,
+        *[d.c[m.district_column] for m in METRICS],
+        *[rankable(d, m.district_column).label(_ranked_value(i)) for i, m in enumerate(METRICS)],
+    ).cte("metric_values")
     per_state = []
     for index, metric in enumerate(METRICS):
-        value = current.c[metric.district_column]
+        value = current.c[_ranked_value(index)]
         count = sa.func.count(value)
         q, r = int_div(count, lit(4)), count % lit(4)
         ordered = sa.type_coerce(
@@ -91,6 +108,7 @@ def _with_boundaries(d: sa.FromClause) -> sa.Subquery:
         ]
     boundaries = sa.select(current.c.state_fips, *per_state).group_by(current.c.state_fips).subquery("boundaries")
     values = [current.c[metric.district_column] for metric in METRICS]
+    values += [current.c[_ranked_value(index)] for index in range(len(METRICS))]
     per_district = [
         boundaries.c[_count(index)] if k == 0 else boundaries.c[_boundary(index, k)]
         for index in range(len(METRICS))
@@ -113,8 +131,7 @@ def ntile_group(rank: ColumnElement, count: ColumnElement) -> ColumnElement:
 
 def quartile_flag(arith: Arith, ranked: sa.Subquery, metric_index: int) -> ColumnElement:
     """The flag of the metric for a row of `ranked_districts` (NULL: no value, < 4 values)."""
-    metric = METRICS[metric_index]
-    value, count = ranked.c[metric.district_column], ranked.c[_count(metric_index)]
+    value, count = ranked.c[_ranked_value(metric_index)], ranked.c[_count(metric_index)]
     has_flag = sa.and_(value.is_not(None), sa.func.coalesce(count, lit(0)) >= lit(MIN_DISTRICTS))
     if arith.postgresql:
         above = [(value > ranked.c[_boundary(metric_index, k)], sa.literal(FLAGS[k + 1])) for k in reversed(BOUNDARIES)]

@@ -3,7 +3,9 @@
     result = run_families(engine, registry, ["all"])     # or ["trends", "latest"], or None
 
 Families run in the order given by their `runs_after` declarations (a topological sort of
-every registered family, restricted to the requested ones). The whole invocation is ONE
+every registered family, restricted to the requested ones and every family they run after,
+directly or not: `compute deltas` also runs latest, ratios and averages, so it never
+compares with averages left from an earlier run or cleared since). The whole invocation is ONE
 transaction: either every family's results are committed, or none. Each family gets a
 `data_refresh_logs` row (`data_source = 'compute:<family>'`): inside that transaction on
 success; after the rollback, in a transaction of its own, when anything fails.
@@ -48,6 +50,7 @@ class FamilyResult:
 @dataclass
 class ComputeResult:
     families: list[FamilyResult]
+    added: list[str] = field(default_factory=list)  # run because a named family runs after them
     ok: bool = True
     error: str | None = None  # why the transaction was rolled back
     failed_family: str | None = None
@@ -79,7 +82,8 @@ def dependency_order(registry: Registry) -> list[MetricFamily]:
 
 
 def resolve_families(registry: Registry, names: Iterable[str] | None) -> list[MetricFamily]:
-    """The requested families in dependency order; no names or `all` means every family."""
+    """The requested families and every registered family they run after (directly or
+    not), in dependency order; no names or `all` means every family."""
     requested = [name.strip() for name in (names or ()) if name and name.strip()]
     available = registry.names()
     unknown = [name for name in requested if name != ALL and name not in registry]
@@ -91,8 +95,24 @@ def resolve_families(registry: Registry, names: Iterable[str] | None) -> list[Me
     ordered = dependency_order(registry)
     if not requested or ALL in requested:
         return ordered
-    wanted = set(requested)
+    by_name = {family.name: family for family in ordered}
+    wanted: set[str] = set()
+    pending = list(requested)
+    while pending:
+        name = pending.pop()
+        if name in wanted or name not in by_name:  # a `runs_after` naming an unregistered family
+            continue
+        wanted.add(name)
+        pending += by_name[name].runs_after
     return [family for family in ordered if family.name in wanted]
+
+
+def added_dependencies(registry: Registry, names: Iterable[str] | None) -> list[str]:
+    """The families `resolve_families` adds to the named ones (in running order)."""
+    requested = {name.strip() for name in (names or ()) if name and name.strip()}
+    if not requested or ALL in requested:
+        return []
+    return [family.name for family in resolve_families(registry, names) if family.name not in requested]
 
 
 def run_families(
@@ -102,12 +122,13 @@ def run_families(
     result says what failed (`ok`, `error`, `failed_family`) and the log rows are written.
     Raises UsageError for an unknown family name (before touching the database)."""
     families = resolve_families(registry, names)
+    added = added_dependencies(registry, names)
     for family in families:
         if family.compute is None:
             raise PluginError(f"Metric family {family.name!r} has no compute function.")
     run_started = time.perf_counter()
     now = now or utcnow()
-    result = ComputeResult([FamilyResult(family.name) for family in families])
+    result = ComputeResult([FamilyResult(family.name) for family in families], added)
     current: FamilyResult | None = None
     try:
         with engine.begin() as connection:

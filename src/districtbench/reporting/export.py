@@ -21,8 +21,7 @@ from sqlalchemy.engine import Connection
 
 from districtbench.db import layout, tables
 from districtbench.errors import UsageError
-from districtbench.metrics.years import years_query
-from districtbench.reporting.provenance import average_source, figure_source
+from districtbench.reporting.provenance import average_figure, average_source, figure_source, figure_years
 
 # Bookkeeping columns of the app, not benchmarks.
 EXCLUDED_COLUMNS = ("created_at", "updated_at")
@@ -76,15 +75,12 @@ def rows(connection: Connection, table: str, columns: Sequence[str], state_fips:
     state_column = target.c.state_fips if table == "districts" else target.c.fips
     selected = list(columns)
     extra: list[str] = []  # read for the provenance fields, not exported themselves
-    if years and table == "districts":
-        sources = [figure_source(column) for column in columns]
-        extra = sorted({source.year_column for source in sources if source} - set(selected))
-    elif years and "fips" not in selected:
-        extra = ["fips"]
+    if years:
+        extra = [name for name in ("state_fips" if table == "districts" else "fips",) if name not in selected]
     query = sa.select(*(target.c[name].label(name) for name in selected + extra)).order_by(key)
     if state_fips:
         query = query.where(state_column.in_(list(state_fips)))
-    as_of = _as_of_years(connection) if years and table == "states" else {}
+    as_of = figure_years(connection, state_fips) if years else {}
     for values in connection.execute(query):
         row = dict(zip(selected + extra, values))
         if not years:
@@ -97,19 +93,13 @@ def rows(connection: Connection, table: str, columns: Sequence[str], state_fips:
             if source is None:
                 continue
             if table == "districts":
-                year = figure_source(column).year(row)
-            else:
-                year = as_of.get((row["fips"], source)) if row[column] is not None else None
+                year = figure_source(column).year(row, as_of.get(row["state_fips"], {}))
+            else:  # the US row has none: its states' years may differ (each state's row says its own)
+                entry = as_of.get(row["fips"], {}).get(average_figure(column))
+                year = entry.year if entry is not None and row[column] is not None else None
             out[f"{column}_source"] = source
             out[f"{column}_year"] = year
         yield out
-
-
-def _as_of_years(connection: Connection) -> dict[tuple[str, str], int]:
-    """(state fips, history source) → the state's as-of year. The US row has none: its
-    states' years may differ (each state's row says its own)."""
-    state_column, source, latest, _base = years_query(layout.of(connection)).subquery().c
-    return {(fips, name): year for fips, name, year in connection.execute(sa.select(state_column, source, latest))}
 
 
 def _json_value(value):

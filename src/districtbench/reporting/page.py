@@ -118,7 +118,7 @@ def render_district(report: DistrictReport) -> str:
             charts.Line("This district", metric_view.history, colour),
             charts.Line(f"{state_label} (all districts)", report.state_series[metric.key], charts.STATE, 1.6, True),
         ]
-        year = metric_view.data_year or report.as_of.get(metric.history_source)
+        year = metric_view.data_year or report.as_of.get(metric.district_column)
         cards[metric.key] = {
             "key": metric.key,
             "label": METRIC_LABELS[metric.key],
@@ -176,7 +176,7 @@ def render_state(report: StateReport) -> str:
             "direction": DIRECTION_TEXT[metric.higher_is_better],
             "item": item,
             "difference": difference,
-            "provenance": _provenance(metric, report.as_of.get(metric.history_source), report.fetched, report.name).text,
+            "provenance": _provenance(metric, report.as_of.get(metric.district_column), report.fetched, report.name).text,
             "empty": not report.distributions[metric.key] and not report.state_series[metric.key],
         }
         if not cards[metric.key]["empty"]:

@@ -1,9 +1,12 @@
 """Where a figure comes from: its source and its school year — the ONE place that says so.
 
-`show`, `report` and `export --with-years` all ask `figure_source(column)`. Today each history
-source has one `*_data_year` column on `districts` (the as-of year `latest` took the source's
-values from), so every figure of a source shares that year. When each measure gets a year of
-its own (metrics.md, "as-of year per measure"), only `_figures()` below changes.
+`show`, `report`, `export --with-years` and `status` all ask here: `figure_source(column)`
+for the source, `figure_years(connection, states)` for the years. Each measure has an as-of
+year of its own in each state (metrics.md, "as-of year per measure"): the metric families
+record it per (state, figure) in districtbench's own `districtbench_figure_years` (with the
+base year of each 3-year trend), and a district's figure is of its state's year when the
+district has a value. The `*_data_year` columns on `districts` hold only the year of their
+source's first measure.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from districtbench.db import tables
-from districtbench.metrics.definitions import LATEST_SOURCES, METRICS
+from districtbench.metrics.definitions import FIGURES_BY_COLUMN, LATEST_VALUES, METRICS, RATIO_METRICS, YEAR_COLUMNS
 
 # history source → (who publishes it, short label for narrow displays)
 SOURCE_NAMES: dict[str, tuple[str, str]] = {
@@ -30,14 +33,28 @@ SOURCE_NAMES: dict[str, tuple[str, str]] = {
 }
 
 AS_OF_RULE = (
-    "as of the latest school year with data of this source for any district of the state; "
+    "as of the latest school year with data of this measure for any district of the state; "
     "every district of the state is compared on that year (no older values)"
 )
 
 
 @dataclass(frozen=True)
+class FigureYear:
+    """The years of one figure in one state (`districtbench_figure_years`)."""
+
+    state_fips: str
+    figure: str  # the districts column
+    year: int  # the as-of year of the state's values of this figure
+    base_year: int | None = None  # trends: the year compared with (None: no base year in the window)
+
+
+YearsByFigure = dict[str, FigureYear]
+
+
+@dataclass(frozen=True)
 class FigureSource:
-    """The source of one `districts` figure and the column that holds its school year."""
+    """The source of one `districts` figure, and the `*_data_year` column of that source (the
+    year of the source's first measure, which is the figure's own year only for that one)."""
 
     column: str
     history_source: str
@@ -51,29 +68,27 @@ class FigureSource:
     def short_name(self) -> str:
         return SOURCE_NAMES.get(self.history_source, ("", self.history_source))[1]
 
-    def year(self, district: Mapping) -> int | None:
-        """The figure's year for one district row; None when the district has no value."""
-        if district.get(self.column) is None:
+    def year(self, district: Mapping, years: YearsByFigure) -> int | None:
+        """The figure's year for one district row, given its state's `figure_years`; None
+        when the district has no value."""
+        entry = years.get(self.column)
+        if district.get(self.column) is None or entry is None:
             return None
-        return district.get(self.year_column)
+        return entry.year
 
 
 @lru_cache(maxsize=1)
 def _figures() -> dict[str, FigureSource]:
-    figures: dict[str, FigureSource] = {}
     year_column_of_source: dict[str, str] = {}
-    for latest in LATEST_SOURCES:
-        year_column_of_source[latest.source] = latest.year_columns[0]
-        for district_column, _history_column in latest.columns:
-            year_column = latest.year_columns[-1] if district_column in ("teachers_fte", "staff_total_fte") else (
-                latest.year_columns[0]
-            )
-            figures[district_column] = FigureSource(district_column, latest.source, year_column)
-    for metric in METRICS:  # the ratios, derived from one source's latest values
-        if metric.district_column not in figures:
-            figures[metric.district_column] = FigureSource(
-                metric.district_column, metric.history_source, year_column_of_source[metric.history_source]
-            )
+    for year_column, first_measure in YEAR_COLUMNS:
+        year_column_of_source.setdefault(FIGURES_BY_COLUMN[first_measure].series.source, year_column)
+    figures: dict[str, FigureSource] = {}
+    for value in LATEST_VALUES:
+        figures[value.column] = FigureSource(value.column, value.source, year_column_of_source[value.source])
+    for metric in RATIO_METRICS:  # numerator and denominator from one row of one source
+        figures[metric.district_column] = FigureSource(
+            metric.district_column, metric.history_source, year_column_of_source[metric.history_source]
+        )
     return figures
 
 
@@ -89,11 +104,56 @@ def figure_sources(columns: Iterable[str]) -> list[FigureSource]:
 
 def average_source(column: str) -> str | None:
     """The history source a `states` column is computed from (None: not a sourced figure)."""
+    figure = average_figure(column)
+    return figure_source(figure).history_source if figure else None
+
+
+def average_figure(column: str) -> str | None:
+    """The district figure a `states` column averages (its year is that figure's year in
+    the state; None: not a sourced figure)."""
     if column in ("total_enrollment", "avg_enrollment"):
-        return "ccd_directory"
+        return "enrollment"
     if column == "avg_poverty_rate":
-        return "saipe"
-    return next((metric.history_source for metric in METRICS if metric.average_column == column), None)
+        return "children_poverty_percent"
+    return next((metric.district_column for metric in METRICS if metric.average_column == column), None)
+
+
+def figure_years(connection: Connection, states: Iterable[str] | None = None) -> dict[str, YearsByFigure]:
+    """state fips → figure → its years, for the given states (all when None). States and
+    figures without data are absent."""
+    t = tables.figure_years
+    query = sa.select(t.c.state_fips, t.c.figure, t.c.year, t.c.base_year).order_by(t.c.state_fips, t.c.figure)
+    if states is not None:
+        query = query.where(t.c.state_fips.in_(list(states)))
+    result: dict[str, YearsByFigure] = {}
+    for row in connection.execute(query):
+        result.setdefault(row.state_fips, {})[row.figure] = FigureYear(*row)
+    return result
+
+
+def district_years(row: Mapping[str, object], years: YearsByFigure) -> dict[str, int | None]:
+    """figure → the year of a district's own value (None where it has no value): `row` is
+    the district's `districts` row, `years` its state's entry of `figure_years`."""
+    return {figure: entry.year if row.get(figure) is not None else None for figure, entry in years.items()}
+
+
+def trend_years(years: YearsByFigure, trend_column: str) -> tuple[int, int] | None:
+    """(base year, latest year) a trend column compares, or None (no trend possible)."""
+    entry = years.get(trend_column)
+    if entry is None or entry.base_year is None:
+        return None
+    return entry.base_year, entry.year
+
+
+def source_years(years: YearsByFigure) -> dict[str, int]:
+    """History source → the year of its first measure in the state (what its `*_data_year`
+    column holds), from the state's `figure_years`."""
+    result: dict[str, int] = {}
+    for _year_column, first_measure in YEAR_COLUMNS:
+        entry = years.get(first_measure)
+        if entry is not None:
+            result.setdefault(FIGURES_BY_COLUMN[first_measure].series.source, entry.year)
+    return result
 
 
 def fetch_dates(connection: Connection, state_fips: str, history_source_of: Mapping[str, str]) -> dict[tuple[str, int], datetime]:

@@ -19,8 +19,7 @@ from sqlalchemy.engine import Connection
 from districtbench.db import layout
 from districtbench.errors import UsageError
 from districtbench.metrics.definitions import METRICS, Metric
-from districtbench.metrics.years import years_query
-from districtbench.reporting.provenance import fetch_dates
+from districtbench.reporting.provenance import fetch_dates, figure_years, source_years
 from districtbench.reporting.series import Series, area_series, national_series
 from districtbench.reporting.show import NATIONAL_FIPS, DistrictView, district_view
 
@@ -89,10 +88,10 @@ def distributions(connection: Connection, state_fips: str) -> dict[str, list[Dec
 
 
 def as_of_years(connection: Connection, state_fips: str) -> dict[str, int]:
-    """History source → the state's as-of year (the year `latest` compares its districts on)."""
-    state_column, source, latest, _base = years_query(layout.of(connection)).subquery().c
-    rows = connection.execute(sa.select(source, latest).where(state_column == state_fips)).all()
-    return {name: year for name, year in rows}
+    """The state's as-of years: history source → the year of its first measure (what its
+    `*_data_year` column holds), and figure (a `districts` column) → that figure's own year."""
+    years = figure_years(connection, [state_fips]).get(state_fips, {})
+    return {**source_years(years), **{figure: entry.year for figure, entry in years.items()}}
 
 
 def district_report(connection: Connection, leaid: str, history_source_of: Mapping[str, str], database: str,

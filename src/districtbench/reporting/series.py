@@ -2,12 +2,14 @@
 figure of its state (or of the US) for every year the history holds.
 
 A district's value in a year is the metric computed from its history row of that year, as
-`latest` and `ratios` would have computed it then (a share above 100 % is no value).
+`latest` and `ratios` would have computed it then (a share above 100 % or an implausible
+student/teacher ratio is no value).
 
 A state's figure in a year uses the formula of the state average (family `averages`) over
 that year's history rows of the state's districts:
 * shares and the student/teacher ratio are pooled: Σ numerator / Σ denominator over the
-  districts with both (enrollment > 0), e.g. 100 · Σ special-education students / Σ enrollment;
+  districts whose own share or ratio that year is a value (as above), e.g.
+  100 · Σ special-education students / Σ enrollment;
 * rates and spending are weighted by each district's current enrollment (the weight the state
   average uses): Σ(value · enrollment) / Σ enrollment over the districts with a value.
 In the as-of year this is exactly the state average stored in `states`. The US: the districts
@@ -63,9 +65,7 @@ def district_series(connection: Connection, leaid: str) -> Series:
     arith = Arith(connection.dialect.name)
     series: Series = {metric.key: {} for metric in METRICS}
     for source, metrics in _by_source().items():
-        values = [
-            value(arith, fraction(arith, value_quantity(metric), lambda name: h.c[name], TYPES)) for metric in metrics
-        ]
+        values = [_row_value(arith, metric, h) for metric in metrics]
         rows = connection.execute(
             sa.select(h.c.year, *values).where(h.c.leaid == leaid, h.c.source == source).order_by(h.c.year)
         ).all()
@@ -106,14 +106,21 @@ def national_series(connection: Connection) -> Series:
     return area_series(connection, STATES_AND_DC_FIPS)
 
 
+def _row_value(arith: Arith, metric: Metric, h: sa.Table):
+    """The metric over one history row (NULL where it is undefined or implausible)."""
+    part = fraction(arith, value_quantity(metric), lambda name: h.c[name], TYPES)
+    number = value(arith, part)
+    return number if part.implausible is None else sa.case((part.implausible, sa.null()), else_=number)
+
+
 def _pooled_or_weighted(arith: Arith, metric: Metric, h: sa.Table, d: sa.Table):
     def total(condition, expr):
         return arith.sum_exact(sa.case((condition, expr), else_=sa.null()))
 
     if metric.average_kind == "pooled":
-        ratio = metric.district_ratio
-        part = fraction(arith, ratio, lambda name: h.c[name], TYPES)
-        included = sa.and_(h.c.enrollment > 0, h.c[ratio.numerator].is_not(None), part.valid)
+        part = fraction(arith, metric.district_ratio, lambda name: h.c[name], TYPES)
+        own = _row_value(arith, metric, h)  # pooled over the rows whose own value counts
+        included = own.is_not(None) if metric.valid_max is None else own <= metric.valid_max
         num, den = total(included, part.numerator), total(included, part.denominator)
     else:
         column = h.c[metric.history.numerator]

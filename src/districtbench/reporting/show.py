@@ -13,8 +13,7 @@ from districtbench.db import layout
 from districtbench.errors import UsageError
 from districtbench.formatting import locale_name, school_year
 from districtbench.metrics.definitions import METRICS, Metric
-from districtbench.metrics.years import years_query
-from districtbench.reporting.provenance import figure_source
+from districtbench.reporting.provenance import figure_source, figure_years, trend_years
 from districtbench.reporting.series import district_series
 
 NATIONAL_FIPS = "00"
@@ -212,7 +211,7 @@ def district_view(connection: Connection, leaid: str) -> DistrictView:
         sa.select(*_by_logical_names(states)).where(states.c.fips == district["state_fips"])
     ).mappings().first()
     national = connection.execute(sa.select(*_by_logical_names(states)).where(states.c.fips == NATIONAL_FIPS)).mappings().first()
-    trend_years = _trend_years(connection, district["state_fips"])
+    state_years = figure_years(connection, [district["state_fips"]]).get(district["state_fips"], {})
     history = district_series(connection, leaid)
     view = DistrictView(
         leaid=leaid,
@@ -237,7 +236,7 @@ def district_view(connection: Connection, leaid: str) -> DistrictView:
                 units=metric.units,
                 higher_is_better=metric.higher_is_better,
                 value=value,
-                data_year=provenance.year(district),
+                data_year=provenance.year(district, state_years),
                 state_average=state[metric.average_column] if state else None,
                 national_average=national[metric.average_column] if national else None,
                 vs_state=district[metric.vs_state_column],
@@ -246,7 +245,7 @@ def district_view(connection: Connection, leaid: str) -> DistrictView:
                 reading=reading(metric, flag),
                 trend_3yr=district[metric.trend_column],
                 trend_kind=metric.trend_kind,
-                trend_years=trend_years.get(metric.history_source),
+                trend_years=trend_years(state_years, metric.trend_column),
                 source=provenance.name,
                 source_short=provenance.short_name,
                 history=history[metric.key],
@@ -258,12 +257,3 @@ def district_view(connection: Connection, leaid: str) -> DistrictView:
 def _by_logical_names(table: sa.Table) -> list:
     """The table's columns labelled with districtbench's names (rows keyed by them)."""
     return [column.label(column.key) for column in table.c]
-
-
-def _trend_years(connection: Connection, state_fips: str) -> dict[str, tuple[int, int]]:
-    # years_query() gives (state_fips, source, latest_year, base_year) by position.
-    state_column, source, latest, base = years_query(layout.of(connection)).subquery().c
-    rows = connection.execute(
-        sa.select(source, base, latest).where(state_column == state_fips, base.is_not(None))
-    ).all()
-    return {name: (base_year, latest_year) for name, base_year, latest_year in rows}
