@@ -52,3 +52,23 @@ class ComputeError(DistrictbenchError):
     """A metric family failed."""
 
     exit_code = 1
+
+
+class WriteShortfallError(ComputeError):
+    """The database wrote fewer rows than were meant to change (row-level security, a rule or
+    a trigger skipped some): the run is rolled back rather than reported as done."""
+
+    def __init__(self, table: str, meant: int, written: int, families: list[str]):
+        super().__init__(
+            f"UPDATE {table} wrote {written:,} of the {meant:,} rows whose values changed "
+            f"(for {', '.join(families)}): a row-level security policy, rule or trigger on {table} "
+            "kept the others from being written.",
+            hint=(
+                f"Nothing was committed. Run compute as a role that may update every row of {table} "
+                f"(PostgreSQL: SELECT * FROM pg_policies WHERE tablename = '{table}' lists its policies)."
+            ),
+        )
+        self.table = table
+        self.meant = meant
+        self.written = written
+        self.families = families

@@ -41,7 +41,10 @@ def register(app: typer.Typer) -> None:
         result = run_families(engine, registry, families)
         print_summary(result)
         if not result.ok:
-            where = f"family {result.failed_family!r}" if result.failed_family else "the commit"
+            if len(result.failed_families) > 1:
+                where = f"families {result.failed_family}"
+            else:
+                where = f"family {result.failed_family!r}" if result.failed_family else "the commit"
             raise ComputeError(
                 f"compute failed in {where}: {result.error}",
                 hint="Nothing was changed (the run is one transaction); each family's log row records the failure.",

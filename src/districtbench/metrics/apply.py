@@ -10,6 +10,9 @@ state) holding the *raw* results. `apply_outputs` then
    keeps results byte-identical and PostgreSQL tables free of dead rows. For `districts`
    the UPDATE is deferred to the end of the run and made once for all families
    (`RunContext.flush`); each family counts the rows its values change when it defers them.
+3. checks that the database wrote every row that was meant to change: a row-level security
+   policy, rule or trigger that skips rows raises WriteShortfallError (and the run is
+   rolled back) instead of a success that wrote nothing.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
 from districtbench.db import tables
+from districtbench.errors import WriteShortfallError
 from districtbench.metrics.arith import column_range, lit
 from districtbench.metrics.context import RunContext
 
@@ -105,23 +109,25 @@ def apply_outputs(
     # Where no value of a column was out of range, its fitted value is the value itself:
     # plain columns compare and copy much faster than a CASE per value.
     values = {o.column: o.fitted() if nulled.get(o.column) else o.value for o in outputs}
-    if deferred:  # the rows this family changes, counted now: nothing is written before the end
-        changes = sa.or_(*[target.c[column].is_distinct_from(value) for column, value in values.items()])
-        counted = sa.select(sa.func.count(sa.case((changes, sa.literal_column("1")))))
-        changed_rows = connection.execute(
-            counted.select_from(stage.join(target, target.c[key] == stage.c[key]))
-        ).scalar_one()
-        ctx.defer(stage, key, values, changed_rows)  # written with every other family's, at the end
-        return changed_rows, nulled
+    if deferred:  # written with every other family's, at the end of the run
+        return ctx.defer(stage, key, values), nulled
     changed = sa.or_(
         *[target.c[o.column].is_distinct_from(values[o.column]) for o in outputs],
         *([also_when] if also_when is not None else []),
     )
+    joined = target.c[key] == stage.c[key]
+    meant = connection.execute(
+        sa.select(sa.func.count()).select_from(stage.join(target, joined)).where(changed)
+    ).scalar_one()
+    if not meant:
+        return 0, nulled
     statement = (
         sa.update(target)
-        .where(target.c[key] == stage.c[key])
+        .where(joined)
         .where(changed)
         .values({**values, **(extra_values or {}), **ctx.tables.stamps(target.name, ctx.now, insert=False)})
     )
-    result = connection.execute(statement)
-    return result.rowcount, nulled
+    written = connection.execute(statement).rowcount
+    if written != meant:
+        raise WriteShortfallError(target.name, meant, written, [ctx.family or "?"])
+    return written, nulled

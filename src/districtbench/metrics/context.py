@@ -7,7 +7,9 @@ them land in ONE `UPDATE districts` at the end of the run (`flush`). Rewriting e
 `districts` once per family cost ~0.3 s each at national scale on PostgreSQL (a new version
 of each row and of its index entries, every time). A family that reads district columns
 reads them from `ctx.districts(*columns)`, which shows the values earlier families of the
-run have computed.
+run have computed. Each family counts the rows its values change when it defers them (one
+join of `districts` with its stage), noting their leaids; `flush` checks that the UPDATE
+wrote exactly the rows any family changes.
 
 Statements against the app's tables are built from `ctx.tables` (`db.layout`): Tables keyed
 by the logical names of `db.tables` that render the database's own column names. Types,
@@ -28,6 +30,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import ClauseElement, Executable
 
 from districtbench.db import layout
+from districtbench.errors import WriteShortfallError
 from districtbench.metrics.arith import Arith
 
 STAGE_PREFIX = "districtbench_stage_"
@@ -56,11 +59,13 @@ def _quoted(name: str) -> str:
 @dataclass(frozen=True)
 class PendingWrite:
     """Values for `districts` columns (expressions over `stage`, which holds one row per
-    district, joined on `stage.c[key] = districts.leaid`); they change `changed_rows` rows."""
+    district, joined on `stage.c[key] = districts.leaid`), computed by `family`; they change
+    `changed_rows` rows."""
 
     stage: sa.Table
     key: str
     values: dict[str, ColumnElement]
+    family: str
     changed_rows: int
 
 
@@ -68,6 +73,7 @@ class PendingWrite:
 class RunContext:
     connection: Connection
     now: datetime
+    family: str | None = None  # the family running now (set by the runner)
     arith: Arith = field(init=False)
     tables: layout.Layout = field(init=False)
     _stages: dict[str, sa.Table] = field(default_factory=dict, init=False)
@@ -185,10 +191,20 @@ class RunContext:
         for name, value in previous.items():
             self.connection.execute(set_local, {"name": name, "value": value})
 
-    def defer(self, stage: sa.Table, key: str, values: dict[str, ColumnElement], changed_rows: int) -> None:
-        """Set `districts` columns to `values` at the end of the run (module doc);
-        `changed_rows`: how many rows that changes."""
-        self._pending.append(PendingWrite(stage, key, dict(values), changed_rows))
+    def defer(self, stage: sa.Table, key: str, values: dict[str, ColumnElement]) -> int:
+        """Set `districts` columns to `values` at the end of the run (module doc), on behalf of
+        the family running now; returns the number of rows that changes. Their leaids are
+        noted (`flush` needs how many rows any family changes)."""
+        d = self.tables.districts
+        if "changed" not in self._stages:
+            self.stage("changed", sa.Column("leaid", sa.String(7), nullable=False))
+        changes = sa.or_(*[d.c[column].is_distinct_from(value) for column, value in values.items()])
+        noted = sa.select(d.c.leaid).select_from(stage.join(d, d.c.leaid == stage.c[key])).where(changes)
+        changed_rows = self.connection.execute(
+            self._stages["changed"].insert().from_select(["leaid"], noted)
+        ).rowcount
+        self._pending.append(PendingWrite(stage, key, dict(values), self.family or "?", changed_rows))
+        return changed_rows
 
     def districts(self, *columns: str) -> sa.FromClause:
         """`districts` with the values this run has computed so far (same column names):
@@ -212,18 +228,29 @@ class RunContext:
 
     def flush(self) -> int:
         """Write the deferred values: one UPDATE of the rows where any of them changes (with
-        `updated_at`), skipped when no family changed any (they counted: `PendingWrite`).
-        Returns the number of rows written."""
+        `updated_at`), skipped when no family changed any. Returns the number of rows
+        written; raises WriteShortfallError when the database wrote fewer rows than the
+        families changed (the caller rolls the transaction back)."""
         pending, self._pending = self._pending, []
-        if not any(write.changed_rows for write in pending):
+        changing = [write for write in pending if write.changed_rows]
+        if not changing:
             return 0
+        if len(changing) == 1:
+            meant = changing[0].changed_rows
+        else:
+            noted = self._stages["changed"].c.leaid
+            meant = self.connection.execute(sa.select(sa.func.count(sa.distinct(noted)))).scalar_one()
         d = self.tables.districts
         joins = [write.stage.c[write.key] == d.c.leaid for write in pending]
         values = {column: value for write in pending for column, value in write.values.items()}
         changed = sa.or_(*[d.c[column].is_distinct_from(value) for column, value in values.items()])
         stamps = self.tables.stamps("districts", self.now, insert=False)
         statement = sa.update(d).where(*joins).where(changed).values({**values, **stamps})
-        return self.connection.execute(statement).rowcount
+        written = self.connection.execute(statement).rowcount
+        if written != meant:
+            families = list(dict.fromkeys(write.family for write in changing))
+            raise WriteShortfallError(d.name, meant, written, families)
+        return written
 
     def memo(self, key: str, build: Callable[[], object]) -> object:
         """Something computed once per run and shared by families (e.g. the source years)."""

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from districtbench.db import layout
 from districtbench.db.timestamps import utcnow
-from districtbench.errors import PluginError, UsageError
+from districtbench.errors import PluginError, UsageError, WriteShortfallError
 from districtbench.metrics.base import FamilyOutcome, MetricFamily
 from districtbench.metrics.context import RunContext
 from districtbench.plugins.host import Registry
@@ -53,7 +53,8 @@ class ComputeResult:
     added: list[str] = field(default_factory=list)  # run because a named family runs after them
     ok: bool = True
     error: str | None = None  # why the transaction was rolled back
-    failed_family: str | None = None
+    failed_family: str | None = None  # the failed families' names, joined by ", "
+    failed_families: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def __getitem__(self, name: str) -> FamilyResult:
@@ -137,6 +138,7 @@ def run_families(
             ctx.analyze(*STATISTICS_TABLES, only_if_stale=True)
             for family, family_result in zip(families, result.families):
                 current = family_result
+                ctx.family = family.name
                 family_result.started_at = utcnow()
                 clock = time.perf_counter()
                 family_result.outcome = family.compute(ctx)
@@ -144,6 +146,7 @@ def run_families(
                 family_result.completed_at = utcnow()
                 family_result.status = "success"
             current = None
+            ctx.family = None
             _write_districts(ctx, result.families)
             ctx.cleanup()
             _write_logs(connection, result.families)
@@ -178,10 +181,14 @@ def _record_failure(result: ComputeResult, current: FamilyResult | None, exc: Ba
     message = f"{type(exc).__name__}: {exc}".strip()
     result.ok = False
     result.error = message.splitlines()[0][:2000] if message else type(exc).__name__
-    result.failed_family = current.name if current else None
+    failed = {current.name} if current else set()
+    if isinstance(exc, WriteShortfallError):  # the end-of-run write of these families' values
+        failed = set(exc.families) or failed
+    result.failed_families = [family.name for family in result.families if family.name in failed]
+    result.failed_family = ", ".join(result.failed_families) or None
     for family in result.families:
         family.completed_at = family.completed_at or utcnow()
-        if family is current:
+        if family.name in failed:
             family.status = "failed"
             family.error = message
         elif family.status == "success":
