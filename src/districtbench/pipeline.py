@@ -1,6 +1,9 @@
 """The main job as a library call: migrate if needed, backfill every source, compute all.
 
 `run` and `demo` both call `run_pipeline`; the demo only points it at a local fake API.
+When a unit of the backfill failed, nothing is computed (unless `compute_anyway`): the
+benchmarks the last compute published stay as they were rather than being recomputed from
+a partly loaded history.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from districtbench.backfill import run_backfill
 from districtbench.backfill.availability import Availability
 from districtbench.backfill.progress import BackfillProgress
 from districtbench.backfill.report import COMPLETE, SKIPPED, BackfillReport
-from districtbench.db import layout, migrations, preflight
+from districtbench.db import layout, migrations, preflight, tables
+from districtbench.db.states import BY_FIPS
 from districtbench.errors import UsageError
 from districtbench.metrics.runner import ComputeResult, run_families
 from districtbench.plugins.host import Registry
@@ -27,16 +31,18 @@ from districtbench.yearspec import Latest, YearSpec, years_for
 @dataclass
 class SourceCoverage:
     source: str
-    years: list[int]  # years with every requested state complete (now or in an earlier run)
+    years: list[int]  # requested years in which a requested state has data of this source
     districts: int  # districts with a value of this source in those years
     failed_units: int
+    empty: list[tuple[int, str]] = field(default_factory=list)  # (year, state) complete with 0 rows
 
 
 @dataclass
 class PipelineReport:
     migrated: list[str] = field(default_factory=list)  # what the migration did, if anything
     backfill: BackfillReport | None = None
-    compute: ComputeResult | None = None
+    compute: ComputeResult | None = None  # None: not computed (see compute_skipped)
+    compute_skipped: bool = False  # units failed and compute_anyway was not given
     coverage: list[SourceCoverage] = field(default_factory=list)
 
     @property
@@ -79,6 +85,7 @@ def run_pipeline(
     progress: BackfillProgress | None = None,
     after_backfill=None,
     availability: Availability | None = None,
+    compute_anyway: bool = False,
 ) -> PipelineReport:
     """`sources` as declared; with `availability`, as the API's catalog describes them."""
     if availability is not None:
@@ -92,7 +99,10 @@ def run_pipeline(
     )
     if after_backfill is not None:
         after_backfill(report.backfill)
-    report.compute = run_families(engine, families, None)
+    if report.backfill.failures and not compute_anyway:
+        report.compute_skipped = True
+    else:
+        report.compute = run_families(engine, families, None)
     report.coverage = source_coverage(engine, sources, report.backfill, states)
     return report
 
@@ -100,29 +110,52 @@ def run_pipeline(
 def source_coverage(
     engine: Engine, sources: Sequence[Source], backfill: BackfillReport, states: Sequence[str]
 ) -> list[SourceCoverage]:
+    """Per source: the requested years that have data for the requested states (not the
+    years asked for), the districts with a value in them, the failed units, and the
+    requested (year, state) units that are complete with 0 rows (now or in an earlier run:
+    `districtbench_fetch_units` says)."""
+    units = tables.fetch_units
     coverage: list[SourceCoverage] = []
     with engine.connect() as connection:
         t = layout.of(connection)
         history, districts = t.district_data_history, t.districts
         for source in sources:
             outcomes = [o for o in backfill.outcomes if o.source == source.name]
-            years = sorted(
-                {o.year for o in outcomes}
-                - {o.year for o in outcomes if o.status not in (COMPLETE, SKIPPED)}
-            )
+            asked = sorted({o.year for o in outcomes})
             failed = sum(1 for o in outcomes if o.status not in (COMPLETE, SKIPPED))
+            years: list[int] = []
             count = 0
-            if years:
+            empty: list[tuple[int, str]] = []
+            if asked:
                 has_value = sa.or_(*(history.c[column].is_not(None) for column in source.columns))
+                in_scope = sa.and_(
+                    history.c.source == source.history_source,
+                    history.c.year.in_(asked),
+                    districts.c.state_fips.in_(list(states)),
+                    has_value,
+                )
+                joined = history.join(districts, districts.c.leaid == history.c.leaid)
+                per_year = connection.execute(
+                    sa.select(history.c.year, sa.func.count(sa.distinct(history.c.leaid)))
+                    .select_from(joined)
+                    .where(in_scope)
+                    .group_by(history.c.year)
+                ).all()
+                years = sorted(year for year, _ in per_year)
                 count = connection.execute(
-                    sa.select(sa.func.count(sa.distinct(history.c.leaid)))
-                    .select_from(history.join(districts, districts.c.leaid == history.c.leaid))
-                    .where(
-                        history.c.source == source.history_source,
-                        history.c.year.in_(years),
-                        districts.c.state_fips.in_(list(states)),
-                        has_value,
-                    )
+                    sa.select(sa.func.count(sa.distinct(history.c.leaid))).select_from(joined).where(in_scope)
                 ).scalar_one()
-            coverage.append(SourceCoverage(source.name, years, int(count), failed))
+                empty_rows = connection.execute(
+                    sa.select(units.c.year, units.c.state_fips)
+                    .where(
+                        units.c.source == source.name,
+                        units.c.year.in_(asked),
+                        units.c.state_fips.in_(list(states)),
+                        units.c.status == COMPLETE,
+                        units.c.rows_written == 0,
+                    )
+                    .order_by(units.c.year, units.c.state_fips)
+                ).all()
+                empty = [(year, BY_FIPS.get(fips, (fips,))[0]) for year, fips in empty_rows]
+            coverage.append(SourceCoverage(source.name, years, int(count), failed, empty))
     return coverage

@@ -41,6 +41,7 @@ def print_summary(report: BackfillReport) -> None:
         f"{report.count('skipped')} already complete; {report.rows_written:,} rows written "
         f"in {report.elapsed:.1f} s with {report.requests} requests."
     )
+    print_empty_units(report)
     failures = sorted(report.failures, key=lambda o: (o.source, o.year, o.state_fips))
     if failures:
         console.error_line(f"{len(failures)} unit(s) failed; nothing of them was written:")
@@ -52,6 +53,21 @@ def print_summary(report: BackfillReport) -> None:
                 "(`districtbench status` counts them per source and year)"
             )
         console.info("Run the same command again to retry them; completed units are kept.")
+
+
+def print_empty_units(report: BackfillReport) -> None:
+    """Say which requested state-years got no row at all (a state the API has no data of in
+    that year, or whose every record was dropped): complete, but nothing loaded."""
+    empty = sorted(report.empty_units, key=lambda o: (o.source, o.year, o.state_fips))
+    if not empty:
+        return
+    labels = [o.label + (" (every record dropped)" if o.rows_skipped else "") for o in empty]
+    shown = ", ".join(labels[:MAX_FAILURES_LISTED])
+    more = f" and {len(labels) - MAX_FAILURES_LISTED} more" if len(labels) > MAX_FAILURES_LISTED else ""
+    console.warn(
+        f"{len(empty)} unit(s) complete with 0 rows — nothing loaded for: {shown}{more}. "
+        "The API has no records of these state-years; `districtbench status` lists them."
+    )
 
 
 def _reasons(counter: Counter) -> str:

@@ -100,6 +100,12 @@ class BackfillReport:
         return [outcome for outcome in self.outcomes if outcome.status == FAILED]
 
     @property
+    def empty_units(self) -> list[UnitOutcome]:
+        """Units of this run that completed without writing a row (the API had no records of
+        that state-year, or every record was dropped)."""
+        return [outcome for outcome in self.outcomes if outcome.status == COMPLETE and not outcome.rows_written]
+
+    @property
     def ok(self) -> bool:
         return not self.failures and not self.interrupted
 

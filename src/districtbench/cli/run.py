@@ -34,6 +34,7 @@ def execute_run(
     level: str = "normal",
     refresh_catalog: bool = False,
     cache_catalog: bool = True,
+    compute_anyway: bool = False,
 ) -> int:
     """Run the pipeline with progress and summaries on stderr; returns the exit code."""
     import dataclasses
@@ -68,9 +69,10 @@ def execute_run(
             concurrency=concurrency,
             progress=make_progress(level),
             after_backfill=print_summary if level == "verbose" else None,
+            compute_anyway=compute_anyway,
             availability=availability,
         )
-    if level == "verbose":
+    if level == "verbose" and report.compute is not None:
         print_compute_summary(report.compute)
     from districtbench.reporting.show import example_district
 
@@ -101,7 +103,8 @@ def print_one_line(report: PipelineReport, database: str) -> None:
     compute = report.compute
     computed = (
         f"{len(compute.families)} families computed" if compute and compute.ok
-        else f"compute failed in {compute.failed_family or 'the commit'}" if compute else "nothing computed"
+        else f"compute failed in {compute.failed_family or 'the commit'}" if compute
+        else "not computed (units failed; --compute-anyway computes)" if report.compute_skipped else "nothing computed"
     )
     line = f"{'done' if not report.exit_code else 'finished with failures'}: {fetched}; {computed}; database {database}"
     (console.info_line if not report.exit_code else console.error_line_unwrapped)(line)
@@ -114,10 +117,15 @@ def print_run_summary(
     and the commands to run next, each on a line of its own that is never wrapped."""
     for line in report.migrated:
         console.note(line)
-    table = console.table("Run summary", "source", "years covered", "districts", "failed units", right=("districts", "failed units"))
+    table = console.table(
+        "Run summary", "source", "years with data", "districts", "failed units", "no rows for",
+        right=("districts", "failed units"),
+    )
     for row in report.coverage:
         failed = f"[red]{row.failed_units}[/red]" if row.failed_units else "0"
-        table.add_row(row.source, format_years(row.years) if row.years else "—", f"{row.districts:,}", failed)
+        table.add_row(
+            row.source, format_years(row.years) if row.years else "—", f"{row.districts:,}", failed, _empty(row.empty)
+        )
     console.err_console.print(table)
     backfill = report.backfill
     if backfill is not None:
@@ -134,6 +142,15 @@ def print_run_summary(
             console.info(f"  … and {len(failures) - MAX_FAILURES_LISTED} more (`districtbench status` counts them).")
     else:
         console.info("Failed: none.")
+    if report.compute_skipped:
+        console.error_line(
+            f"Not computed: {len(failures)} unit(s) failed, so the benchmarks were not recomputed from a "
+            "partly loaded history; the ones the last compute published are unchanged."
+        )
+        console.info(
+            "  Run the same command again to retry them (completed units are skipped; it computes once "
+            "every unit is complete), or add --compute-anyway to compute from what is loaded."
+        )
     compute = report.compute
     if compute is not None:
         if compute.ok:
@@ -181,10 +198,15 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
         verbose: bool = typer.Option(False, "--verbose", "-v", help=VERBOSE_HELP),
         refresh_catalog: bool = refresh_option(),
+        compute_anyway: bool = typer.Option(
+            False,
+            "--compute-anyway",
+            help="Compute even when some units failed (by default the last published benchmarks are kept until every unit is loaded).",
+        ),
     ) -> None:
         """The main job: migrate if needed, backfill every source for the years each has, then compute all.
 
-        Years come from the API's catalog (cached for a day); years a source lacks are skipped with a note. Ends with one summary. Exit 1 if any unit or family failed (run it again to resume).
+        Years come from the API's catalog (cached for a day); years a source lacks are skipped with a note. If a unit fails, nothing is computed (the benchmarks stay as the last compute left them) unless --compute-anyway. Ends with one summary. Exit 1 if any unit or family failed (run it again to resume).
 
         Example: districtbench run --years latest-2 --states CA,TX
         """
@@ -193,8 +215,20 @@ def register(app: typer.Typer) -> None:
         prefix = next_prefix(state)
         raise typer.Exit(
             execute_run(state, state.settings.api_url, years, states, concurrency=concurrency, level=level,
-                        command_prefix=prefix, refresh_catalog=refresh_catalog)
+                        command_prefix=prefix, refresh_catalog=refresh_catalog, compute_anyway=compute_anyway)
         )
+
+
+def _empty(empty: list[tuple[int, str]], years_shown: int = 2) -> str:
+    """"2018 CA, TX; 2019 CA": the requested state-years complete with 0 rows (the first
+    years; `status` lists them all)."""
+    by_year: dict[int, list[str]] = {}
+    for year, state in empty:
+        by_year.setdefault(year, []).append(state)
+    parts = [f"{year} {', '.join(states[:6])}{' …' if len(states) > 6 else ''}" for year, states in by_year.items()]
+    shown = parts[:years_shown]
+    rest = sum(len(states) for states in list(by_year.values())[years_shown:])
+    return "; ".join(shown) + (f"; +{rest} more" if rest else "") if shown else "—"
 
 
 def _rows_updated(outcome: FamilyOutcome) -> str:

@@ -13,6 +13,7 @@ from districtbench.errors import NotMigratedError
 from districtbench.reporting.status import (
     StatusReport,
     column_coverage,
+    figure_year_summary,
     last_compute_runs,
     source_year_statuses,
 )
@@ -46,6 +47,7 @@ def build_status(state) -> StatusReport:
             f"The database is at revision {current}; the latest is {head}.",
             hint="Run `districtbench migrate` to upgrade it.",
         )
+    columns = district_columns_written(state.families)
     with engine.connect() as connection:
         t = layout.of(connection)
         return StatusReport(
@@ -56,7 +58,8 @@ def build_status(state) -> StatusReport:
             districts=connection.execute(sa.select(sa.func.count()).select_from(t.districts)).scalar_one(),
             sources=source_year_statuses(connection, state.sources),
             compute=last_compute_runs(connection),
-            coverage=column_coverage(connection, district_columns_written(state.families)),
+            coverage=column_coverage(connection, columns),
+            as_of=figure_year_summary(connection, columns),
             column_names={f"{table}.{logical}": physical for table, logical, physical, _ in t.renamed()},
         )
 
@@ -88,16 +91,20 @@ def print_status(report: StatusReport) -> None:
     counts = ("year", "with data", "complete", "failed")
     sources = console.table(
         "Data per source and year (districts; units)",
-        "source", *counts, "last fetch", right=counts, whole=("source", "last fetch"), plain=True,
+        "source", *counts, "no rows for", "last fetch", right=counts, whole=("source", "last fetch"), plain=True,
     )
     for row in report.sources:
         failed = f"[red]{row.units_failed}[/red]" if row.units_failed else "0"
+        empty = f"[yellow]{', '.join(row.empty_states)}[/yellow]" if row.empty_states else ""
         sources.add_row(
             console.safe(row.source), str(row.year), f"{row.districts_with_data:,}", str(row.units_complete), failed,
-            _when(row.last_fetch),
+            empty, _when(row.last_fetch),
         )
     if report.sources:
         out.print(sources)
+        if any(row.empty_states for row in report.sources):
+            out.print("[dim]no rows for: states whose unit of that year completed without a single row "
+                      "(the API has no records of them).[/dim]")
     else:
         out.print("Data per source and year: no data yet — run `districtbench run` (or `backfill`).")
 
@@ -113,6 +120,16 @@ def print_status(report: StatusReport) -> None:
     if not report.compute:
         compute.add_row("—", "never run", "", "", "", "run `districtbench compute`")
     out.print(compute)
+
+    if report.as_of:
+        as_of = console.table(
+            "As-of year of each figure (number of states)", "figure", "year", "3-year trend from",
+            whole=("figure",), plain=True,
+        )
+        for row in report.as_of:
+            bases = ", ".join(f"{'none' if year is None else year} ({count})" for year, count in row.base_years.items())
+            as_of.add_row(row.figure, ", ".join(f"{year} ({count})" for year, count in row.years.items()), bases)
+        out.print(as_of)
 
     coverage = console.table(
         "Coverage of computed columns (districts with a value)", "column", "districts", "share",

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from districtbench.db import layout, tables
+from districtbench.db.states import BY_FIPS
 
 
 @dataclass
@@ -20,6 +21,7 @@ class SourceYearStatus:
     units_complete: int
     units_failed: int
     last_fetch: datetime | None
+    empty_states: list[str] = field(default_factory=list)  # units complete with 0 rows (state abbreviations)
 
 
 @dataclass
@@ -30,6 +32,16 @@ class FamilyRun:
     records_failed: int
     completed_at: datetime | None
     error_message: str | None
+
+
+@dataclass
+class FigureYears:
+    """Where a figure's as-of years stand across the states: year -> number of states, and
+    for a trend the base years (None: states with no base year in the window)."""
+
+    figure: str
+    years: dict[int, int]
+    base_years: dict[int | None, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -44,6 +56,7 @@ class StatusReport:
     coverage: dict[str, int] = field(default_factory=dict)
     # "table.logical": the app's column, where the database's name is not the plan's
     column_names: dict[str, str] = field(default_factory=dict)
+    as_of: list[FigureYears] = field(default_factory=list)
 
     def to_json(self) -> dict:
         def encode(value):
@@ -68,6 +81,14 @@ def source_year_statuses(connection: Connection, sources: Iterable) -> list[Sour
         ).group_by(units.c.source, units.c.year)
     ).all()
     by_key = {(name, year): (done, failed, last) for name, year, done, failed, last in unit_rows}
+    empty: dict[tuple[str, int], list[str]] = {}
+    empty_rows = connection.execute(
+        sa.select(units.c.source, units.c.year, units.c.state_fips)
+        .where(units.c.status == "complete", units.c.rows_written == 0)
+        .order_by(units.c.source, units.c.year, units.c.state_fips)
+    ).all()
+    for name, year, fips in empty_rows:
+        empty.setdefault((name, year), []).append(BY_FIPS.get(fips, (fips,))[0])
 
     results: list[SourceYearStatus] = []
     for source in sources:
@@ -83,7 +104,10 @@ def source_year_statuses(connection: Connection, sources: Iterable) -> list[Sour
         for year in years:
             done, failed, last = by_key.get((source.name, year), (0, 0, None))
             results.append(
-                SourceYearStatus(source.name, year, counts.get(year, 0), int(done or 0), int(failed or 0), last)
+                SourceYearStatus(
+                    source.name, year, counts.get(year, 0), int(done or 0), int(failed or 0), last,
+                    empty.get((source.name, year), []),
+                )
             )
     return results
 
@@ -121,3 +145,24 @@ def column_coverage(connection: Connection, columns: Iterable[str]) -> dict[str,
         return {}
     row = connection.execute(sa.select(*(sa.func.count(districts.c[name]) for name in columns))).one()
     return dict(zip(columns, (int(value) for value in row)))
+
+
+def figure_year_summary(connection: Connection, figures: Iterable[str]) -> list[FigureYears]:
+    """The as-of year (and trend base year) of each figure, counted over the states, in the
+    order of `figures` (read through reporting.provenance, as `show` and `export` do)."""
+    from districtbench.reporting.provenance import figure_years
+
+    by_state = figure_years(connection)
+    summary = []
+    for figure in figures:
+        entries = [years[figure] for years in by_state.values() if figure in years]
+        if not entries:
+            continue
+        row = FigureYears(figure, {})
+        for entry in sorted(entries, key=lambda e: -e.year):
+            row.years[entry.year] = row.years.get(entry.year, 0) + 1
+        if figure.endswith("_trend_3yr"):
+            for entry in sorted(entries, key=lambda e: -(e.base_year or 0)):
+                row.base_years[entry.base_year] = row.base_years.get(entry.base_year, 0) + 1
+        summary.append(row)
+    return summary
