@@ -186,10 +186,13 @@ class NulDirectory:
 
 @pytest.mark.parametrize("db_kind", ["postgresql"])
 def test_run_with_a_nul_from_a_source_fails_that_unit_and_still_computes(empty_db_url, fake_api):
+    """The NUL fails its unit, not the run. Since issue 13.5 `run` does not compute after a
+    failed unit unless asked: `--compute-anyway` shows that compute is reached."""
     ex.warm_dataset()
     fake_api.page_size = 1000
     plugins = tuple(name for name in DEFAULT_PLUGINS if name != "districtbench.sources.directory")
-    args = ["--database-url", empty_db_url, "--api-url", fake_api.url, "run", "--years", "2018", "--states", "AK,AR"]
+    args = ["--database-url", empty_db_url, "--api-url", fake_api.url, "run", "--years", "2018", "--states", "AK,AR",
+            "--compute-anyway"]
     env = {"DISTRICTBENCH_BACKOFF_BASE": "0.01"}
     for attempt in ("first", "rerun"):
         pm = build_plugin_manager(default_plugins=plugins, load_entry_points=False, extra_plugins=[NulDirectory()])
