@@ -165,7 +165,7 @@ def test_database_at_an_older_revision_says_a_migration_is_pending(db_url, args)
     migrations.downgrade(engine, "0001_base")
     engine.dispose()
     result = ex.cli(db_url, *args)
-    assert_usage_error(result, "0001_base", "0004_figure_years", "districtbench migrate")
+    assert_usage_error(result, "0001_base", "0005_history_extras", "districtbench migrate")
 
 
 def test_show_on_an_empty_database_says_there_is_no_data_yet(db_url):

@@ -18,11 +18,11 @@ from districtbench.errors import ConfigurationError, NotMigratedError
 
 APP_TABLES = ("states", "districts", "district_data_history", "data_refresh_logs")
 OWN_TABLES = ("districtbench_fetch_units", "districtbench_created_objects", "districtbench_column_map",
-              "districtbench_figure_years")
+              "districtbench_figure_years", "districtbench_history_extras")
 FIVE_TABLES = APP_TABLES + ("districtbench_fetch_units",)
 ALL_TABLES = APP_TABLES + OWN_TABLES
 OWN_SCHEMA = "districtbench"
-HEAD = "0004_figure_years"
+HEAD = "0005_history_extras"
 
 
 def schema_of(kind: str, table: str) -> str | None:
@@ -141,6 +141,22 @@ BASE_COLUMNS = {
         year INTEGER NOT NULL
         base_year INTEGER
     """,
+    "districtbench_history_extras": """
+        leaid VARCHAR(7) NOT NULL
+        year INTEGER NOT NULL
+        source VARCHAR(30) NOT NULL
+        cohort INTEGER
+        math_takers INTEGER
+        read_takers INTEGER
+        absent_students INTEGER
+        crdc_enrollment INTEGER
+        current_spending NUMERIC(15,2)
+        pupils INTEGER
+        children INTEGER
+        poor_children INTEGER
+        lowest_grade INTEGER
+        highest_grade INTEGER
+    """,
 }
 
 _KEYS = ("absenteeism graduation student_teacher_ratio swd_pct ell_pct math_proficiency "
@@ -170,6 +186,7 @@ PRIMARY_KEYS = {
     "districtbench_created_objects": ("districtbench_created_objects_pkey", ["id"]),
     "districtbench_column_map": ("districtbench_column_map_pkey", ["table_name", "logical_name"]),
     "districtbench_figure_years": ("districtbench_figure_years_pkey", ["state_fips", "figure"]),
+    "districtbench_history_extras": ("districtbench_history_extras_pkey", ["leaid", "year", "source"]),
 }
 INDEXES = {
     "districts": {"districts_state_fips_idx": ["state_fips"], "districts_state_abbrev_idx": ["state_abbrev"]},
@@ -382,8 +399,20 @@ def test_upgrade_downgrade_upgrade(fresh_engine, db_kind):
     assert len(_state_rows(fresh_engine)) == NUMBER_OF_STATE_ROWS
 
 
-def test_downgrade_figure_years_drops_only_its_table(fresh_engine, db_kind):
+def test_downgrade_history_extras_drops_only_its_table(fresh_engine, db_kind):
     migrations.upgrade(fresh_engine)
+    kept = FIVE_TABLES + ("districtbench_created_objects", "districtbench_column_map", "districtbench_figure_years")
+    before = describe_schema(fresh_engine, kept)
+    report = migrations.downgrade(fresh_engine, "-1")
+    assert migrations.current_revision(fresh_engine) == "0004_figure_years"
+    assert report.dropped_tables == ["districtbench_history_extras"] and report.dropped_columns == []
+    assert describe_schema(fresh_engine, kept) == before
+    migrations.upgrade(fresh_engine)
+    assert migrations.is_current(fresh_engine)
+
+
+def test_downgrade_figure_years_drops_only_its_table(fresh_engine, db_kind):
+    migrations.upgrade(fresh_engine, "0004_figure_years")
     kept = FIVE_TABLES + ("districtbench_created_objects", "districtbench_column_map")
     before = describe_schema(fresh_engine, kept)
     report = migrations.downgrade(fresh_engine, "-1")
@@ -486,7 +515,7 @@ def test_the_quick_check_reads_the_revision_alembic_reads(fresh_engine):
         return quick, migrations.current_revision(fresh_engine)
 
     assert both() == ([], None) and not revision.at_head(fresh_engine)
-    for step in ("0001_base", "0002_benchmarks", "0003_own_schema"):
+    for step in ("0001_base", "0002_benchmarks", "0003_own_schema", "0004_figure_years"):
         migrations.upgrade(fresh_engine, step)
         assert both() == ([step], step) and not revision.at_head(fresh_engine)
     migrations.upgrade(fresh_engine)

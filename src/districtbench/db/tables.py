@@ -259,7 +259,32 @@ figure_years = sa.Table(
     sa.Column("base_year", sa.Integer),
     schema=OWN_SCHEMA,
 )
-OWN_TABLES = (fetch_units.name, created_objects.name, column_map.name, figure_years.name)
+# What districtbench keeps of a `district_data_history` row beside the app's table: the
+# denominators state averages are pooled over (issue 13.2) and the grades a directory year
+# says the district offers. One row per history row, same key (leaid, year, source), written
+# by the backfill in the same transaction as the history row; a history row written before
+# revision 0005 has none. NULL: the API had no such count (or none that fits).
+history_extras = sa.Table(
+    "districtbench_history_extras",
+    metadata,
+    sa.Column("leaid", sa.String(7), primary_key=True),
+    sa.Column("year", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("source", sa.String(30), primary_key=True),
+    sa.Column("cohort", sa.Integer),  # edfacts_grad: students in the adjusted cohort
+    sa.Column("math_takers", sa.Integer),  # edfacts_assess: valid mathematics tests
+    sa.Column("read_takers", sa.Integer),  # edfacts_assess: valid reading tests
+    sa.Column("absent_students", sa.Integer),  # crdc_absenteeism: Σ absent of the schools counted
+    sa.Column("crdc_enrollment", sa.Integer),  # crdc_absenteeism: Σ CRDC enrollment of those schools
+    sa.Column("current_spending", Decimal(15, 2)),  # ccd_finance: current el.-sec. expenditure
+    sa.Column("pupils", sa.Integer),  # ccd_finance: fall membership the district is responsible for
+    sa.Column("children", sa.Integer),  # saipe: children 5-17
+    sa.Column("poor_children", sa.Integer),  # saipe: children 5-17 in poverty
+    sa.Column("lowest_grade", sa.Integer),  # ccd_directory: -1 PK, 0 K, 1 … 12, 13 adult education
+    sa.Column("highest_grade", sa.Integer),
+    schema=OWN_SCHEMA,
+)
+EXTRA_COLUMNS = tuple(c.name for c in history_extras.c if c.name not in ("leaid", "year", "source"))
+OWN_TABLES = (fetch_units.name, created_objects.name, column_map.name, figure_years.name, history_extras.name)
 
 # Keys and indexes of the app's tables, named as revision 0001 (and NAMING_CONVENTION) name
 # them: created with a table districtbench creates, only suggested on an app's table.
