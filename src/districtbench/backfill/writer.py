@@ -1,7 +1,9 @@
 """The database side of a backfill: one transaction per unit, resume state.
 
 A completed unit commits, in ONE transaction: its roster upsert (directory sources), its
-history upsert, and its `districtbench_fetch_units` row. A failed unit commits only its
+history upsert, the rows it keeps beside them in `districtbench_history_extras` (the
+denominators of pooled averages, the grades; sources with `extras`), and its
+`districtbench_fetch_units` row. A failed unit commits only its
 `districtbench_fetch_units` row (status `failed`, the reason). So a process killed at any
 moment leaves each unit either fully written and marked complete, or not marked complete.
 
@@ -74,6 +76,9 @@ def write_units(connection: sa.Connection, items: list[tuple[Unit, UnitRows]], n
     for indexes in _history_groups(items, kept):
         units = [items[i][0] for i in indexes]
         upsert_history(connection, units, [kept[i] for i in indexes], now, t)
+    for (unit, rows), group in zip(items, kept):
+        if unit.source.extras:
+            upsert_extras(connection, unit, group, rows.extras)
     mark_units(
         connection,
         [(unit, COMPLETE, len(rows), sum(counter.values()), None) for (unit, _), rows, counter in zip(items, kept, skipped)],
@@ -139,6 +144,31 @@ def upsert_history(connection: sa.Connection, units: list[Unit], groups: list[li
         t.stamps("district_data_history", now, insert=False)
     )
     upsert_columns(connection, t.district_data_history, columns, conflict=("leaid", "year", "source"), update=update)
+
+
+def upsert_extras(connection: sa.Connection, unit: Unit, history: list[dict[str, Any]],
+                  extras: list[dict[str, Any]]) -> None:
+    """The unit's `districtbench_history_extras` rows: one per history row written (`history`),
+    keyed like it, with the source's `extras` columns (NULL where the source gave none) — in
+    the same transaction as the history rows, so each unit's values and their denominators
+    are written (and resumed) together. A re-run overwrites them."""
+    if not history:
+        return
+    names = unit.source.extras
+    by_leaid = {row["leaid"]: row for row in extras} if extras else {}
+    if len(extras) == len(history) and all(a["leaid"] == b["leaid"] for a, b in zip(extras, history)):
+        matched = extras  # the usual case: the source's rows, in the same order
+    else:
+        matched = [by_leaid.get(record["leaid"], {}) for record in history]
+    size = len(history)
+    columns: dict[str, list[Any]] = {
+        "leaid": [record["leaid"] for record in history],
+        "year": [unit.year] * size,
+        "source": [unit.source.history_source] * size,
+    }
+    for name in names:
+        columns[name] = [row.get(name) for row in matched]
+    upsert_columns(connection, tables.history_extras, columns, conflict=("leaid", "year", "source"), update=names)
 
 
 def upsert_roster(connection: sa.Connection, records: list[dict[str, Any]], unit: Unit, now: datetime,

@@ -18,12 +18,14 @@ from districtbench.plugins.hookspecs import hookimpl
 from districtbench.sources.base import Source, UnitRows
 from districtbench.sources.request import Endpoint
 from districtbench.sources.values import (
+    INT_MAX,
     NO_FIPS,
     NO_LEAID,
     NOT_SUBGROUP_TOTAL,
     DropRow,
     Row,
     district_leaid,
+    fit,
     group_unique,
     is_subgroup_total,
     percent_value,
@@ -117,6 +119,13 @@ def _total_rows(records: Iterable[Row], field: str, skipped: Counter | None):
         yield identifier, record
 
 
+def _sum(total: int | Decimal, column: str, nulled: Counter) -> int | None:
+    """A district's sum of school counts for an INTEGER extras column (None if it does not fit)."""
+    if type(total) is int and 0 <= total <= INT_MAX:
+        return total
+    return fit(column, Decimal(total), nulled)
+
+
 class AbsenteeismSource(Source):
     def parse_unit(
         self, listings: Mapping[str, list[dict[str, Any]]], year: int, state_fips: str
@@ -162,6 +171,10 @@ class AbsenteeismSource(Source):
                 out.skipped[drop.reason] += 1
                 continue
             out.history.append({"leaid": leaid, COLUMN: value})
+            # the sums the rate is made of (NULL with the rate): pooled averages add them up
+            fits = value is not None
+            out.extras.append({"leaid": leaid, "absent_students": _sum(absent, "absent_students", out.nulled) if fits else None,
+                               "crdc_enrollment": _sum(pupils, "crdc_enrollment", out.nulled) if fits else None})
         return out
 
 
@@ -171,6 +184,7 @@ SOURCE = AbsenteeismSource(
     endpoints=(ABSENT_ENDPOINT, ENROLLED_ENDPOINT),
     years=YEARS,
     columns=(COLUMN,),
+    extras=("absent_students", "crdc_enrollment"),
     description="CRDC: percent of students chronically absent (school counts summed per district)",
 )
 

@@ -11,7 +11,7 @@ from typing import Any
 from districtbench.plugins.hookspecs import hookimpl
 from districtbench.sources.district import DistrictSource
 from districtbench.sources.request import Endpoint
-from districtbench.sources.values import Row, percent
+from districtbench.sources.values import Row, measure, percent
 
 # The listing's name; the catalog's endpoint is `…/assessments/{year}/{grade_edfacts}/`.
 ASSESSMENTS = "school-districts/edfacts/assessments/{year}/grade-99/"
@@ -31,20 +31,26 @@ SUBGROUPS = (
     "military_connected",
 )
 FIELDS = (("math_proficiency", "math_test_pct_prof_midpt"), ("read_proficiency", "read_test_pct_prof_midpt"))
+# The numbers of valid tests: the weights of pooled proficiency averages (not required: a
+# listing without them still gives the percentages, and the averages fall back).
+TAKERS = (("math_takers", "math_test_num_valid"), ("read_takers", "read_test_num_valid"))
 REQUIRED = ("leaid", "fips", "race") + tuple(field for _, field in FIELDS)
 # `grade-99` (all grades) without a /race/ or /sex/ segment is one row per district: no
 # filters needed. The numbers of valid tests are the weights of pooled proficiency averages.
 ENDPOINT = Endpoint(
     "school-districts/edfacts/assessments/{year}/{grade_edfacts}/",
     segments={"grade_edfacts": "grade-99"},
-    fields=("leaid", "fips", *SUBGROUPS[1:], *(field for _, field in FIELDS), "math_test_num_valid", "read_test_num_valid"),
+    fields=("leaid", "fips", *SUBGROUPS[1:], *(field for _, field in FIELDS), *(field for _, field in TAKERS)),
     required=REQUIRED,
 )
 
 
 class AssessmentSource(DistrictSource):
     def parse_row(self, record: Row, nulled: Counter, context: Any) -> dict[str, Any]:
-        return {column: percent(record.get(field), column, nulled) for column, field in FIELDS}
+        values = {column: percent(record.get(field), column, nulled) for column, field in FIELDS}
+        for column, field in TAKERS:
+            values[column] = measure(record.get(field), column, nulled)
+        return values
 
 
 SOURCE = AssessmentSource(
@@ -53,6 +59,7 @@ SOURCE = AssessmentSource(
     endpoints=(ENDPOINT,),
     years=YEARS,
     columns=tuple(column for column, _ in FIELDS),
+    extras=tuple(column for column, _ in TAKERS),
     description="EDFacts assessments: percent proficient in math and reading (range midpoint)",
     subgroup_columns=SUBGROUPS,
 )

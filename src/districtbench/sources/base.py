@@ -86,10 +86,14 @@ class UnitRows:
         `control characters removed: name`, `cut to 255 characters: name`, …). The row
         itself is kept. The usual missing codes (-1, -2, -3, null) are not counted: they are
         ordinary missing data.
+    extras: for sources with `extras`, one dict per history row (same `leaid`s, same order):
+        `leaid` plus the `extras` columns — what districtbench keeps beside the history row in
+        its own `districtbench_history_extras` (the denominators of pooled averages, grades).
     """
 
     history: list[dict[str, Any]] = field(default_factory=list)
     roster: list[dict[str, Any]] = field(default_factory=list)
+    extras: list[dict[str, Any]] = field(default_factory=list)
     skipped: Counter = field(default_factory=Counter)
     nulled: Counter = field(default_factory=Counter)
 
@@ -108,6 +112,8 @@ class Source:
         when it can read them (the years ALL its endpoints have).
     columns: the `district_data_history` columns it writes (and nothing else).
     provides_roster: True for directory-based sources (they upsert `districts`).
+    extras: the `districtbench_history_extras` columns it writes beside its history rows
+        (`UnitRows.extras`); none by default.
     required_fields: the earlier form of `Endpoint.required` (endpoint template → fields),
         still accepted for endpoints given as plain templates; it is folded into them.
     """
@@ -120,6 +126,7 @@ class Source:
     required_fields: Mapping[str, tuple[str, ...]] | None = None
     description: str = ""
     provides_roster: bool = False
+    extras: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         legacy = self.required_fields or {}

@@ -35,7 +35,8 @@ class DistrictSource(Source):
         return None
 
     def parse_row(self, record: Row, nulled: Counter, context: Any) -> dict[str, Any]:
-        """History values of one district (the `columns`); raise DropRow to drop it."""
+        """History values of one district (the `columns`, and the `extras` if any); raise
+        DropRow to drop it."""
         return {column: measure(record.get(field), column, nulled) for column, field in self.measures}
 
     def parse_unit(
@@ -53,6 +54,7 @@ class DistrictSource(Source):
         out.skipped.update(dropped)
         context = self.batch_context(records)
         columns = self.columns
+        extras, extra_rows = self.extras, out.extras
         provides_roster = self.provides_roster
         parse_row = self.parse_row
         history, roster_rows = out.history, out.roster
@@ -87,6 +89,11 @@ class DistrictSource(Source):
             for column in columns:
                 row[column] = values[column]
             history.append(row)
+            if extras:
+                extra = {"leaid": leaid}
+                for column in extras:
+                    extra[column] = values[column]
+                extra_rows.append(extra)
             if provides_roster:
                 roster_rows.append(roster)
         return out

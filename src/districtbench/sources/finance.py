@@ -39,6 +39,9 @@ class FinanceSource(DistrictSource):
         if per_pupil is None and spending and pupils == 0:
             nulled["zero denominator: expenditure_pp"] += 1
         values["expenditure_pp"] = fit("expenditure_pp", per_pupil, nulled)
+        # the two parts of the per-pupil figure: pooled averages add them up
+        values["current_spending"] = fit("current_spending", spending, nulled)
+        values["pupils"] = fit("pupils", pupils, nulled)
         return values
 
 
@@ -50,6 +53,7 @@ SOURCE = FinanceSource(
     endpoints=(Endpoint(FINANCE, fields=REQUIRED, required=REQUIRED),),
     years=YEARS,
     columns=tuple(column for column, _ in AMOUNTS) + ("expenditure_pp",),
+    extras=("current_spending", "pupils"),
     description="CCD finance: revenue by source, expenditure, current spending per pupil",
     measures=AMOUNTS,
 )

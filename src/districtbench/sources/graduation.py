@@ -11,7 +11,7 @@ from typing import Any
 from districtbench.plugins.hookspecs import hookimpl
 from districtbench.sources.district import DistrictSource
 from districtbench.sources.request import Endpoint
-from districtbench.sources.values import Row, percent
+from districtbench.sources.values import Row, measure, percent
 
 GRAD_RATES = "school-districts/edfacts/grad-rates/{year}/"
 YEARS = tuple(range(2010, 2020))
@@ -24,7 +24,10 @@ FIELDS = ("leaid", "fips", *SUBGROUPS, "cohort_num", "grad_rate_midpt")
 
 class GraduationSource(DistrictSource):
     def parse_row(self, record: Row, nulled: Counter, context: Any) -> dict[str, Any]:
-        return {"graduation_rate": percent(record.get("grad_rate_midpt"), "graduation_rate", nulled)}
+        return {
+            "graduation_rate": percent(record.get("grad_rate_midpt"), "graduation_rate", nulled),
+            "cohort": measure(record.get("cohort_num"), "cohort", nulled),
+        }
 
 
 SOURCE = GraduationSource(
@@ -34,6 +37,7 @@ SOURCE = GraduationSource(
                         required=("leaid", "fips", "race", "grad_rate_midpt")),),
     years=YEARS,
     columns=("graduation_rate",),
+    extras=("cohort",),
     description="EDFacts four-year adjusted cohort graduation rate (range midpoint)",
     subgroup_columns=SUBGROUPS,
 )

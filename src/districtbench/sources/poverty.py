@@ -15,7 +15,7 @@ from typing import Any, Mapping
 from districtbench.plugins.hookspecs import hookimpl
 from districtbench.sources.district import DistrictSource
 from districtbench.sources.request import Endpoint
-from districtbench.sources.values import MISSING_CODES, Row, percent_value, raw_number, ratio, to_number
+from districtbench.sources.values import MISSING_CODES, Row, fit, percent_value, raw_number, ratio, to_number
 
 SAIPE = "school-districts/saipe/{year}/"
 YEARS = (1995, 1997, *range(1999, 2025))
@@ -46,7 +46,11 @@ class PovertySource(DistrictSource):
             value = _pct(record, nulled)
             if value is not None and is_share:
                 value *= 100
-        return {"poverty_pct": percent_value(value, "poverty_pct", nulled)}
+        return {
+            "poverty_pct": percent_value(value, "poverty_pct", nulled),
+            "children": fit("children", children, nulled),
+            "poor_children": fit("poor_children", poor, nulled),
+        }
 
 
 SOURCE = PovertySource(
@@ -56,6 +60,7 @@ SOURCE = PovertySource(
     endpoints=(Endpoint(SAIPE, fields=("leaid", "fips", CHILDREN, POOR, PCT), required=("leaid", "fips", CHILDREN, POOR)),),
     years=YEARS,
     columns=("poverty_pct",),
+    extras=("children", "poor_children"),
     description="SAIPE: percent of children 5–17 in poverty",
 )
 

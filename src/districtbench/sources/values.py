@@ -237,7 +237,7 @@ def to_number(value: Any, label: str, nulled: Counter) -> Decimal | None:
 
 
 def _column_type(column: str) -> sa.types.TypeEngine:
-    for table in (tables.district_data_history, tables.districts):
+    for table in (tables.district_data_history, tables.districts, tables.history_extras):
         if column in table.c:
             return table.c[column].type
     raise KeyError(f"unknown column {column!r}")
@@ -323,3 +323,20 @@ def ratio(numerator: Decimal | int | None, denominator: Decimal | int | None, sc
     if numerator is None or denominator is None or denominator <= 0:
         return None
     return Decimal(scale) * Decimal(numerator) / Decimal(denominator)
+
+
+# CCD `grade_offered_ccd` codes: -1 Pre-K, 0 kindergarten, 1 … 13, 14 adult education,
+# 15 ungraded; -2 (not applicable), -3 (suppressed) and anything else: no grade.
+GRADE_CODES = range(-1, 16)
+
+
+def grade(value: Any) -> int | None:
+    """A `lowest_grade_offered` / `highest_grade_offered` code, or None. Here -1 is a grade
+    (Pre-K), not the missing code it is for counts."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value.strip())
+    return value if type(value) is int and value in GRADE_CODES else None
