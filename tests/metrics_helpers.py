@@ -22,6 +22,7 @@ from districtbench.plugins.host import build_plugin_manager, collect_metric_fami
 
 CREATED = datetime(2024, 1, 1, 0, 0, 0)
 HISTORY_COLUMNS = [c.name for c in tables.district_data_history.c if c.name != "id"]
+EXTRAS_COLUMNS = [c.name for c in tables.history_extras.c]
 
 
 def registry(extra_plugins: Iterable[object] = ()):
@@ -52,6 +53,17 @@ def history(leaid: str, year: int, source: str, **values) -> dict:
     return row
 
 
+def extras(leaid: str, year: int, source: str, **values) -> dict:
+    """A districtbench_history_extras row (the denominators beside a history row)."""
+    row = dict.fromkeys(EXTRAS_COLUMNS)
+    row.update(leaid=leaid, year=year, source=source)
+    for key, value in values.items():
+        if key not in row:
+            raise KeyError(key)
+        row[key] = Decimal(value) if isinstance(value, str) else value
+    return row
+
+
 def directory(leaid: str, year: int, enrollment=None, teachers=None, spec_ed=None, ell=None, staff=None) -> dict:
     return history(
         leaid, year, "ccd_directory", enrollment=enrollment, teachers_fte=_dec(teachers),
@@ -63,8 +75,10 @@ def _dec(value):
     return Decimal(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else value
 
 
-def insert(engine, districts: list[dict] = (), rows: list[dict] = ()) -> None:
+def insert(engine, districts: list[dict] = (), rows: list[dict] = (), extra_rows: list[dict] = ()) -> None:
     with engine.begin() as connection:
+        if extra_rows:
+            connection.execute(tables.history_extras.insert(), list(extra_rows))
         if districts:
             keys = sorted({key for row in districts for key in row})
             connection.execute(tables.districts.insert(), [{k: row.get(k) for k in keys} for row in districts])
@@ -155,15 +169,27 @@ TRENDS = [  # column, source, kind, history columns the value needs
     ("expenditure_pp_trend_3yr", "ccd_finance", "pct", ("expenditure_pp",)),
 ]
 METRIC_ROWS = [  # key, district column, average column, how the average is made
-    ("absenteeism", "chronic_absenteeism_rate", "avg_chronic_absenteeism_rate", "weighted"),
-    ("graduation", "graduation_rate_total", "avg_graduation_rate", "weighted"),
+    ("absenteeism", "chronic_absenteeism_rate", "avg_chronic_absenteeism_rate", "own"),
+    ("graduation", "graduation_rate_total", "avg_graduation_rate", "own"),
     ("student_teacher_ratio", "student_teacher_ratio", "avg_student_teacher_ratio", ("enrollment", "teachers_fte", 1)),
     ("swd_pct", "swd_pct", "avg_swd_pct", ("spec_ed_students", "enrollment", 100)),
     ("ell_pct", "ell_pct", "avg_ell_pct", ("ell_students", "enrollment", 100)),
-    ("math_proficiency", "math_proficiency_pct", "avg_math_proficiency", "weighted"),
-    ("read_proficiency", "read_proficiency_pct", "avg_read_proficiency", "weighted"),
-    ("expenditure_pp", "expenditure_per_pupil", "avg_expenditure_per_pupil", "weighted"),
+    ("math_proficiency", "math_proficiency_pct", "avg_math_proficiency", "own"),
+    ("read_proficiency", "read_proficiency_pct", "avg_read_proficiency", "own"),
+    ("expenditure_pp", "expenditure_per_pupil", "avg_expenditure_per_pupil", "own"),
 ]
+# Issue 13.2: each rate pooled over its own denominator, from the extras row of the value's own
+# history row: district column -> (numerator extras column or None for value × weight, weight
+# extras column, factor). A group where a district has a value but no extras row at all is
+# averaged the old way instead: Σ value · enrollment / Σ enrollment (enrollment > 0).
+OWN_DENOMINATORS = {
+    "chronic_absenteeism_rate": ("absent_students", "crdc_enrollment", 100),
+    "graduation_rate_total": (None, "cohort", 1),
+    "math_proficiency_pct": (None, "math_takers", 1),
+    "read_proficiency_pct": (None, "read_takers", 1),
+    "expenditure_per_pupil": ("current_spending", "pupils", 1),
+    "children_poverty_percent": ("poor_children", "children", 100),
+}
 MAX_5_2, MAX_8_2, MAX_12_2, MAX_INT = Decimal("999.99"), Decimal("999999.99"), Decimal("9999999999.99"), 2**31 - 1
 STATE_LIMITS = {
     "avg_chronic_absenteeism_rate": MAX_5_2, "avg_graduation_rate": MAX_5_2, "avg_student_teacher_ratio": MAX_8_2,
@@ -253,11 +279,35 @@ class Years:
         return max(years) if years else None
 
 
-def reference(districts: list[dict], rows: list[dict]):
+def own_average(members: list[dict], column: str) -> tuple[Fraction | None, bool]:
+    """(the group's average of `column`, whether it fell back to enrollment weighting) over
+    `members` (expected district values, each with `_extras`: column -> the extras row of the
+    value's history row, or None)."""
+    numerator, weight, factor = OWN_DENOMINATORS[column]
+    with_value = [m for m in members if m[column] is not None]
+    if any(m["_extras"][column] is None for m in with_value):
+        w = [(F(m[column]), m["enrollment"]) for m in with_value if m["enrollment"] is not None and m["enrollment"] > 0]
+        return (sum(v * n for v, n in w) / sum(n for _, n in w) if w else None), bool(w)
+    top = bottom = Fraction(0)
+    counted = False
+    for m in with_value:
+        x = m["_extras"][column]
+        if x[weight] is None or x[weight] <= 0 or (numerator is not None and x[numerator] is None):
+            continue
+        counted = True
+        top += F(m[column]) * F(x[weight]) if numerator is None else factor * F(x[numerator])
+        bottom += F(x[weight])
+    return (top / bottom if counted else None), False
+
+
+def reference(districts: list[dict], rows: list[dict], extra_rows: list[dict] = ()):
     """(expected districts columns, expected states columns, NULLed counts per column,
-    districts without a trend for want of a base year in the window, per trend column)."""
+    districts without a trend for want of a base year in the window, per trend column,
+    groups (states, US) averaged by enrollment for want of denominators, per average column)."""
     state_of = {d["leaid"]: d["state_fips"] for d in districts}
     by_key = {(r["leaid"], r["source"], r["year"]): r for r in rows}
+    extras_of = {(x["leaid"], x["source"], x["year"]): x for x in extra_rows}
+    extras_by_leaid: dict[str, dict] = {d["leaid"]: {} for d in districts}
     years = Years(state_of, rows)
     nulled: Counter = Counter()
     no_base: Counter = Counter()
@@ -272,6 +322,8 @@ def reference(districts: list[dict], rows: list[dict]):
         for column, (source, hist) in VALUES.items():
             row = row_of(source, (hist,), years.latest(st, source, (hist,)))
             e[column] = row[hist] if row else None
+            if column in OWN_DENOMINATORS:  # the denominators beside the value's own row
+                extras_by_leaid[leaid][column] = extras_of.get((leaid, source, row["year"])) if row else None
         for column, value_column in YEAR_OF.items():
             source, hist = VALUES[value_column]
             row = row_of(source, (hist,), years.latest(st, source, (hist,)))
@@ -326,17 +378,20 @@ def reference(districts: list[dict], rows: list[dict]):
         if d["state_fips"] in FIFTY_AND_DC:
             groups["00"].append(d["leaid"])
     states = {}
+    fell_back: Counter = Counter()
     for fips, leaids in groups.items():
-        members = [out[leaid] for leaid in leaids]
+        members = [out[leaid] | {"_extras": extras_by_leaid[leaid]} for leaid in leaids]
         q = [m for m in members if m["enrollment"] is not None and m["enrollment"] > 0]
         s = {"total_districts": len(members), "total_enrollment": sum(m["enrollment"] for m in q) if q else None}
         s["avg_enrollment"] = half_up(F(s["total_enrollment"]) / len(q), 0) if q else None
-        pov = [m["children_poverty_percent"] for m in q if m["children_poverty_percent"] is not None]
-        s["avg_poverty_rate"] = half_up(sum(map(F, pov)) / len(pov)) if pov else None
+        value, fallback = own_average(members, "children_poverty_percent")
+        s["avg_poverty_rate"] = half_up(value)
+        fell_back["avg_poverty_rate"] += fallback
         for _key, column, avg_column, how in METRIC_ROWS:
-            if how == "weighted":
-                w = [(F(m[column]), m["enrollment"]) for m in q if m[column] is not None]
-                value = half_up(sum(v * n for v, n in w) / sum(n for _, n in w)) if w else None
+            if how == "own":
+                value, fallback = own_average(members, column)
+                value = half_up(value)
+                fell_back[avg_column] += fallback
             else:  # pooled over the districts whose ratio is stored, from the ratio's own row
                 factor = how[2]
                 w = [parts[leaid][column] for leaid in leaids if column in parts[leaid]]
@@ -366,4 +421,4 @@ def reference(districts: list[dict], rows: list[dict]):
             for d in districts:
                 if d["state_fips"] == fips:
                     out[d["leaid"]][f"{key}_quartile_state"] = flags.get(d["leaid"])
-    return out, states, nulled, no_base
+    return out, states, nulled, no_base, fell_back

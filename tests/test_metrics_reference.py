@@ -1,4 +1,5 @@
-"""`compute all` on seeded random datasets full of edge cases, checked column by column
+"""`compute all` on seeded random datasets full of edge cases (denominators of pooled averages
+missing in some states), checked column by column
 against the plain-Python reference (tests/metrics_helpers.reference), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
@@ -9,7 +10,18 @@ from decimal import Decimal
 
 import pytest
 
-from tests.metrics_helpers import district, history, insert, mismatches, read_districts, read_states, reference, run
+from tests.metrics_helpers import (
+    district,
+    extras,
+    history,
+    insert,
+    mismatches,
+    read_districts,
+    read_states,
+    reference,
+    run,
+)
+from tests.metrics_helpers import METRIC_ROWS
 
 STATES = {"06": 17, "48": 9, "72": 6, "11": 1, "02": 3}  # CA, TX, PR (territory), DC (one district), AK (< 4)
 YEARS = list(range(2013, 2022))
@@ -53,9 +65,33 @@ def _values(rnd: random.Random, source: str) -> dict:
     return dict(chronic_absenteeism_rate=_percent(rnd))
 
 
-def random_dataset(seed: int) -> tuple[list[dict], list[dict]]:
+def _count(rnd: random.Random, high: int):
+    return rnd.choice([None, 0, 1, rnd.randint(1, high), rnd.randint(1, high)])
+
+
+def _extras(rnd: random.Random, row: dict) -> dict | None:
+    """The denominators beside a history row (None: no extras row, as written before 0005)."""
+    source = row["source"]
+    if source == "edfacts_grad":
+        values = dict(cohort=_count(rnd, 3000))
+    elif source == "edfacts_assess":
+        values = dict(math_takers=_count(rnd, 20000), read_takers=_count(rnd, 20000))
+    elif source == "crdc_absenteeism":
+        enrolled = _count(rnd, 50000)
+        values = dict(crdc_enrollment=enrolled, absent_students=rnd.randint(0, enrolled) if enrolled else rnd.choice([None, 0]))
+    elif source == "ccd_finance":
+        values = dict(pupils=_count(rnd, 60000), current_spending=rnd.choice([None, _cents(rnd, 0, 10**11)]))
+    elif source == "saipe":
+        children = _count(rnd, 90000)
+        values = dict(children=children, poor_children=rnd.randint(0, children) if children else rnd.choice([None, 0]))
+    else:
+        return None
+    return extras(row["leaid"], row["year"], source, **values)
+
+
+def random_dataset(seed: int) -> tuple[list[dict], list[dict], list[dict]]:
     rnd = random.Random(seed)
-    districts, rows = [], []
+    districts, rows, extra_rows = [], [], []
     sources = ("ccd_directory", "ccd_finance", "saipe", "edfacts_grad", "edfacts_assess", "crdc_absenteeism")
     for fips, count in STATES.items():
         members = [f"{fips}{n:05d}" for n in rnd.sample(range(1, 99999), count)]
@@ -66,6 +102,11 @@ def random_dataset(seed: int) -> tuple[list[dict], list[dict]]:
                 for leaid in members:
                     if rnd.random() < 0.85:
                         rows.append(history(leaid, year, source, **_values(rnd, source)))
+                        # denominators: always in some states, never in others (a history
+                        # written before revision 0005), mostly in the rest
+                        chance = {"06": 1.0, "02": 0.0}.get(fips, 0.93)
+                        if rnd.random() < chance and (x := _extras(rnd, rows[-1])) is not None:
+                            extra_rows.append(x)
         if rnd.random() < 0.6:  # a newer directory year with enrollment and teachers only (CCD 2023-24)
             for leaid in members:
                 if rnd.random() < 0.9:
@@ -73,30 +114,35 @@ def random_dataset(seed: int) -> tuple[list[dict], list[dict]]:
                     rows.append(history(leaid, 2023, "ccd_directory", **values))
     rnd.shuffle(districts)
     rnd.shuffle(rows)
-    return districts, rows
+    return districts, rows, extra_rows
 
 
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
 def test_compute_all_matches_reference(db_engine, seed):
-    districts, rows = random_dataset(seed)
-    insert(db_engine, districts, rows)
+    districts, rows, extra_rows = random_dataset(seed)
+    insert(db_engine, districts, rows, extra_rows)
     result = run(db_engine, "all")
 
-    expected_districts, expected_states, expected_nulled, expected_no_base = reference(districts, rows)
+    expected_districts, expected_states, expected_nulled, expected_no_base, fell_back = reference(
+        districts, rows, extra_rows
+    )
     got_districts, got_states = read_districts(db_engine), read_states(db_engine)
     columns = sorted({c for e in expected_districts.values() for c in e})
     problems = mismatches(got_districts, expected_districts, columns)
     problems += mismatches(got_states, expected_states, sorted({c for e in expected_states.values() for c in e}))
     assert not problems, "\n".join(problems[:40])
 
-    nulled, no_base = Counter(), Counter()
+    nulled, no_base, by_enrollment = Counter(), Counter(), Counter()
     for family in result.families:
         nulled.update(family.outcome.nulled)
         no_base.update(family.outcome.no_base_year)
+        by_enrollment.update(family.outcome.enrollment_weighted)
     assert nulled == +expected_nulled
     assert no_base == +expected_no_base
+    assert by_enrollment == +fell_back
+    assert fell_back and set(fell_back) <= {"avg_poverty_rate", *(avg for _, _, avg, how in METRIC_ROWS if how == "own")}
     assert sum(f.outcome.districts_updated for f in result.families) > 0
 
     # Re-running with unchanged data changes nothing, not even updated_at.

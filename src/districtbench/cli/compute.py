@@ -77,5 +77,11 @@ def print_summary(result: ComputeResult) -> None:
                 f"{family.name}: no 3-year trend because the state has no year of data within latest − 4 … "
                 f"latest − 2 (districts): {detail}"
             )
+        if family.outcome.enrollment_weighted:
+            detail = ", ".join(f"{column} {count:,}" for column, count in sorted(family.outcome.enrollment_weighted.items()))
+            console.note(
+                f"{family.name}: weighted by enrollment, not pooled over the measure's own denominators, where a "
+                f"district's history has none (written before districtbench 0005; fetch it again) — states and US: {detail}"
+            )
     if result.ok:
         console.info(f"Committed in {result.seconds:.2f} s (rows whose values did not change are left untouched).")

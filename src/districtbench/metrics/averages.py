@@ -1,20 +1,45 @@
 """Family `averages`: every `states` row (territories too) and the US row (fips '00').
 
-Over the districts of the state with enrollment > 0 (the US row: districts of the 50 states
-and DC only):
-* total_districts (all districts), total_enrollment, avg_enrollment (mean, integer);
-* pooled metrics (`average_kind="pooled"`): Σ numerator / Σ denominator of the metric's
+Over the districts of the state (the US row: districts of the 50 states and DC only):
+* total_districts (all districts), total_enrollment and avg_enrollment (mean, integer) over
+  the districts with enrollment > 0;
+* ratios and shares (`average_kind="pooled"`): Σ numerator / Σ denominator of the metric's
   district ratio — 100 · Σ spec_ed / Σ enrollment, Σ enrollment / Σ teachers_fte — over the
-  districts whose ratio is stored (not over the state's other districts, and not over data
-  errors or implausible ratios), numerator and denominator from the row the district's ratio
-  comes from (`ratios.ratio_parts`): one year's counts, never two years' mixed;
-* weighted metrics: Σ(value · enrollment) / Σ(enrollment where value is not NULL);
-* avg_poverty_rate: simple mean of children_poverty_percent.
+  districts whose ratio is stored (not over data errors or implausible ratios), numerator
+  and denominator from the row the district's ratio comes from (`ratios.ratio_parts`);
+* every other metric and avg_poverty_rate: pooled over the measure's own denominator
+  (`definitions.Pooling`, issue 13.2) — graduation Σ(rate · cohort) / Σ cohort, proficiency
+  weighted by the valid test takers, absenteeism 100 · Σ absent / Σ CRDC enrollment of the
+  schools counted, spending Σ current spending / Σ pupils, poverty 100 · Σ poor children /
+  Σ children — over the districts with a stored value and a denominator > 0, the numbers
+  from the extras row of the history row the value comes from (`weights`);
+* where they are missing: a group (a state, the US) in which some district has a value but
+  no extras row at all — its history was written before revision 0005, or by another tool —
+  falls back, for that measure, to the enrollment-weighted mean of its districts' values
+  (Σ value · enrollment / Σ enrollment over the districts with enrollment > 0; the rule
+  before issue 13), over all its districts alike: pooling some districts by cohort and
+  others by enrollment would weigh them in different units. The groups that fell back are
+  counted (`FamilyOutcome.enrollment_weighted`). A district whose extras row exists but has
+  no usable denominator (the API sent none) is left out of its group's sum.
 A state with no qualifying district gets NULL averages. aggregates_updated_at is set when a
 row's aggregates change or have never been computed.
+
+The pooling is one construction, reusable for any grouping of districts (peer groups):
+* `district_inputs(ctx) -> Subquery`: one row per district — `leaid`, `state_fips`, the
+  current district values (`_inputs()`), the ratios' parts and the denominators
+  (`weights.stage_columns()`); join another key onto it to group by that key;
+* `_sums(arith, d) -> dict[str, Sums]`: per output column, the aggregate expressions over
+  the rows of `d` (a FromClause with the columns of `district_inputs`) — exact sums, so
+  groups can be added up (the US row adds up the states' parts);
+* `stage_sums(ctx, name, d, key) -> (stage, sums)`: a staging table of those parts grouped by
+  `d`'s column `key` (`group` in the stage); `add_rows(ctx, stage, sums, key_value, where)`
+  adds one row that sums up stage rows; `group_values(arith, stage, sums) -> {column: value}`:
+  each output column's rounded value over the stage (fallback applied).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
@@ -25,9 +50,10 @@ from districtbench.metrics.apply import Output, apply_outputs, bounded
 from districtbench.metrics.arith import Arith, column_scale, lit, times
 from districtbench.metrics.base import FamilyOutcome, MetricFamily
 from districtbench.metrics.context import RunContext
-from districtbench.metrics.definitions import METRICS
+from districtbench.metrics.definitions import METRICS, Quantity
 from districtbench.metrics.quantities import RESULT_SCALE, fraction
 from districtbench.metrics.ratios import part, ratio_parts
+from districtbench.metrics.weights import POOLED_BY_AVERAGE, district_weights, stage_columns
 from districtbench.plugins.hookspecs import hookimpl
 
 NATIONAL_FIPS = NATIONAL[0]
@@ -35,12 +61,34 @@ EXTRA_COLUMNS = ("total_districts", "total_enrollment", "avg_enrollment", "avg_p
 AVERAGE_COLUMNS = EXTRA_COLUMNS + tuple(metric.average_column for metric in METRICS)
 
 
-def _sums(arith: Arith, d: sa.FromClause) -> dict[str, tuple[ColumnElement, ColumnElement | None, int | None]]:
-    """Per output column: (Σ numerator, Σ denominator, decimals) over the districts (`d`:
-    the current values of `districts`, with the ratios' numerators and denominators) of a
-    group — exact whole numbers, so the US row can add up the states' sums. No
-    denominator: the sum itself is the value (total_districts, total_enrollment). Scales come
-    from `tables.districts` and `tables.district_data_history`."""
+@dataclass(frozen=True)
+class Sums:
+    """One output column over a group of districts: `numerator / denominator` rounded to
+    `decimals` (no denominator: the numerator is the value, a total or a count). With
+    `fallback` (numerator, denominator), the value is that quotient instead wherever
+    `missing` — the number of districts with a value but no denominators row — is > 0."""
+
+    numerator: ColumnElement
+    denominator: ColumnElement | None = None
+    decimals: int | None = None
+    fallback: tuple[ColumnElement, ColumnElement] | None = None
+    missing: ColumnElement | None = None
+
+    def parts(self) -> dict[str, ColumnElement]:
+        """Stage column suffix → aggregate expression."""
+        parts = {"num": self.numerator}
+        if self.denominator is not None:
+            parts["den"] = self.denominator
+        if self.fallback is not None:
+            parts["fbnum"], parts["fbden"] = self.fallback
+            parts["missing"] = self.missing
+        return parts
+
+
+def _sums(arith: Arith, d: sa.FromClause) -> dict[str, Sums]:
+    """Per output column, its `Sums` over the rows (districts) of `d` (columns as in
+    `district_inputs`) of a group — exact whole numbers, so groups can be added up. Scales
+    come from `tables.districts`, `tables.district_data_history` and `tables.history_extras`."""
     typed = tables.districts
     enrollment = d.c.enrollment
     qualifies = enrollment > 0
@@ -51,16 +99,36 @@ def _sums(arith: Arith, d: sa.FromClause) -> dict[str, tuple[ColumnElement, Colu
     def count(condition: ColumnElement) -> ColumnElement:
         return sa.func.count(sa.case((condition, lit(1)), else_=sa.null()))
 
-    poverty = d.c.children_poverty_percent
-    p_scale = column_scale(typed.c.children_poverty_percent)
-    with_poverty = sa.and_(qualifies, poverty.is_not(None))
+    def by_enrollment(column: str) -> tuple[ColumnElement, ColumnElement]:
+        value, scale = d.c[column], column_scale(typed.c[column])
+        included = sa.and_(qualifies, value.is_not(None))
+        num = total(included, arith.exact(value, scale) * arith.exact(enrollment))
+        return num, times(total(included, arith.exact(enrollment)), arith.unit(scale))
+
+    def own(average_column: str) -> Sums:
+        item = POOLED_BY_AVERAGE[average_column]
+        value, pooling = d.c[item.column], item.pooling
+        extra = lambda name: d.c[item.label(name)]  # noqa: E731
+        weight = extra(pooling.weight)
+        if pooling.numerator is None:
+            scale = column_scale(typed.c[item.column])
+            w_scale = column_scale(tables.history_extras.c[pooling.weight])
+            included = sa.and_(value.is_not(None), weight > 0)
+            num = total(included, arith.exact(value, scale) * arith.exact(weight, w_scale))
+            den = times(total(included, arith.exact(weight, w_scale)), arith.unit(scale))
+        else:
+            parts = fraction(arith, Quantity(pooling.numerator, pooling.weight, pooling.factor), extra,
+                             tables.history_extras)
+            included = sa.and_(value.is_not(None), weight > 0, extra(pooling.numerator).is_not(None))
+            num, den = total(included, parts.numerator), total(included, parts.denominator)
+        missing = count(sa.and_(value.is_not(None), extra("row").is_(None)))
+        return Sums(num, den, RESULT_SCALE, by_enrollment(item.column), missing)
+
     sums = {
-        "total_districts": (sa.func.count(d.c.leaid), None, None),
-        "total_enrollment": (sa.func.sum(sa.case((qualifies, enrollment), else_=sa.null())), None, None),
-        "avg_enrollment": (total(qualifies, arith.exact(enrollment)), count(qualifies), 0),
-        "avg_poverty_rate": (
-            total(with_poverty, arith.exact(poverty, p_scale)), times(count(with_poverty), arith.unit(p_scale)), RESULT_SCALE
-        ),
+        "total_districts": Sums(sa.func.count(d.c.leaid)),
+        "total_enrollment": Sums(sa.func.sum(sa.case((qualifies, enrollment), else_=sa.null()))),
+        "avg_enrollment": Sums(total(qualifies, arith.exact(enrollment)), count(qualifies), 0),
+        "avg_poverty_rate": own("avg_poverty_rate"),
     }
     for metric in METRICS:
         if metric.average_kind == "pooled":
@@ -68,14 +136,11 @@ def _sums(arith: Arith, d: sa.FromClause) -> dict[str, tuple[ColumnElement, Colu
                 arith, metric.district_ratio, lambda name, m=metric: d.c[part(m, name)], tables.district_data_history
             )
             included = d.c[metric.district_column].is_not(None)
-            num, den = total(included, pooled.numerator), total(included, pooled.denominator)
+            sums[metric.average_column] = Sums(
+                total(included, pooled.numerator), total(included, pooled.denominator), RESULT_SCALE
+            )
         else:
-            value = d.c[metric.district_column]
-            scale = column_scale(typed.c[metric.district_column])
-            included = sa.and_(qualifies, value.is_not(None))
-            num = total(included, arith.exact(value, scale) * arith.exact(enrollment))
-            den = times(total(included, arith.exact(enrollment)), arith.unit(scale))
-        sums[metric.average_column] = (num, den, RESULT_SCALE)
+            sums[metric.average_column] = own(metric.average_column)
     return sums
 
 
@@ -84,54 +149,110 @@ def _inputs() -> list[str]:
     return ["enrollment", "children_poverty_percent", *[metric.district_column for metric in METRICS]]
 
 
-def _parts(name: str, has_den: bool) -> list[str]:
-    return [f"{name}__num", f"{name}__den"] if has_den else [name]
+def district_inputs(ctx: RunContext) -> sa.Subquery:
+    """One row per district: its current values, its ratios' parts and its denominators
+    (module doc). Needs the `ratios` family to have run in this run."""
+    current = ctx.districts(*_inputs())
+    parts, weights = ratio_parts(ctx), district_weights(ctx)
+    ratio_columns = [c for c in parts.c if c.name != "leaid" and c.name not in current.c]
+    return (
+        sa.select(current, *ratio_columns, *[weights.c[name] for name in stage_columns()])
+        .select_from(
+            current.outerjoin(parts, parts.c.leaid == current.c.leaid).outerjoin(
+                weights, weights.c.leaid == current.c.leaid
+            )
+        )
+        .subquery("with_parts")
+    )
+
+
+def _labels(sums: dict[str, Sums]) -> list[tuple[str, str, ColumnElement]]:
+    """(output column, stage column, aggregate) of every part."""
+    return [(name, f"{name}__{suffix}", expr) for name, s in sums.items() for suffix, expr in s.parts().items()]
+
+
+def stage_sums(ctx: RunContext, name: str, d: sa.FromClause, key: str) -> tuple[sa.Table, dict[str, Sums]]:
+    """A staging table `name` with one row per value of `d.c[key]` (stage column `group`)
+    and every part of `_sums` over that group's rows of `d`."""
+    sums = _sums(ctx.arith, d)
+    labels = _labels(sums)
+    stage = ctx.stage(
+        name,
+        sa.Column("group", sa.String(63), primary_key=True),
+        *[sa.Column(label, sa.Numeric()) for _, label, _ in labels],
+    )
+    ctx.fill(stage, sa.select(d.c[key], *[expr.label(label) for _, label, expr in labels]).group_by(d.c[key]))
+    return stage, sums
+
+
+def add_rows(ctx: RunContext, stage: sa.Table, sums: dict[str, Sums], group: str, where: ColumnElement) -> None:
+    """Add the row `group` to the stage: every part summed over the stage rows `where` holds."""
+    plain = {name for name, s in sums.items() if s.denominator is None}  # NULL stays NULL for these
+    labels = _labels(sums)
+    added = [
+        sa.func.sum(stage.c[label]) if name in plain or label.endswith("__missing") else ctx.arith.sum_exact(stage.c[label])
+        for name, label, _ in labels
+    ]
+    query = sa.select(sa.literal(group, sa.String(63)), *added).where(where)
+    ctx.connection.execute(stage.insert().from_select(["group", *[label for _, label, _ in labels]], query))
+
+
+def group_values(arith: Arith, stage: sa.Table, sums: dict[str, Sums]) -> dict[str, ColumnElement]:
+    """Each output column's value over a stage row (rounded; the fallback where it applies)."""
+    values = {}
+    for name, s in sums.items():
+        if s.denominator is None:
+            values[name] = stage.c[f"{name}__num"]
+            continue
+        value = arith.rounded(stage.c[f"{name}__num"], stage.c[f"{name}__den"], s.decimals)
+        if s.fallback is not None:
+            fallback = arith.rounded(stage.c[f"{name}__fbnum"], stage.c[f"{name}__fbden"], s.decimals)
+            value = sa.case((stage.c[f"{name}__missing"] > 0, fallback), else_=value)
+        values[name] = value
+    return values
 
 
 def compute(ctx: RunContext) -> FamilyOutcome:
-    current, s = ctx.districts(*_inputs()), ctx.tables.states
-    parts = ratio_parts(ctx)
-    d = sa.select(current, *[c for c in parts.c if c.name != "leaid" and c.name not in current.c]).select_from(
-        current.outerjoin(parts, parts.c.leaid == current.c.leaid)
-    ).subquery("with_parts")
-    sums = _sums(ctx.arith, d)
-    labelled = []
-    for name, (num, den, _) in sums.items():
-        labelled += [expr.label(part) for expr, part in zip((num, den), _parts(name, den is not None))]
-    stage = ctx.stage(
-        "averages",
-        sa.Column("fips", sa.String(2), primary_key=True),
-        *[sa.Column(c.name, sa.Numeric()) for c in labelled],
-    )
-    ctx.fill(stage, sa.select(d.c.state_fips, *labelled).group_by(d.c.state_fips))  # one pass over districts
-    parts = [c.name for c in labelled]
-    plain = {name for name, (_, den, _) in sums.items() if den is None}  # NULL stays NULL for these
-    added = [sa.func.sum(stage.c[p]) if p in plain else ctx.arith.sum_exact(stage.c[p]) for p in parts]
-    us = sa.select(sa.literal(NATIONAL_FIPS, sa.String(2)), *added)
-    us = us.where(stage.c.fips.in_(STATES_AND_DC_FIPS))  # the 50 states and DC: territories are not in the US row
-    ctx.connection.execute(stage.insert().from_select(["fips", *parts], us))
-    empty = sa.select(s.c.fips).where(s.c.fips.not_in(sa.select(stage.c.fips)))  # states without districts
-    ctx.connection.execute(stage.insert().from_select(["fips"], empty))
+    s = ctx.tables.states
+    d = district_inputs(ctx)
+    stage, sums = stage_sums(ctx, "averages", d, "state_fips")
+    # the 50 states and DC: territories are not in the US row
+    add_rows(ctx, stage, sums, NATIONAL_FIPS, stage.c.group.in_(STATES_AND_DC_FIPS))
+    empty = sa.select(s.c.fips).where(s.c.fips.not_in(sa.select(stage.c.group)))  # states without districts
+    ctx.connection.execute(stage.insert().from_select(["group"], empty))
+    keyed = sa.select(stage.c.group.label("fips"), *[c for c in stage.c if c.name != "group"]).subquery("by_fips")
 
     valid_max = {metric.average_column: metric.valid_max for metric in METRICS}
+    values = group_values(ctx.arith, keyed, sums)
     outputs = []
-    for name, (_, den, scale) in sums.items():
-        if den is None:
-            value = stage.c[name] if name != "total_districts" else sa.func.coalesce(stage.c[name], 0)
-            outputs.append(Output(name, value) if name == "total_districts" else bounded(s, name, value))
+    for name, value in values.items():
+        if name == "total_districts":
+            outputs.append(Output(name, sa.func.coalesce(value, 0)))
         else:
-            value = ctx.arith.rounded(stage.c[f"{name}__num"], stage.c[f"{name}__den"], scale)
             outputs.append(bounded(s, name, value, valid_max.get(name)))
+    fell_back = _fell_back(ctx, stage, sums)
     changed, nulled = apply_outputs(
         ctx,
         s,
         "fips",
-        stage,
+        keyed,
         outputs,
         extra_values={"aggregates_updated_at": ctx.now},
         also_when=s.c.aggregates_updated_at.is_(None),
     )
-    return FamilyOutcome(states_updated=changed, nulled=nulled)
+    return FamilyOutcome(states_updated=changed, nulled=nulled, enrollment_weighted=fell_back)
+
+
+def _fell_back(ctx: RunContext, stage: sa.Table, sums: dict[str, Sums]) -> dict[str, int]:
+    """Per average column: the rows (states, the US) averaged by enrollment for want of the
+    denominators (and with something to average)."""
+    names = [name for name, s in sums.items() if s.fallback is not None]
+    counts = [
+        sa.func.count(sa.case((sa.and_(stage.c[f"{n}__missing"] > 0, stage.c[f"{n}__fbden"] > 0), lit(1))))
+        for n in names
+    ]
+    row = ctx.connection.execute(sa.select(*counts)).one()
+    return {name: int(count) for name, count in zip(names, row) if count}
 
 
 FAMILY = MetricFamily(

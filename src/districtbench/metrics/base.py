@@ -15,12 +15,14 @@ class FamilyOutcome:
     """What one family did: rows whose values changed; values stored as NULL because they
     did not fit their column or were invalid or implausible (`nulled`, column -> count);
     trends left NULL because the district's state has no base year within the window
-    (`no_base_year`, column -> districts)."""
+    (`no_base_year`, column -> districts); averages made by enrollment weighting for want of
+    their own denominators (`enrollment_weighted`, column -> states and US rows)."""
 
     districts_updated: int = 0
     states_updated: int = 0
     nulled: dict[str, int] = field(default_factory=dict)
     no_base_year: dict[str, int] = field(default_factory=dict)
+    enrollment_weighted: dict[str, int] = field(default_factory=dict)
 
     @property
     def values_nulled(self) -> int:
@@ -30,7 +32,11 @@ class FamilyOutcome:
     def add(self, other: "FamilyOutcome") -> None:
         self.districts_updated += other.districts_updated
         self.states_updated += other.states_updated
-        for mine, theirs in ((self.nulled, other.nulled), (self.no_base_year, other.no_base_year)):
+        for mine, theirs in (
+            (self.nulled, other.nulled),
+            (self.no_base_year, other.no_base_year),
+            (self.enrollment_weighted, other.enrollment_weighted),
+        ):
             for column, count in theirs.items():
                 mine[column] = mine.get(column, 0) + count
 

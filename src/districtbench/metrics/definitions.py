@@ -49,6 +49,23 @@ class Trend:
 
 
 @dataclass(frozen=True)
+class Pooling:
+    """How state and national averages pool a measure over its own denominator: Σ numerator /
+    Σ weight (× `factor`) over the districts with a stored value and a weight > 0, both read
+    from the `districtbench_history_extras` row of the very history row the district's value
+    comes from. Without `numerator`: Σ(value · weight) / Σ weight, the value weighted by its
+    own denominator (a graduation rate by its cohort)."""
+
+    weight: str
+    numerator: str | None = None
+    factor: int = 1
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (self.weight,) if self.numerator is None else (self.numerator, self.weight)
+
+
+@dataclass(frozen=True)
 class Metric:
     key: str
     district_column: str
@@ -65,6 +82,8 @@ class Metric:
     district_ratio: Quantity | None = None
     # A value above this is a data error (stored NULL and counted), e.g. a percentage > 100.
     valid_max: Decimal | None = None
+    # For the other ("weighted") metrics: the denominator the averages pool over.
+    pooling: Pooling | None = None
 
     @property
     def history_expression(self) -> str:
@@ -99,12 +118,12 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         "absenteeism", "chronic_absenteeism_rate", "avg_chronic_absenteeism_rate",
         "crdc_absenteeism", Quantity("chronic_absenteeism_rate"), "absenteeism_trend_3yr", "points", False,
-        "% of students chronically absent",
+        "% of students chronically absent", pooling=Pooling("crdc_enrollment", "absent_students", 100),
     ),
     Metric(
         "graduation", "graduation_rate_total", "avg_graduation_rate",
         "edfacts_grad", Quantity("graduation_rate"), "graduation_trend_3yr", "points", True,
-        "% of the cohort graduating in 4 years",
+        "% of the cohort graduating in 4 years", pooling=Pooling("cohort"),
     ),
     Metric(
         "student_teacher_ratio", "student_teacher_ratio", "avg_student_teacher_ratio",
@@ -127,21 +146,23 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         "math_proficiency", "math_proficiency_pct", "avg_math_proficiency",
         "edfacts_assess", Quantity("math_proficiency"), "math_proficiency_trend_3yr", "points", True,
-        "% proficient in mathematics",
+        "% proficient in mathematics", pooling=Pooling("math_takers"),
     ),
     Metric(
         "read_proficiency", "read_proficiency_pct", "avg_read_proficiency",
         "edfacts_assess", Quantity("read_proficiency"), "read_proficiency_trend_3yr", "points", True,
-        "% proficient in reading",
+        "% proficient in reading", pooling=Pooling("read_takers"),
     ),
     Metric(
         "expenditure_pp", "expenditure_per_pupil", "avg_expenditure_per_pupil",
         "ccd_finance", Quantity("expenditure_pp"), "expenditure_pp_trend_3yr", "percent_change", None,
-        "USD per pupil",
+        "USD per pupil", pooling=Pooling("pupils", "current_spending"),
     ),
 )
 
 METRICS_BY_KEY = {metric.key: metric for metric in METRICS}
+# avg_poverty_rate (not one of the eight): Σ poor children / Σ children 5-17 (SAIPE counts).
+POVERTY_POOLING = Pooling("children", "poor_children", 100)
 
 # Trends that are not one of the eight metrics (ccd_directory, % change), and the signal.
 EXTRA_TRENDS: tuple[Trend, ...] = (
