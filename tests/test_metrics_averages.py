@@ -1,5 +1,5 @@
 """Family `averages`: pooled ratios (each district's numerator and denominator from one row),
-enrollment-weighted means, the US row over the 50 states and DC only, states without
+rates pooled over their own denominators (enrollment weighting without them), the US row over the 50 states and DC only, states without
 qualifying districts. `compute averages` also runs latest and ratios, so every test builds
 its districts from history rows."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
-from tests.metrics_helpers import directory, district, history, insert, read_states, run
+from tests.metrics_helpers import directory, district, extras, history, insert, read_states, run
 
 
 def _q(value: Decimal, places: str = "0.01") -> Decimal:
@@ -171,3 +171,117 @@ def test_a_share_above_100_is_neither_stored_nor_pooled(db_engine):
     assert ca["avg_ell_pct"] == Decimal("50.00")
     assert result["ratios"].outcome.nulled == {"swd_pct": 1}
     assert result["averages"].outcome.nulled == {}
+
+
+def test_rates_are_pooled_over_their_own_denominators(db_engine):
+    """Graduation by cohort, proficiency by valid test takers, absenteeism Σ absent / Σ CRDC
+    enrollment, spending Σ current spending / Σ pupils, poverty Σ poor / Σ children — each
+    from the extras row of the value's own history row, never by K-12 enrollment."""
+    insert(
+        db_engine,
+        _districts("0600001", "0600002", "0600003"),
+        [
+            directory("0600001", 2021, enrollment=10000),
+            directory("0600002", 2021, enrollment=1000),
+            directory("0600003", 2021, enrollment=500),
+            history("0600001", 2019, "edfacts_grad", graduation_rate="80.00"),
+            history("0600002", 2019, "edfacts_grad", graduation_rate="95.00"),
+            history("0600003", 2019, "edfacts_grad", graduation_rate="70.00"),  # cohort 0: not pooled
+            history("0600001", 2018, "edfacts_assess", math_proficiency="30.00", read_proficiency="40.00"),
+            history("0600002", 2018, "edfacts_assess", math_proficiency="60.00", read_proficiency="50.00"),
+            history("0600001", 2020, "crdc_absenteeism", chronic_absenteeism_rate="12.35"),
+            history("0600002", 2020, "crdc_absenteeism", chronic_absenteeism_rate="30.00"),
+            history("0600001", 2020, "ccd_finance", expenditure_pp="12000.00"),
+            history("0600002", 2020, "ccd_finance", expenditure_pp="20000.00"),
+            history("0600001", 2021, "saipe", poverty_pct="10.00"),
+            history("0600002", 2021, "saipe", poverty_pct="40.00"),
+        ],
+        [
+            extras("0600001", 2019, "edfacts_grad", cohort=600),
+            extras("0600002", 2019, "edfacts_grad", cohort=200),
+            extras("0600003", 2019, "edfacts_grad", cohort=0),
+            extras("0600001", 2018, "edfacts_assess", math_takers=3000, read_takers=1000),
+            extras("0600002", 2018, "edfacts_assess", math_takers=1000, read_takers=3000),
+            extras("0600001", 2020, "crdc_absenteeism", absent_students=1235, crdc_enrollment=10000),
+            extras("0600002", 2020, "crdc_absenteeism", absent_students=600, crdc_enrollment=2000),
+            extras("0600001", 2020, "ccd_finance", current_spending="120000000.00", pupils=10000),
+            extras("0600002", 2020, "ccd_finance", current_spending="40000000.00", pupils=2000),
+            extras("0600001", 2021, "saipe", children=8000, poor_children=800),
+            extras("0600002", 2021, "saipe", children=2000, poor_children=800),
+        ],
+    )
+    result = run(db_engine, "averages")
+    ca, us = read_states(db_engine)["06"], read_states(db_engine)["00"]
+    assert ca["avg_graduation_rate"] == _q(Decimal(80 * 600 + 95 * 200) / 800) == Decimal("83.75")
+    assert ca["avg_math_proficiency"] == _q(Decimal(30 * 3000 + 60 * 1000) / 4000) == Decimal("37.50")
+    assert ca["avg_read_proficiency"] == _q(Decimal(40 * 1000 + 50 * 3000) / 4000) == Decimal("47.50")
+    assert ca["avg_chronic_absenteeism_rate"] == _q(Decimal(100) * 1835 / 12000) == Decimal("15.29")
+    assert ca["avg_expenditure_per_pupil"] == _q(Decimal(160000000) / 12000) == Decimal("13333.33")
+    assert ca["avg_poverty_rate"] == _q(Decimal(100) * 1600 / 10000) == Decimal("16.00")
+    # by K-12 enrollment (the rule before issue 13) graduation would be (80·10000 + 95·1000 + 70·500) / 11500
+    assert _q(Decimal(80 * 10000 + 95 * 1000 + 70 * 500) / 11500) == Decimal("80.87")
+    for column in ("avg_graduation_rate", "avg_math_proficiency", "avg_poverty_rate", "avg_expenditure_per_pupil"):
+        assert us[column] == ca[column], column
+    assert result["averages"].outcome.enrollment_weighted == {}
+
+
+def test_the_weights_come_from_the_values_own_row(db_engine):
+    """The cohort of the graduation rate's own year (2019), not a newer or older one."""
+    insert(
+        db_engine,
+        _districts("4800001", "4800002"),
+        [
+            directory("4800001", 2021, enrollment=100),
+            directory("4800002", 2021, enrollment=100),
+            history("4800001", 2018, "edfacts_grad", graduation_rate="50.00"),
+            history("4800001", 2019, "edfacts_grad", graduation_rate="90.00"),
+            history("4800002", 2019, "edfacts_grad", graduation_rate="70.00"),
+        ],
+        [
+            extras("4800001", 2018, "edfacts_grad", cohort=10000),
+            extras("4800001", 2019, "edfacts_grad", cohort=100),
+            extras("4800002", 2019, "edfacts_grad", cohort=300),
+            extras("4800002", 2019, "edfacts_assess", math_takers=5),  # another source's row
+        ],
+    )
+    run(db_engine, "averages")
+    assert read_states(db_engine)["48"]["avg_graduation_rate"] == _q(Decimal(90 * 100 + 70 * 300) / 400) == Decimal("75.00")
+
+
+def test_a_history_without_denominators_falls_back_to_enrollment_weighting(db_engine):
+    """History written before revision 0005 has no extras rows: a state where any district
+    with a value lacks one is averaged by enrollment, as before issue 13, over all its
+    districts (not by cohort for some and enrollment for others), and counted; the US row
+    follows the same rule over its districts."""
+    insert(
+        db_engine,
+        _districts("0600001", "0600002", "4800001", "4800002"),
+        [
+            directory("0600001", 2021, enrollment=1000),
+            directory("0600002", 2021, enrollment=3000),
+            directory("4800001", 2021, enrollment=1000),
+            directory("4800002", 2021, enrollment=1000),
+            history("0600001", 2019, "edfacts_grad", graduation_rate="80.00"),
+            history("0600002", 2019, "edfacts_grad", graduation_rate="90.00"),
+            history("4800001", 2019, "edfacts_grad", graduation_rate="60.00"),
+            history("4800002", 2019, "edfacts_grad", graduation_rate="70.00"),
+            history("4800001", 2021, "saipe", poverty_pct="10.00"),
+            history("4800002", 2021, "saipe", poverty_pct="30.00"),
+        ],
+        [
+            extras("0600001", 2019, "edfacts_grad", cohort=100),  # 0600002 has none
+            extras("4800001", 2019, "edfacts_grad", cohort=100),
+            extras("4800002", 2019, "edfacts_grad", cohort=300),
+            extras("4800001", 2021, "saipe", children=100, poor_children=10),
+            extras("4800002", 2021, "saipe", children=None, poor_children=None),  # a row without counts
+        ],
+    )
+    result = run(db_engine, "averages")
+    states = read_states(db_engine)
+    ca, tx, us = states["06"], states["48"], states["00"]
+    assert ca["avg_graduation_rate"] == _q(Decimal(80 * 1000 + 90 * 3000) / 4000) == Decimal("87.50")
+    assert tx["avg_graduation_rate"] == _q(Decimal(60 * 100 + 70 * 300) / 400) == Decimal("67.50")
+    assert us["avg_graduation_rate"] == _q(Decimal(80 * 1000 + 90 * 3000 + 60 * 1000 + 70 * 1000) / 6000)
+    # an extras row without counts: the district is left out of the pooled sums
+    assert tx["avg_poverty_rate"] == Decimal("10.00")
+    assert result["averages"].outcome.enrollment_weighted == {"avg_graduation_rate": 2}  # CA and the US
