@@ -6,7 +6,8 @@
 For each database: create a fresh one (PostgreSQL: a new database `districtbench_bench_<pid>`
 on the server of --postgres-url, dropped at the end unless --keep; SQLite: the file at
 --sqlite-path, which must not exist), migrate it, bulk-load a synthetic history
-(bench/synthetic_history.py: ~18,000 districts, ~460,000 rows; PostgreSQL: then VACUUM
+(bench/synthetic_history.py: ~18,000 districts, ~460,000 rows, and the denominators of the
+pooled averages beside the non-directory rows in districtbench_history_extras; PostgreSQL: then VACUUM
 ANALYZE and CHECKPOINT, untimed), then time the whole command
 `districtbench --database-url URL compute all` — build_app() + typer's CliRunner, in this
 process, so plugin loading, engine creation and the migration check are included — `--runs`
@@ -40,10 +41,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from synthetic_history import (  # noqa: E402
     DISTRICT_COLUMNS,
+    EXTRAS_COLUMNS,
     HISTORY_COLUMNS,
     copy_rows,
     district_ids,
     districts,
+    extras,
     history,
     insert_rows,
 )
@@ -64,6 +67,7 @@ def load(url: str, count: int) -> tuple[int, int, float]:
         if engine.dialect.name == "postgresql":
             n_d = copy_rows(raw.dbapi_connection, "districts", DISTRICT_COLUMNS, districts(ids))
             n_h = copy_rows(raw.dbapi_connection, "district_data_history", HISTORY_COLUMNS, history(ids))
+            copy_rows(raw.dbapi_connection, "districtbench.districtbench_history_extras", EXTRAS_COLUMNS, extras(ids))
             raw.commit()
             raw.dbapi_connection.autocommit = True
             raw.cursor().execute("VACUUM ANALYZE")
@@ -72,6 +76,7 @@ def load(url: str, count: int) -> tuple[int, int, float]:
         else:
             n_d = insert_rows(raw.dbapi_connection, "districts", DISTRICT_COLUMNS, districts(ids))
             n_h = insert_rows(raw.dbapi_connection, "district_data_history", HISTORY_COLUMNS, history(ids))
+            insert_rows(raw.dbapi_connection, "districtbench_history_extras", EXTRAS_COLUMNS, extras(ids))
             raw.commit()
             raw.cursor().execute("ANALYZE")
     finally:
