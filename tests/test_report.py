@@ -242,3 +242,39 @@ def test_the_installed_command_writes_the_page_where_it_is_told(texas, tmp_path)
     assert "default-src 'none'; img-src data:" in html  # the page may load nothing
     assert not re.search(r"""(src|href)=["']https?:""", html)
     assert f"Wrote report-{HOUSTON}.html" in completed.stderr
+
+
+@pytest.fixture
+def arak(request, db_kind):
+    url, _ = ex.shared_run(request, db_kind, "arak")
+    return url, ex.engine_for(request, db_kind, url)
+
+
+def _grade_name(code: int) -> str:
+    return {-1: "PK", 0: "K"}.get(code, str(code))
+
+
+def test_grades_in_the_report_and_show_headers(arak, tmp_path, browser):
+    """The grades the fake API's (real) 2018 directory rows give: `lowest_grade_offered` -1 is
+    Pre-K, 0 kindergarten; shown as "PK–12" in the report's header and "Grades PK–12" by show;
+    a district whose rows have no grades (-2 not applicable) shows none."""
+    from districtbench.fakeapi.dataset import DIRECTORY
+
+    url, _ = arak
+    served = {r["leaid"]: r for r in ex.warm_dataset().records(DIRECTORY, 2018) if r["fips"] == 2}
+    with_grades = {leaid for leaid, r in served.items()
+                   if r.get("lowest_grade_offered") == -1 and r.get("highest_grade_offered") == 12}
+    leaid = "0200180" if "0200180" in with_grades else sorted(with_grades)[0]
+    target = tmp_path / "anchorage.html"
+    result = ex.cli(url, "report", leaid, "-o", str(target))
+    assert result.exit_code == 0, result.output
+    loaded = open_page(browser, target)
+    expected = f"{_grade_name(served[leaid]['lowest_grade_offered'])}–{served[leaid]['highest_grade_offered']}"
+    assert loaded.page.inner_text("#district [data-figure=grades]") == expected == "PK–12"
+    loaded.page.close()
+    shown_header = ex.cli(url, "show", leaid).stdout
+    assert "Grades PK–12" in shown_header
+    without = sorted(leaid for leaid, r in served.items() if r.get("lowest_grade_offered") in (-2, -3, None)
+                     and r.get("highest_grade_offered") in (-2, -3, None))
+    if without:
+        assert "Grade" not in ex.cli(url, "show", without[0]).stdout.splitlines()[2]

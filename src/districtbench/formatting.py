@@ -51,6 +51,20 @@ def locale_name(code: int | None) -> str | None:
     return LOCALES.get(code, f"locale code {code}")
 
 
+GRADE_NAMES = {-1: "PK", 0: "K", 14: "adult education", 15: "ungraded"}
+
+
+def grades_label(lowest: int | None, highest: int | None) -> str | None:
+    """CCD grade codes (-1 Pre-K, 0 K, 1 … 13, 14 adult education, 15 ungraded) as
+    "Grades PK–12"; None when neither is known."""
+    if lowest is None and highest is None:
+        return None
+    names = [GRADE_NAMES.get(code, str(code)) if code is not None else "?" for code in (lowest, highest)]
+    if names[0] == names[1]:
+        return f"Grade {names[0]}" if lowest is not None and 0 <= lowest <= 13 else names[0].capitalize()
+    return f"Grades {names[0]}–{names[1]}"
+
+
 SPARK_BARS = "▁▂▃▄▅▆▇█"
 
 

@@ -84,6 +84,8 @@ def header_lines(view: DistrictView) -> list[str]:
     size = []
     if view.enrollment is not None:
         size.append(f"{view.enrollment:,} students")
+    if view.grades is not None:
+        size.append(view.grades)
     if view.number_of_schools is not None:
         size.append(f"{view.number_of_schools:,} schools")
     if view.directory_year is not None:

@@ -11,7 +11,8 @@ from sqlalchemy.engine import Connection
 
 from districtbench.db import layout
 from districtbench.errors import UsageError
-from districtbench.formatting import locale_name, school_year
+from districtbench.db import tables
+from districtbench.formatting import grades_label, locale_name, school_year
 from districtbench.metrics.definitions import METRICS, Metric
 from districtbench.reporting.provenance import figure_source, figure_years, trend_years
 from districtbench.reporting.series import district_series
@@ -80,11 +81,18 @@ class DistrictView:
     locale_code: int | None = None
     number_of_schools: int | None = None
     directory_year: int | None = None  # the school year of the roster and enrollment
+    lowest_grade: int | None = None  # CCD codes, of the latest directory year that has them
+    highest_grade: int | None = None
     metrics: list[MetricView] = field(default_factory=list)
 
     @property
     def locale(self) -> str | None:
         return locale_name(self.locale_code)
+
+    @property
+    def grades(self) -> str | None:
+        """"Grades PK–12" (None: no directory year gave them)."""
+        return grades_label(self.lowest_grade, self.highest_grade)
 
     @property
     def has_peers(self) -> bool:
@@ -100,6 +108,7 @@ class DistrictView:
 
         data = asdict(self)
         data["locale"] = self.locale
+        data["grades"] = self.grades
         data["school_year"] = school_year(self.directory_year) if self.directory_year else None
         metrics = []
         for metric, raw in zip(self.metrics, data["metrics"]):
@@ -203,6 +212,20 @@ def _close_matches(connection: Connection, query: str, leaid: str | None) -> lis
     return [label(row) for row in names if row.name.lower() in close][:5]
 
 
+def district_grades(connection: Connection, leaid: str) -> tuple[int | None, int | None]:
+    """(lowest, highest) grade offered in the district's latest CCD directory year that says
+    (districtbench_history_extras; (None, None) when none does)."""
+    x = tables.history_extras
+    row = connection.execute(
+        sa.select(x.c.lowest_grade, x.c.highest_grade)
+        .where(x.c.leaid == leaid, x.c.source == "ccd_directory",
+               sa.or_(x.c.lowest_grade.is_not(None), x.c.highest_grade.is_not(None)))
+        .order_by(x.c.year.desc())
+        .limit(1)
+    ).first()
+    return (row[0], row[1]) if row else (None, None)
+
+
 def district_view(connection: Connection, leaid: str) -> DistrictView:
     t = layout.of(connection)
     districts, states = t.districts, t.states
@@ -226,6 +249,7 @@ def district_view(connection: Connection, leaid: str) -> DistrictView:
         number_of_schools=district["number_of_schools"],
         directory_year=district["urban_institute_year"],
     )
+    view.lowest_grade, view.highest_grade = district_grades(connection, leaid)
     for metric in METRICS:
         flag = district[metric.quartile_column]
         value = district[metric.district_column]
