@@ -10,8 +10,13 @@ that year's history rows of the state's districts:
 * shares and the student/teacher ratio are pooled: Σ numerator / Σ denominator over the
   districts whose own share or ratio that year is a value (as above), e.g.
   100 · Σ special-education students / Σ enrollment;
-* rates and spending are weighted by each district's current enrollment (the weight the state
-  average uses): Σ(value · enrollment) / Σ enrollment over the districts with a value.
+* rates and spending are pooled over their own denominators, read from the extras row of the
+  same history row (`definitions.Pooling`): graduation by cohort, proficiency by valid test
+  takers, absenteeism 100 · Σ absent / Σ CRDC enrollment, spending Σ current spending / Σ
+  pupils — over the districts with a value and a denominator > 0;
+* where some district of the group has a value that year but no extras row (history written
+  before revision 0005), that year's figure falls back to the enrollment-weighted mean (each
+  district's current enrollment), as `averages` does.
 In the as-of year this is exactly the state average stored in `states`. The US: the districts
 of the 50 states and DC. Values are rounded half away from zero to 2 decimals, in SQL, by the
 same exact arithmetic as the metric families. Statements are built on the database's layout
@@ -84,9 +89,12 @@ def area_series(connection: Connection, state_fips: Sequence[str]) -> Series:
     h, d = t.district_data_history, t.districts
     arith = Arith(connection.dialect.name)
     series: Series = {metric.key: {} for metric in METRICS}
-    joined = h.join(d, d.c.leaid == h.c.leaid)
+    x = tables.history_extras
+    joined = h.join(d, d.c.leaid == h.c.leaid).outerjoin(
+        x, sa.and_(x.c.leaid == h.c.leaid, x.c.year == h.c.year, x.c.source == h.c.source)
+    )
     for source, metrics in _by_source().items():
-        figures = [_pooled_or_weighted(arith, metric, h, d) for metric in metrics]
+        figures = [_pooled_or_weighted(arith, metric, h, d, x) for metric in metrics]
         rows = connection.execute(
             sa.select(h.c.year, *figures)
             .select_from(joined)
@@ -113,7 +121,7 @@ def _row_value(arith: Arith, metric: Metric, h: sa.Table):
     return number if part.implausible is None else sa.case((part.implausible, sa.null()), else_=number)
 
 
-def _pooled_or_weighted(arith: Arith, metric: Metric, h: sa.Table, d: sa.Table):
+def _pooled_or_weighted(arith: Arith, metric: Metric, h: sa.Table, d: sa.Table, x: sa.Table):
     def total(condition, expr):
         return arith.sum_exact(sa.case((condition, expr), else_=sa.null()))
 
@@ -121,11 +129,28 @@ def _pooled_or_weighted(arith: Arith, metric: Metric, h: sa.Table, d: sa.Table):
         part = fraction(arith, metric.district_ratio, lambda name: h.c[name], TYPES)
         own = _row_value(arith, metric, h)  # pooled over the rows whose own value counts
         included = own.is_not(None) if metric.valid_max is None else own <= metric.valid_max
-        num, den = total(included, part.numerator), total(included, part.denominator)
+        return arith.rounded(total(included, part.numerator), total(included, part.denominator), RESULT_SCALE)
+    column = h.c[metric.history.numerator]
+    scale = column_scale(TYPES.c[metric.history.numerator])
+    by_enrollment = sa.and_(d.c.enrollment > 0, column.is_not(None))
+    fallback = arith.rounded(
+        total(by_enrollment, arith.exact(column, scale) * arith.exact(d.c.enrollment)),
+        times(total(by_enrollment, arith.exact(d.c.enrollment)), arith.unit(scale)),
+        RESULT_SCALE,
+    )
+    if metric.pooling is None:
+        return fallback
+    pooling = metric.pooling
+    weight = x.c[pooling.weight]
+    w_scale = column_scale(tables.history_extras.c[pooling.weight])
+    if pooling.numerator is None:
+        included = sa.and_(column.is_not(None), weight > 0)
+        num = total(included, arith.exact(column, scale) * arith.exact(weight, w_scale))
+        den = times(total(included, arith.exact(weight, w_scale)), arith.unit(scale))
     else:
-        column = h.c[metric.history.numerator]
-        scale = column_scale(TYPES.c[metric.history.numerator])
-        included = sa.and_(d.c.enrollment > 0, column.is_not(None))
-        num = total(included, arith.exact(column, scale) * arith.exact(d.c.enrollment))
-        den = times(total(included, arith.exact(d.c.enrollment)), arith.unit(scale))
-    return arith.rounded(num, den, RESULT_SCALE)
+        parts = fraction(arith, Quantity(pooling.numerator, pooling.weight, pooling.factor), lambda name: x.c[name],
+                         tables.history_extras)
+        included = sa.and_(column.is_not(None), weight > 0, x.c[pooling.numerator].is_not(None))
+        num, den = total(included, parts.numerator), total(included, parts.denominator)
+    missing = sa.func.count(sa.case((sa.and_(column.is_not(None), x.c.leaid.is_(None)), 1), else_=sa.null()))
+    return sa.case((missing > 0, fallback), else_=arith.rounded(num, den, RESULT_SCALE))
