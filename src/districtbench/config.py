@@ -8,9 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
-import sqlalchemy as sa
-from sqlalchemy.engine import make_url
-
 from districtbench.errors import ConfigurationError
 
 DEFAULT_DATABASE_URL = "sqlite:///districtbench.db"
@@ -168,6 +165,10 @@ def normalize_database_url(url: str) -> str:
         query = _strip_prisma_parameters(query)
         location = f"{path}?{query}" if query else path
     url = f"{scheme}://{userinfo}{at}{location}"
+    # SQLAlchemy only here, when a command needs its settings (not for --version or --help)
+    import sqlalchemy as sa
+    from sqlalchemy.engine import make_url
+
     try:
         parsed = make_url(url)
     except (sa.exc.ArgumentError, ValueError) as exc:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 import typer
 from districtbench import console
 from districtbench.cli.state import get_state
 from districtbench.errors import ComputeError
-from districtbench.metrics.runner import ComputeResult, added_dependencies, resolve_families, run_families
+
+if TYPE_CHECKING:
+    from districtbench.metrics.runner import ComputeResult
 
 
 def register(app: typer.Typer) -> None:
@@ -28,6 +30,8 @@ def register(app: typer.Typer) -> None:
 
         Example: districtbench compute deltas   (runs latest, ratios, averages and deltas)
         """
+        from districtbench.metrics.runner import added_dependencies, resolve_families, run_families
+
         state = get_state(ctx)
         registry = state.families
         resolve_families(registry, families)  # unknown names: exit 2 before touching the database

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import typer
 
 from districtbench import console
 from districtbench.cli.state import get_state
 from districtbench.formatting import school_year, sparkline
-from districtbench.reporting.show import METRIC_LABELS, DistrictView, MetricView, district_view, find_district
+
+if TYPE_CHECKING:
+    from districtbench.reporting.show import DistrictView, MetricView
 
 DIRECTION = {True: "↑", False: "↓", None: ""}
 LEGEND = (
@@ -73,6 +76,8 @@ def _provenance(metric: MetricView) -> str:
 
 def _label(metric: MetricView) -> str:
     arrow = DIRECTION[metric.higher_is_better]
+    from districtbench.reporting.show import METRIC_LABELS
+
     label = METRIC_LABELS.get(metric.key, metric.key)
     return f"{label} {arrow}" if arrow else label
 
@@ -172,6 +177,8 @@ def register(app: typer.Typer) -> None:
 
         Example: districtbench show 4823640
         """
+        from districtbench.reporting.show import district_view, find_district
+
         engine = get_state(ctx).existing_engine()
         with engine.connect() as connection:
             view = district_view(connection, find_district(connection, leaid))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING, Callable
 
 import pluggy
 import typer
-from sqlalchemy.engine import Engine
 
 from districtbench.config import Settings
 from districtbench.plugins.host import (
@@ -17,16 +17,25 @@ from districtbench.plugins.host import (
     collect_sources,
 )
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
 
 @dataclass
 class AppState:
     settings: Settings
-    plugin_manager: pluggy.PluginManager | None = None
+    # The plugins, or a function giving them on first use (the CLI's app: the built-in
+    # sources and families are imported only by a command that needs them).
+    plugin_manager: pluggy.PluginManager | Callable[[], pluggy.PluginManager] | None = None
     _engine: Engine | None = field(default=None, repr=False)
 
     @cached_property
     def pm(self) -> pluggy.PluginManager:
-        return self.plugin_manager or build_plugin_manager()
+        if self.plugin_manager is None:
+            return build_plugin_manager()
+        if callable(self.plugin_manager):
+            return self.plugin_manager()
+        return self.plugin_manager
 
     @cached_property
     def sources(self) -> Registry:

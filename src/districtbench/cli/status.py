@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
-import sqlalchemy as sa
 import typer
 
 from districtbench import console
 from districtbench.cli.state import get_state
 from districtbench.errors import NotMigratedError
-from districtbench.reporting.status import (
-    StatusReport,
-    column_coverage,
-    figure_year_summary,
-    last_compute_runs,
-    source_year_statuses,
-)
+
+if TYPE_CHECKING:
+    from districtbench.reporting.status import StatusReport
 
 
 def district_columns_written(families) -> list[str]:
@@ -30,8 +26,17 @@ def district_columns_written(families) -> list[str]:
 
 
 def build_status(state) -> StatusReport:
+    import sqlalchemy as sa
+
     from districtbench.db import layout, migrations
     from districtbench.db.engine import require_existing
+    from districtbench.reporting.status import (
+        StatusReport,
+        column_coverage,
+        figure_year_summary,
+        last_compute_runs,
+        source_year_statuses,
+    )
 
     require_existing(state.settings.database_url)
     engine = state.engine()

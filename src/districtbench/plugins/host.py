@@ -143,3 +143,18 @@ def collect_sources(pm: pluggy.PluginManager) -> Registry:
 
 def collect_metric_families(pm: pluggy.PluginManager) -> Registry:
     return _collect(pm, "register_metric_families", "metric family")
+
+
+def with_default_plugins(pm: pluggy.PluginManager, default_plugins: Iterable[str] = DEFAULT_PLUGINS) -> pluggy.PluginManager:
+    """A manager with the built-ins first, then the plugins `pm` holds (already loaded and
+    checked), in their order: what `build_plugin_manager()` gives, for a `pm` built without
+    the built-ins. The CLI builds its app that way, so `--help` lists the installed plugins'
+    commands without importing the built-in sources and families (and SQLAlchemy with them)."""
+    full = pluggy.PluginManager(hookspecs.PROJECT)
+    full.add_hookspecs(hookspecs)
+    for module_name in default_plugins:
+        _register_module(full, module_name)
+    for name, plugin in pm.list_name_plugin():
+        _register_object(full, plugin, name)
+    _drop_invalid_plugins(full)
+    return full
