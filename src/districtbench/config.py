@@ -16,6 +16,10 @@ DATABASE_URL_VARIABLES = ("DISTRICTBENCH_DATABASE_URL", "DIRECT_URL", "DATABASE_
 API_URL_VARIABLE = "DISTRICTBENCH_API_URL"
 CACHE_DIR_VARIABLE = "DISTRICTBENCH_CACHE_DIR"
 LISTING_TIMEOUT_VARIABLE = "DISTRICTBENCH_LISTING_TIMEOUT"
+# Seconds of the first retry wait (then ×2 each retry); tests and local fake servers set it
+# small (0.01). Read from the environment only (not ./.env).
+BACKOFF_VARIABLE = "DISTRICTBENCH_BACKOFF_BASE"
+DEFAULT_BACKOFF_BASE = 1.0
 # One listing (every page, retry and wait) may take at most this long; one request has its
 # own 180 s deadline, so one trickling page cannot hold a unit for 6 × 180 s any more.
 DEFAULT_LISTING_TIMEOUT = 600.0
@@ -46,6 +50,13 @@ class Settings:
     cache_dir: Path = field(default_factory=lambda: default_cache_dir(os.environ))
     # Seconds one listing may take, pages and retries included.
     listing_timeout: float = DEFAULT_LISTING_TIMEOUT
+    # $DISTRICTBENCH_BACKOFF_BASE as written; checked by `backoff_base`, when a command that
+    # makes requests reads it (a bad value does not stop `status`).
+    backoff_base_text: str = ""
+
+    @property
+    def backoff_base(self) -> float:
+        return parse_backoff_base(self.backoff_base_text)
 
     @property
     def masked_database_url(self) -> str:
@@ -114,6 +125,7 @@ def resolve_settings(
         config_file=database.config_file,
         cache_dir=default_cache_dir(environ, dotenv),
         listing_timeout=_listing_timeout(_lookup(LISTING_TIMEOUT_VARIABLE, environ, dotenv)),
+        backoff_base_text=environ.get(BACKOFF_VARIABLE, ""),
     )
 
 
@@ -138,6 +150,22 @@ def _listing_timeout(raw: str | None) -> float:
         raise ConfigurationError(
             f"{LISTING_TIMEOUT_VARIABLE}={raw!r} is not a number of seconds between 1 and 86400.",
             hint=f"Unset it (default {DEFAULT_LISTING_TIMEOUT:g} s) or set e.g. {LISTING_TIMEOUT_VARIABLE}=1800.",
+        )
+    return value
+
+
+def parse_backoff_base(raw: str) -> float:
+    raw = raw.strip()
+    if not raw:
+        return DEFAULT_BACKOFF_BASE
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 60:
+        raise ConfigurationError(
+            f"{BACKOFF_VARIABLE}={raw!r} is not a number of seconds between 0 and 60.",
+            hint=f"Unset it (default {DEFAULT_BACKOFF_BASE} s) or set e.g. {BACKOFF_VARIABLE}=0.5.",
         )
     return value
 

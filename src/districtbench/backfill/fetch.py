@@ -34,12 +34,6 @@ class UnitResult:
     started_at: datetime
 
 
-def run_task(client: Client, task: FetchTask) -> list[UnitResult]:
-    """Fetch every endpoint of `task` for its (year, state) once, then parse each unit."""
-    fetched = fetch_task(client, task)
-    return fetched.failed if fetched.failed is not None else parse_task(fetched)
-
-
 @dataclass
 class Fetched:
     """The listings of one task (endpoint key → records, and rows per page), or its units'

@@ -17,12 +17,11 @@ from typing import Iterable, Mapping, Sequence
 
 from districtbench.db.states import BY_FIPS
 from districtbench.errors import UsageError
+from districtbench.plugins.host import ALL  # re-exported by districtbench.backfill
 from districtbench.sources.base import Source
 from districtbench.sources.request import Endpoint, merged, request_identity
 from districtbench.formatting import format_years
 from districtbench.yearspec import Latest, YearSpec, years_for
-
-ALL = "all"
 
 
 @dataclass(frozen=True, eq=False)

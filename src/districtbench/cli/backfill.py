@@ -4,12 +4,11 @@ Thin: parses options, checks them before touching the database, builds ONE Urban
 the run and hands over to `districtbench.backfill.run_backfill`.
 
 Environment: DISTRICTBENCH_BACKOFF_BASE — seconds of the first retry wait (then ×2 each
-retry; default 1). Tests and local fake servers set it small (0.01).
+retry; default 1; `config.Settings.backoff_base`). Tests and local fake servers set it small (0.01).
 """
 
 from __future__ import annotations
 
-import os
 from typing import List, Optional
 
 import typer
@@ -17,27 +16,6 @@ import typer
 from districtbench.cli.catalog import refresh_option, sources_as_the_api_has_them
 from districtbench.cli.options import QUIET_HELP, STATES_HELP, YEARS_HELP, parse_states, parse_years, verbosity
 from districtbench.cli.state import get_state
-from districtbench.errors import ConfigurationError
-
-BACKOFF_VARIABLE = "DISTRICTBENCH_BACKOFF_BASE"
-DEFAULT_BACKOFF_BASE = 1.0
-
-
-def backoff_base_from_env(environ=None) -> float:
-    raw = (os.environ if environ is None else environ).get(BACKOFF_VARIABLE, "").strip()
-    if not raw:
-        return DEFAULT_BACKOFF_BASE
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value <= 60:
-        raise ConfigurationError(
-            f"{BACKOFF_VARIABLE}={raw!r} is not a number of seconds between 0 and 60.",
-            hint=f"Unset it (default {DEFAULT_BACKOFF_BASE} s) or set e.g. {BACKOFF_VARIABLE}=0.5.",
-        )
-    return value
-
 
 def register(app: typer.Typer) -> None:
     @app.command("backfill")
@@ -78,7 +56,7 @@ def register(app: typer.Typer) -> None:
         state = get_state(ctx)
         chosen = resolve_sources(state.sources, sources)
         strict = ALL not in [name.strip() for name in sources]
-        backoff = backoff_base_from_env()
+        backoff = state.settings.backoff_base
         availability = sources_as_the_api_has_them(state.settings, chosen, refresh=refresh_catalog, backoff_base=backoff)
         # usage errors (a year a source lacks) before the database
         plan_units(availability.sources, years, states, strict_years=strict, gaps=availability.gaps)

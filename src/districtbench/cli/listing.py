@@ -18,11 +18,9 @@ def register(app: typer.Typer) -> None:
 
         Example: districtbench sources --refresh-catalog
         """
-        from districtbench.cli.backfill import backoff_base_from_env
-
         state = get_state(ctx)
         availability = sources_as_the_api_has_them(state.settings, list(state.sources), refresh=refresh_catalog,
-                                                    backoff_base=backoff_base_from_env(), quiet=True)
+                                                    backoff_base=state.settings.backoff_base, quiet=True)
         rows = []
         for status in availability.statuses:
             source = status.source

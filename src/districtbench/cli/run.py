@@ -40,14 +40,13 @@ def execute_run(
     import dataclasses
 
     from districtbench.backfill.display import print_summary
-    from districtbench.cli.backfill import backoff_base_from_env
     from districtbench.cli.catalog import sources_as_the_api_has_them
     from districtbench.cli.compute import print_summary as print_compute_summary
     from districtbench.console_progress import make_progress
     from districtbench.pipeline import check_years, run_pipeline
     from districtbench.urban.client import UrbanClient
 
-    backoff = backoff_base_from_env() if backoff_base is None else backoff_base
+    backoff = state.settings.backoff_base if backoff_base is None else backoff_base
     settings = dataclasses.replace(state.settings, api_url=api_url)
     availability = sources_as_the_api_has_them(
         settings, list(state.sources), refresh=refresh_catalog, use_cache=cache_catalog, backoff_base=backoff,

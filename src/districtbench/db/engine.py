@@ -113,10 +113,6 @@ def _sqlite_on_connect(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def is_sqlite(bind) -> bool:
-    return bind.dialect.name == "sqlite"
-
-
 def check_reachable(engine: Engine) -> None:
     """Open one connection, or raise DatabaseUnavailableError with a masked message."""
     url = engine.url.render_as_string(hide_password=False)

@@ -64,6 +64,7 @@ TERRITORIES: tuple[tuple[str, str, str], ...] = (
     ("78", "VI", "U.S. Virgin Islands"),
 )
 NATIONAL = ("00", "US", "United States")
+NATIONAL_FIPS = NATIONAL[0]  # the `states` row of the national averages
 
 STATES_AND_DC_FIPS: tuple[str, ...] = tuple(fips for fips, _, _ in STATES)
 BY_ABBREV = {abbrev: fips for fips, abbrev, _ in STATES + TERRITORIES}

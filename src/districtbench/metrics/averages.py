@@ -45,7 +45,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
 from districtbench.db import tables
-from districtbench.db.states import NATIONAL, STATES_AND_DC_FIPS
+from districtbench.db.states import NATIONAL, NATIONAL_FIPS, STATES_AND_DC_FIPS
 from districtbench.metrics.apply import Output, apply_outputs, bounded
 from districtbench.metrics.arith import Arith, column_scale, lit, times
 from districtbench.metrics.base import FamilyOutcome, MetricFamily
@@ -56,7 +56,6 @@ from districtbench.metrics.ratios import part, ratio_parts
 from districtbench.metrics.weights import POOLED_BY_AVERAGE, district_weights, stage_columns
 from districtbench.plugins.hookspecs import hookimpl
 
-NATIONAL_FIPS = NATIONAL[0]
 EXTRA_COLUMNS = ("total_districts", "total_enrollment", "avg_enrollment", "avg_poverty_rate")
 AVERAGE_COLUMNS = EXTRA_COLUMNS + tuple(metric.average_column for metric in METRICS)
 

@@ -26,9 +26,8 @@ from districtbench.db.timestamps import utcnow
 from districtbench.errors import PluginError, UsageError, WriteShortfallError
 from districtbench.metrics.base import FamilyOutcome, MetricFamily
 from districtbench.metrics.context import RunContext
-from districtbench.plugins.host import Registry
+from districtbench.plugins.host import ALL, Registry
 
-ALL = "all"
 STATISTICS_TABLES = ("districts", "district_data_history", "states")
 
 

@@ -14,6 +14,8 @@ from districtbench.errors import PluginError
 from districtbench.plugins import hookspecs
 
 ENTRY_POINT_GROUP = "districtbench"
+# As a command argument: every registered source or metric family.
+ALL = "all"
 
 # Built-in sources and families are ordinary plugin modules, always registered.
 DEFAULT_PLUGINS: tuple[str, ...] = (

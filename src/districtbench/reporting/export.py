@@ -26,7 +26,6 @@ from districtbench.reporting.provenance import average_figure, average_source, f
 # Bookkeeping columns of the app, not benchmarks.
 EXCLUDED_COLUMNS = ("created_at", "updated_at")
 TABLES = ("districts", "states")
-NATIONAL_FIPS = "00"
 
 
 def _table(name: str) -> sa.Table:

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from districtbench.db import layout
+from districtbench.db.states import NATIONAL_FIPS
 from districtbench.errors import UsageError
 from districtbench.db import tables
 from districtbench.formatting import grades_label, locale_name, school_year
@@ -17,7 +18,6 @@ from districtbench.metrics.definitions import METRICS, Metric
 from districtbench.reporting.provenance import figure_source, figure_years, trend_years
 from districtbench.reporting.series import district_series
 
-NATIONAL_FIPS = "00"
 
 # What each metric is called in front of a person (`show`, `report`).
 METRIC_LABELS = {
