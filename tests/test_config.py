@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from districtbench.cli import build_app
 from districtbench.config import mask_text, mask_url, normalize_database_url, resolve_settings
-from districtbench.db import migrations
+from districtbench.db import migrations, revision
 from districtbench.db.engine import DbOptions, create_db_engine
 from districtbench.errors import ConfigurationError
 from districtbench.plugins.host import build_plugin_manager
@@ -114,10 +114,10 @@ def test_schema_parameter_puts_the_tables_in_that_schema(database_factory):
     assert {"districtbench_fetch_units", "districtbench_alembic_version"} <= {
         name for schema, name in placed if schema == "districtbench"}
     assert not [name for schema, name in placed if schema == "public"]
-    assert migrations.is_current(engine)
+    assert revision.at_head(engine)
     # one installation per own schema: another schema of districtbench's is another installation
     other = database_factory.engine(url, DbOptions(own_schema="districtbench_public"))
-    assert not migrations.is_current(other)
+    assert not revision.at_head(other)
 
 
 @pytest.mark.parametrize("db_kind", ["postgresql"])
@@ -275,7 +275,7 @@ def test_a_password_with_special_characters_but_no_at_connects(database_factory,
            "?sslmode=disable&pgbouncer=true")
     result = CliRunner().invoke(build_app(), ["--database-url", raw, "migrate"])
     assert result.exit_code == 0, result.output
-    assert migrations.is_current(database_factory.engine(admin.render_as_string(hide_password=False)))
+    assert revision.at_head(database_factory.engine(admin.render_as_string(hide_password=False)))
     _assert_no_marker(result.output)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from districtbench.db import migrations
+from districtbench.db import migrations, revision
 from tests.test_migrations import (
     ALL_TABLES,
     BENCHMARK_COLUMNS,
@@ -199,7 +199,7 @@ def test_downgrade_to_nothing_leaves_the_apps_tables_as_they_were(app_engine, db
     assert len(fips) == 56 and "00" not in fips
 
     migrations.upgrade(app_engine)  # and back up again
-    assert migrations.is_current(app_engine)
+    assert revision.at_head(app_engine)
 
 
 def test_a_table_created_by_districtbench_is_not_dropped_if_the_app_now_depends_on_it(database_factory):

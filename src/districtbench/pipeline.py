@@ -18,7 +18,7 @@ from districtbench.backfill import run_backfill
 from districtbench.backfill.availability import Availability
 from districtbench.backfill.progress import BackfillProgress
 from districtbench.backfill.report import COMPLETE, SKIPPED, BackfillReport
-from districtbench.db import layout, migrations, preflight, tables
+from districtbench.db import layout, migrations, preflight, revision, tables
 from districtbench.db.states import BY_FIPS
 from districtbench.errors import UsageError
 from districtbench.metrics.runner import ComputeResult, run_families
@@ -65,7 +65,7 @@ def check_years(sources: Sequence[Source], years: YearSpec) -> None:
 
 def ensure_migrated(engine: Engine) -> list[str]:
     """Upgrade to the latest revision when needed; returns a line saying what was done."""
-    if migrations.is_current(engine):
+    if revision.at_head(engine):
         return []
     before = migrations.current_revision(engine)
     migrations.upgrade(engine)

@@ -102,10 +102,6 @@ def current_revision(engine: Engine) -> str | None:
         return _current(connection)
 
 
-def is_current(engine: Engine) -> bool:
-    return at_head(engine)
-
-
 def _masked(engine_or_connection) -> str:
     return engine_or_connection.engine.url.render_as_string(hide_password=True)
 

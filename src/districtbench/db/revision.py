@@ -29,5 +29,7 @@ def stored_revisions(connection: Connection) -> list[str]:
 
 
 def at_head(engine: Engine) -> bool:
+    """THE answer to "is the schema current" (commands, `run`'s migrate-if-needed, prisma);
+    `migrations.require_current` explains a False."""
     with engine.connect() as connection:
         return stored_revisions(connection) == [HEAD_REVISION]
