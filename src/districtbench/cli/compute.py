@@ -30,19 +30,19 @@ def register(app: typer.Typer) -> None:
 
         Example: districtbench compute deltas   (runs latest, ratios, averages and deltas)
         """
-        from districtbench.metrics.runner import added_dependencies, resolve_families, run_families
+        from districtbench.metrics.runner import plan_families, run_families
 
         state = get_state(ctx)
         registry = state.families
-        resolve_families(registry, families)  # unknown names: exit 2 before touching the database
-        added = added_dependencies(registry, families)
+        plan = plan_families(registry, families)  # unknown names: exit 2 before touching the database
+        added = plan.added
         if added:
             console.info(
                 f"Also running {', '.join(added)}: the families named run after them, "
                 "so nothing they read is left from an earlier run."
             )
         engine = state.migrated_engine()
-        result = run_families(engine, registry, families)
+        result = run_families(engine, registry, plan=plan)
         print_summary(result)
         if not result.ok:
             if len(result.failed_families) > 1:

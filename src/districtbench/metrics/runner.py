@@ -107,22 +107,38 @@ def resolve_families(registry: Registry, names: Iterable[str] | None) -> list[Me
     return [family for family in ordered if family.name in wanted]
 
 
+@dataclass(frozen=True)
+class FamilyPlan:
+    """The families a command runs, resolved once (names checked, dependencies added, in
+    running order) and passed on: `added` names those the command line did not."""
+
+    families: list[MetricFamily]
+    added: list[str]
+
+
+def plan_families(registry: Registry, names: Iterable[str] | None) -> FamilyPlan:
+    names = list(names or ())
+    families = resolve_families(registry, names)
+    requested = {name.strip() for name in names if name and name.strip()}
+    if not requested or ALL in requested:
+        return FamilyPlan(families, [])
+    return FamilyPlan(families, [family.name for family in families if family.name not in requested])
+
+
 def added_dependencies(registry: Registry, names: Iterable[str] | None) -> list[str]:
     """The families `resolve_families` adds to the named ones (in running order)."""
-    requested = {name.strip() for name in (names or ()) if name and name.strip()}
-    if not requested or ALL in requested:
-        return []
-    return [family.name for family in resolve_families(registry, names) if family.name not in requested]
+    return plan_families(registry, names).added
 
 
 def run_families(
-    engine: Engine, registry: Registry, names: Sequence[str] | None = None, *, now: datetime | None = None
+    engine: Engine, registry: Registry, names: Sequence[str] | None = None, *, now: datetime | None = None,
+    plan: FamilyPlan | None = None,
 ) -> ComputeResult:
-    """Run the named families (see module doc). Never raises for a failing family: the
-    result says what failed (`ok`, `error`, `failed_family`) and the log rows are written.
-    Raises UsageError for an unknown family name (before touching the database)."""
-    families = resolve_families(registry, names)
-    added = added_dependencies(registry, names)
+    """Run the named families, or those of `plan` (see module doc). Never raises for a
+    failing family: the result says what failed (`ok`, `error`, `failed_family`) and the log
+    rows are written. Raises UsageError for an unknown family name (before touching the database)."""
+    plan = plan or plan_families(registry, names)
+    families, added = plan.families, plan.added
     for family in families:
         if family.compute is None:
             raise PluginError(f"Metric family {family.name!r} has no compute function.")
