@@ -86,11 +86,13 @@ def run_pipeline(
     after_backfill=None,
     availability: Availability | None = None,
     compute_anyway: bool = False,
+    years_checked: bool = False,
 ) -> PipelineReport:
     """`sources` as declared; with `availability`, as the API's catalog describes them."""
     if availability is not None:
         sources = availability.sources
-    check_years(sources, years)
+    if not years_checked:  # `run` checks them before it opens the database
+        check_years(sources, years)
     report = PipelineReport(migrated=ensure_migrated(engine))
     preflight.check(engine, backfill=True, compute=True)  # before any request
     report.backfill = run_backfill(

@@ -27,7 +27,7 @@ import sqlalchemy as sa
 
 from districtbench.backfill.availability import Availability
 from districtbench.backfill.fetch import Client, UnitResult, fetch_task, parse_task
-from districtbench.backfill.plan import FetchTask, group_tasks, plan_units
+from districtbench.backfill.plan import FetchTask, Plan, group_tasks, plan_units
 from districtbench.backfill.progress import BackfillProgress
 from districtbench.backfill.report import (
     COMPLETE,
@@ -58,6 +58,7 @@ def run_backfill(
     progress: BackfillProgress | None = None,
     strict_years: bool = False,
     availability: Availability | None = None,
+    plan: Plan | None = None,
 ) -> BackfillReport:
     """Backfill every (source, year, state) unit; returns what happened to each.
 
@@ -78,7 +79,8 @@ def run_backfill(
         wanted = {source.name for source in sources}
         sources = [source for source in availability.sources if source.name in wanted]
         blocked, gaps = availability.blocked, availability.gaps
-    plan = plan_units(sources, years, states, strict_years=strict_years, gaps=gaps)
+    if plan is None:  # `backfill` planned already, to report usage errors before the database
+        plan = plan_units(sources, years, states, strict_years=strict_years, gaps=gaps)
     report = BackfillReport(notes=list(plan.notes), sources=[source.name for source in sources])
     for note in plan.notes:
         progress.note(note)

@@ -59,7 +59,7 @@ def register(app: typer.Typer) -> None:
         backoff = state.settings.backoff_base
         availability = sources_as_the_api_has_them(state.settings, chosen, refresh=refresh_catalog, backoff_base=backoff)
         # usage errors (a year a source lacks) before the database
-        plan_units(availability.sources, years, states, strict_years=strict, gaps=availability.gaps)
+        plan = plan_units(availability.sources, years, states, strict_years=strict, gaps=availability.gaps)
         engine = state.migrated_engine()
         with UrbanClient(state.settings.api_url, backoff_base=backoff, keep_results=False,
                          listing_timeout=state.settings.listing_timeout) as client:
@@ -74,6 +74,7 @@ def register(app: typer.Typer) -> None:
                 progress=make_progress(level),
                 strict_years=strict,
                 availability=availability,
+                plan=plan,
             )
         if level == "quiet":
             print_one_line(report)

@@ -70,6 +70,7 @@ def execute_run(
             after_backfill=print_summary if level == "verbose" else None,
             compute_anyway=compute_anyway,
             availability=availability,
+            years_checked=True,
         )
     if level == "verbose" and report.compute is not None:
         print_compute_summary(report.compute)
