@@ -3,6 +3,8 @@ nothing); `migrate --downgrade` shows what it removes and cannot undo, and asks 
 
 from __future__ import annotations
 
+from districtbench.db.revision import HEAD_REVISION
+
 import re
 
 import pytest
@@ -76,7 +78,7 @@ def test_sql_statements_run_as_printed_give_what_migrate_gives(database_factory,
     assert ex.cli(migrated_url, "migrate").exit_code == 0
     names = app_layouts.APP_TABLES["renamed"]
     assert describe_app(planned, names) == describe_app(migrated, names)
-    assert migrations.current_revision(planned) == migrations.current_revision(migrated) == "0005_history_extras"
+    assert migrations.current_revision(planned) == migrations.current_revision(migrated) == HEAD_REVISION
 
 
 def test_downgrade_shows_what_it_removes_and_what_it_cannot_undo(renamed_app, db_kind):
@@ -101,7 +103,7 @@ def test_downgrade_without_a_terminal_needs_yes(renamed_app):
     result = ex.cli(url, "migrate", "--downgrade", "base")
     assert result.exit_code == 2
     assert "Add --yes" in flat(result.stderr) and "removes:" in flat(result.stderr)
-    assert migrations.current_revision(engine) == "0005_history_extras"  # nothing removed
+    assert migrations.current_revision(engine) == HEAD_REVISION  # nothing removed
 
 
 def test_downgrade_asks_in_a_terminal(renamed_app, monkeypatch):
@@ -118,7 +120,7 @@ def test_downgrade_asks_in_a_terminal(renamed_app, monkeypatch):
     declined = answer("n\n")
     assert declined.exit_code == 1 and "Nothing was changed" in declined.stderr
     assert "Remove it?" in declined.stderr
-    assert migrations.current_revision(engine) == "0005_history_extras"
+    assert migrations.current_revision(engine) == HEAD_REVISION
     accepted = answer("y\n")
     assert accepted.exit_code == 0, accepted.output
     assert migrations.current_revision(engine) == "0002_benchmarks"

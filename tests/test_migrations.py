@@ -18,11 +18,12 @@ from districtbench.errors import ConfigurationError, NotMigratedError
 
 APP_TABLES = ("states", "districts", "district_data_history", "data_refresh_logs")
 OWN_TABLES = ("districtbench_fetch_units", "districtbench_created_objects", "districtbench_column_map",
-              "districtbench_figure_years", "districtbench_history_extras")
+              "districtbench_figure_years", "districtbench_history_extras",
+              "districtbench_peer_groups", "districtbench_peers", "districtbench_peer_benchmarks")
 FIVE_TABLES = APP_TABLES + ("districtbench_fetch_units",)
 ALL_TABLES = APP_TABLES + OWN_TABLES
 OWN_SCHEMA = "districtbench"
-HEAD = "0005_history_extras"
+HEAD = "0006_peers"
 
 
 def schema_of(kind: str, table: str) -> str | None:
@@ -157,6 +158,29 @@ BASE_COLUMNS = {
         lowest_grade INTEGER
         highest_grade INTEGER
     """,
+    "districtbench_peer_groups": """
+        leaid VARCHAR(7) NOT NULL
+        scope VARCHAR(10) NOT NULL
+        locale_group INTEGER NOT NULL
+        enrollment INTEGER NOT NULL
+        children_poverty_percent NUMERIC(5,2) NOT NULL
+        ell_pct NUMERIC(5,2) NOT NULL
+        swd_pct NUMERIC(5,2) NOT NULL
+        peer_count INTEGER NOT NULL
+    """,
+    "districtbench_peers": """
+        leaid VARCHAR(7) NOT NULL
+        rank INTEGER NOT NULL
+        peer_leaid VARCHAR(7) NOT NULL
+        distance DOUBLE PRECISION NOT NULL
+    """,
+    "districtbench_peer_benchmarks": """
+        leaid VARCHAR(7) NOT NULL
+        metric VARCHAR(30) NOT NULL
+        peer_average NUMERIC(12,2)
+        vs_peers NUMERIC(14,2)
+        peer_quartile VARCHAR(15)
+    """,
 }
 
 _KEYS = ("absenteeism graduation student_teacher_ratio swd_pct ell_pct math_proficiency "
@@ -187,6 +211,9 @@ PRIMARY_KEYS = {
     "districtbench_column_map": ("districtbench_column_map_pkey", ["table_name", "logical_name"]),
     "districtbench_figure_years": ("districtbench_figure_years_pkey", ["state_fips", "figure"]),
     "districtbench_history_extras": ("districtbench_history_extras_pkey", ["leaid", "year", "source"]),
+    "districtbench_peer_groups": ("districtbench_peer_groups_pkey", ["leaid"]),
+    "districtbench_peers": ("districtbench_peers_pkey", ["leaid", "rank"]),
+    "districtbench_peer_benchmarks": ("districtbench_peer_benchmarks_pkey", ["leaid", "metric"]),
 }
 INDEXES = {
     "districts": {"districts_state_fips_idx": ["state_fips"], "districts_state_abbrev_idx": ["state_abbrev"]},
@@ -227,6 +254,8 @@ def describe_type(column: dict, kind: str, rowid_alias: bool = False) -> str:
         text = f"VARCHAR({type_.length})"
     elif isinstance(type_, sa.Numeric) and not isinstance(type_, sa.Float):
         text = f"NUMERIC({type_.precision},{type_.scale})"
+    elif isinstance(type_, sa.Float):
+        text = "DOUBLE PRECISION"
     elif isinstance(type_, sa.Integer):
         text = "INTEGER"
         if default and str(default).startswith("nextval(") or rowid_alias:
@@ -399,8 +428,23 @@ def test_upgrade_downgrade_upgrade(fresh_engine, db_kind):
     assert len(_state_rows(fresh_engine)) == NUMBER_OF_STATE_ROWS
 
 
-def test_downgrade_history_extras_drops_only_its_table(fresh_engine, db_kind):
+def test_downgrade_peers_drops_only_its_tables(fresh_engine, db_kind):
+    migrations.upgrade(fresh_engine, "0006_peers")
+    kept = FIVE_TABLES + ("districtbench_created_objects", "districtbench_column_map", "districtbench_figure_years")
+    before = describe_schema(fresh_engine, kept)
+    report = migrations.downgrade(fresh_engine, "0005_history_extras")
+    assert migrations.current_revision(fresh_engine) == "0005_history_extras"
+    assert sorted(report.dropped_tables) == sorted(
+        ["districtbench_peer_groups", "districtbench_peers", "districtbench_peer_benchmarks"]
+    )
+    assert report.dropped_columns == []
+    assert describe_schema(fresh_engine, kept) == before
     migrations.upgrade(fresh_engine)
+    assert migrations.is_current(fresh_engine)
+
+
+def test_downgrade_history_extras_drops_only_its_table(fresh_engine, db_kind):
+    migrations.upgrade(fresh_engine, "0005_history_extras")
     kept = FIVE_TABLES + ("districtbench_created_objects", "districtbench_column_map", "districtbench_figure_years")
     before = describe_schema(fresh_engine, kept)
     report = migrations.downgrade(fresh_engine, "-1")

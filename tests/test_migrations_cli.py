@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from districtbench.db.revision import HEAD_REVISION
+
 import re
 
 import pytest
@@ -57,7 +59,7 @@ def test_migrate_creates_then_says_up_to_date(run, url):
     first = run("--database-url", url, "migrate")
     assert first.exit_code == 0, first.output
     message = flat(first.stderr)
-    assert "created tables" in message and "0005_history_extras" in message
+    assert "created tables" in message and HEAD_REVISION in message
     for table in FIVE_TABLES:
         assert table in message
     assert first.stdout == ""  # messages go to stderr
@@ -71,13 +73,13 @@ def test_status_before_and_after(run, url):
     before = run("--database-url", url, "migrate", "--status")
     assert before.exit_code == 2
     assert "current revision: none" in before.stdout
-    assert "latest revision: 0005_history_extras" in before.stdout
+    assert f"latest revision: {HEAD_REVISION}" in before.stdout
     assert "migration pending: yes" in before.stdout
     assert "Run `districtbench migrate`" in flat(before.stderr)
     assert run("--database-url", url, "migrate").exit_code == 0
     after = run("--database-url", url, "migrate", "--status")
     assert after.exit_code == 0, after.output
-    assert "current revision: 0005_history_extras" in after.stdout
+    assert f"current revision: {HEAD_REVISION}" in after.stdout
     assert "migration pending: no" in after.stdout
 
 
@@ -86,7 +88,7 @@ def test_downgrade_steps_and_bad_revision(run, url):
     bad = run("--database-url", url, "migrate", "--downgrade", "nope")
     assert bad.exit_code == 2
     message = flat(bad.stderr)
-    assert "nope" in message and "0001_base" in message and "0005_history_extras" in message
+    assert "nope" in message and "0001_base" in message and HEAD_REVISION in message
     to_base_revision = run("--database-url", url, "migrate", "--downgrade", "0001_base", "--yes")
     assert to_base_revision.exit_code == 0, to_base_revision.output
     assert "dropped 43 columns" in flat(to_base_revision.stderr)
@@ -95,7 +97,7 @@ def test_downgrade_steps_and_bad_revision(run, url):
     assert to_nothing.exit_code == 0, to_nothing.output
     assert _tables(url) == set()
     assert run("--database-url", url, "migrate").exit_code == 0
-    gone_too_far = run("--database-url", url, "migrate", "--downgrade", "-6", "--yes")
+    gone_too_far = run("--database-url", url, "migrate", "--downgrade", "-9", "--yes")
     assert gone_too_far.exit_code == 2
 
 

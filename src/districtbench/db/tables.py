@@ -284,7 +284,49 @@ history_extras = sa.Table(
     schema=OWN_SCHEMA,
 )
 EXTRA_COLUMNS = tuple(c.name for c in history_extras.c if c.name not in ("leaid", "year", "source"))
-OWN_TABLES = (fetch_units.name, created_objects.name, column_map.name, figure_years.name, history_extras.name)
+# Peer groups (family `peers`, issue 15), rewritten whole by every run of the family.
+# peer_groups: one row per eligible district — the scope its peers were drawn from
+# ('national' or 'state'), its locale group (1 City, 2 Suburb, 3 Town, 4 Rural), the four
+# feature values used (enrollment before its logarithm) and how many peers it got (≤ 20).
+peer_groups = sa.Table(
+    "districtbench_peer_groups",
+    metadata,
+    sa.Column("leaid", sa.String(7), primary_key=True),
+    sa.Column("scope", sa.String(10), nullable=False),
+    sa.Column("locale_group", sa.Integer, nullable=False),
+    sa.Column("enrollment", sa.Integer, nullable=False),
+    sa.Column("children_poverty_percent", Decimal(5, 2), nullable=False),
+    sa.Column("ell_pct", Decimal(5, 2), nullable=False),
+    sa.Column("swd_pct", Decimal(5, 2), nullable=False),
+    sa.Column("peer_count", sa.Integer, nullable=False),
+    schema=OWN_SCHEMA,
+)
+# peers: a district's peers, rank 1 = the nearest; distance on the four z-scores.
+peers = sa.Table(
+    "districtbench_peers",
+    metadata,
+    sa.Column("leaid", sa.String(7), primary_key=True),
+    sa.Column("rank", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("peer_leaid", sa.String(7), nullable=False),
+    sa.Column("distance", sa.Double, nullable=False),
+    schema=OWN_SCHEMA,
+)
+# peer_benchmarks: per district with a peer group and metric key (metrics.md): the peers'
+# average (pooled like the state average), the district's value minus it, and its quartile
+# flag among itself and its peers.
+peer_benchmarks = sa.Table(
+    "districtbench_peer_benchmarks",
+    metadata,
+    sa.Column("leaid", sa.String(7), primary_key=True),
+    sa.Column("metric", sa.String(30), primary_key=True),
+    sa.Column("peer_average", Decimal(12, 2)),
+    sa.Column("vs_peers", Decimal(14, 2)),
+    sa.Column("peer_quartile", sa.String(15)),
+    schema=OWN_SCHEMA,
+)
+PEER_TABLES = (peer_groups.name, peers.name, peer_benchmarks.name)
+OWN_TABLES = (fetch_units.name, created_objects.name, column_map.name, figure_years.name, history_extras.name,
+              *PEER_TABLES)
 
 # Keys and indexes of the app's tables, named as revision 0001 (and NAMING_CONVENTION) name
 # them: created with a table districtbench creates, only suggested on an app's table.
