@@ -28,7 +28,7 @@ RATIO_METRICS = {  # show key → (district column, quartile column)
     "student_teacher_ratio": ("student_teacher_ratio", "student_teacher_ratio_quartile_state"),
 }
 AVERAGE_OF = {"swd_pct": "avg_swd_pct", "ell_pct": "avg_ell_pct", "student_teacher_ratio": "avg_student_teacher_ratio"}
-FAMILIES = ("latest", "ratios", "averages", "trends", "deltas")
+FAMILIES = ("latest", "ratios", "averages", "trends", "deltas", "peers")
 
 
 def flat(text: str) -> str:

@@ -38,7 +38,7 @@ def test_compute_without_arguments_runs_every_family(db_url, db_engine):
     result = compute(db_url)
     assert result.exit_code == 0, result.output
     assert [log["data_source"] for log in read_logs(db_engine)] == [
-        "compute:latest", "compute:ratios", "compute:averages", "compute:trends", "compute:deltas",
+        "compute:latest", "compute:ratios", "compute:averages", "compute:trends", "compute:deltas", "compute:peers",
     ]
 
 

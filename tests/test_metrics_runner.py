@@ -16,7 +16,7 @@ from districtbench.plugins.hookspecs import hookimpl
 from districtbench.plugins.host import Registry
 from tests.metrics_helpers import directory, district, insert, read_districts, read_logs, read_states, registry, run
 
-FAMILIES = ["latest", "ratios", "averages", "trends", "deltas"]
+FAMILIES = ["latest", "ratios", "averages", "trends", "deltas", "peers"]
 
 
 def _registry(*families: MetricFamily) -> Registry:
@@ -149,8 +149,9 @@ def test_each_family_counts_the_districts_where_its_own_values_changed(db_engine
     result = run(db_engine, "all")
 
     counts = {f.name: (f.outcome.districts_updated, f.outcome.states_updated) for f in result.families}
-    assert counts == {"latest": (1, 0), "ratios": (1, 0), "averages": (0, 2), "trends": (0, 0), "deltas": (4, 0)}
+    assert counts == {"latest": (1, 0), "ratios": (1, 0), "averages": (0, 2), "trends": (0, 0), "deltas": (4, 0),
+                      "peers": (0, 0)}
     row = read_districts(db_engine)["0600001"]
     assert row["teachers_fte"] == Decimal("25.00") and row["student_teacher_ratio"] == Decimal("40.00")  # 1000 / 25
     again = run(db_engine, "all")
-    assert [f.outcome.districts_updated + f.outcome.states_updated for f in again.families] == [0] * 5
+    assert [f.outcome.districts_updated + f.outcome.states_updated for f in again.families] == [0] * 6

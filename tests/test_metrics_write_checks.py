@@ -20,7 +20,7 @@ from districtbench.db import tables
 from districtbench.db.engine import own_schema
 from tests.metrics_helpers import directory, district, history, insert, read_districts, read_logs, read_states, run
 
-FAMILIES = ["latest", "ratios", "averages", "trends", "deltas"]
+FAMILIES = ["latest", "ratios", "averages", "trends", "deltas", "peers"]
 
 
 def _data(engine) -> None:
@@ -160,7 +160,7 @@ def test_the_counts_logged_are_the_rows_written(db_engine):
     re-run writes nothing and logs 0 (the same check, passing)."""
     _data(db_engine)
     first = run(db_engine, "all")
-    assert [f.outcome.districts_updated for f in first.families if f.name != "averages"] == [4, 4, 0, 4]
+    assert [f.outcome.districts_updated for f in first.families if f.name != "averages"] == [4, 4, 0, 4, 0]
     assert first["averages"].outcome.states_updated == 57
     again = run(db_engine, "all")
-    assert [f.records_updated for f in again.families] == [0] * 5
+    assert [f.records_updated for f in again.families] == [0] * 6

@@ -74,6 +74,8 @@ class RunContext:
     connection: Connection
     now: datetime
     family: str | None = None  # the family running now (set by the runner)
+    # Options of the invocation a family may read (`compute --peer-scope`: "peer_scope").
+    options: dict[str, str] = field(default_factory=dict)
     arith: Arith = field(init=False)
     tables: layout.Layout = field(init=False)
     _stages: dict[str, sa.Table] = field(default_factory=dict, init=False)

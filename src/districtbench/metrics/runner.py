@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -131,12 +131,18 @@ def added_dependencies(registry: Registry, names: Iterable[str] | None) -> list[
 
 
 def run_families(
-    engine: Engine, registry: Registry, names: Sequence[str] | None = None, *, now: datetime | None = None,
+    engine: Engine,
+    registry: Registry,
+    names: Sequence[str] | None = None,
+    *,
+    now: datetime | None = None,
     plan: FamilyPlan | None = None,
+    options: Mapping[str, str] | None = None,
 ) -> ComputeResult:
     """Run the named families, or those of `plan` (see module doc). Never raises for a
     failing family: the result says what failed (`ok`, `error`, `failed_family`) and the log
-    rows are written. Raises UsageError for an unknown family name (before touching the database)."""
+    rows are written. Raises UsageError for an unknown family name (before touching the
+    database). `options` reach the families as `ctx.options` (e.g. {"peer_scope": "state"})."""
     plan = plan or plan_families(registry, names)
     families, added = plan.families, plan.added
     for family in families:
@@ -149,7 +155,7 @@ def run_families(
     try:
         with engine.begin() as connection:
             _begin_immediate_on_sqlite(connection)
-            ctx = RunContext(connection, now)
+            ctx = RunContext(connection, now, options=dict(options or {}))
             ctx.analyze(*STATISTICS_TABLES, only_if_stale=True)
             for family, family_result in zip(families, result.families):
                 current = family_result

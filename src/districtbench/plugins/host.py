@@ -30,6 +30,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "districtbench.metrics.averages",
     "districtbench.metrics.trends",
     "districtbench.metrics.deltas",
+    "districtbench.metrics.peers",
 )
 
 

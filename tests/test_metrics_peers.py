@@ -1,0 +1,113 @@
+"""Family `peers` against the plain-Python reference (tests/peers_reference.py) on a fixture
+of real districts, on SQLite and PostgreSQL, national and state scope."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+
+from districtbench.db import tables
+from districtbench.metrics.runner import run_families
+from tests import peers_reference as ref
+from tests.metrics_helpers import insert, registry, same
+
+
+def _compute(engine, scope: str | None = None, families=("all",)):
+    options = {"peer_scope": scope} if scope else None
+    result = run_families(engine, registry(), list(families), options=options)
+    assert result.ok, result.error
+    return result
+
+
+def _read(engine):
+    with engine.connect() as c:
+        groups = {r.leaid: r for r in c.execute(sa.select(tables.peer_groups))}
+        peers = {}
+        for r in c.execute(sa.select(tables.peers).order_by(tables.peers.c.leaid, tables.peers.c.rank)):
+            peers.setdefault(r.leaid, []).append((r.rank, r.peer_leaid, r.distance))
+        marks = {(r.leaid, r.metric): (r.peer_average, r.vs_peers, r.peer_quartile)
+                 for r in c.execute(sa.select(tables.peer_benchmarks))}
+    return groups, peers, marks
+
+
+@pytest.fixture
+def loaded(db_engine):
+    districts, rows, inputs = ref.fixture()
+    insert(db_engine, districts, rows)
+    return db_engine, inputs
+
+
+def _check(engine, inputs, scope):
+    expected_peers = ref.peer_lists(inputs, scope)
+    groups, peers, marks = _read(engine)
+    assert set(groups) == set(ref.eligible(inputs)) == set(expected_peers)
+    for leaid, found in expected_peers.items():
+        g = groups[leaid]
+        v = inputs[leaid]
+        assert (g.scope, g.locale_group, g.enrollment, g.peer_count) == (scope, v["locale"] // 10, v["enrollment"],
+                                                                        len(found))
+        for column, key in (("children_poverty_percent", "poverty"), ("ell_pct", "ell_pct"), ("swd_pct", "swd_pct")):
+            assert same(getattr(g, column), v[key]), (leaid, column)
+        got = peers.get(leaid, [])
+        assert [(rank, p) for rank, p, _ in got] == [(rank, p) for rank, (p, _) in enumerate(found, 1)], leaid
+        for (_, _, d), (_, d_ref) in zip(got, found):
+            assert abs(d - d_ref) <= 1e-12 * max(1.0, d_ref), (leaid, d, d_ref)
+    expected = ref.benchmarks(inputs, expected_peers)
+    assert set(marks) == set(expected)
+    problems = [
+        f"{key}: got {marks[key]!r}, expected {want!r}"
+        for key, want in expected.items()
+        if not all(same(a, b) for a, b in zip(marks[key], want))
+    ]
+    assert problems == [], problems[:10]
+    return expected_peers, expected
+
+
+def test_national_peers_equal_the_reference(loaded):
+    engine, inputs = loaded
+    _compute(engine)
+    expected_peers, expected = _check(engine, inputs, "national")
+    # the fixture has what it promises
+    assert ref.NO_SAIPE not in expected_peers and ref.NO_LOCALE not in expected_peers
+    sizes = {}
+    for leaid in expected_peers:
+        sizes[inputs[leaid]["locale"] // 10] = sizes.get(inputs[leaid]["locale"] // 10, 0) + 1
+    assert min(sizes.values()) < 21 and max(sizes.values()) > 21, sizes
+    assert all(len(found) == sizes[2] - 1 for leaid, found in expected_peers.items() if inputs[leaid]["locale"] // 10 == 2)
+    twins = [found for found in expected_peers.values()
+             if any(d1 == d2 for (_, d1), (_, d2) in zip(found, found[1:]))]
+    assert twins, "no tie in the fixture"
+    # a twin ties with its original at distance 0: the lower leaid first
+    assert expected_peers["0199991"][0] == ("0100005", 0.0) and expected_peers["0199991"][1] == ("0199992", 0.0)
+    for key in ("swd_pct", "ell_pct", "student_teacher_ratio", "expenditure_pp"):
+        assert any(want[0] is not None and want[2] is not None for (_, k), want in expected.items() if k == key), key
+
+
+def test_state_scope_equals_the_reference_and_a_rerun_leaves_no_stale_rows(loaded):
+    engine, inputs = loaded
+    _compute(engine)
+    _compute(engine, "state")
+    expected_peers, _ = _check(engine, inputs, "state")
+    assert any(len(found) == 0 for found in expected_peers.values())  # a district alone in its state's group
+    assert any(0 < len(found) < 3 for found in expected_peers.values())  # too few for a flag
+    # the data change: a district loses its poverty figure → it leaves every table
+    with engine.begin() as c:
+        c.execute(tables.district_data_history.delete().where(
+            tables.district_data_history.c.leaid == "0100005", tables.district_data_history.c.source == "saipe"))
+    inputs["0100005"]["poverty"] = None
+    _compute(engine, "state")
+    _check(engine, inputs, "state")
+    _compute(engine)
+    _check(engine, inputs, "national")
+
+
+def test_peers_runs_after_averages_and_a_bad_scope_fails_cleanly(loaded):
+    engine, _ = loaded
+    result = _compute(engine, families=("peers",))
+    assert [f.name for f in result.families] == ["latest", "ratios", "averages", "peers"]
+    before = _read(engine)
+    bad = run_families(engine, registry(), ["peers"], options={"peer_scope": "county"})
+    assert not bad.ok and "county" in bad.error
+    assert _read(engine)[1] == before[1]  # nothing half-written
