@@ -111,3 +111,37 @@ def test_peers_runs_after_averages_and_a_bad_scope_fails_cleanly(loaded):
     bad = run_families(engine, registry(), ["peers"], options={"peer_scope": "county"})
     assert not bad.ok and "county" in bad.error
     assert _read(engine)[1] == before[1]  # nothing half-written
+
+
+def test_compute_peer_scope_option_and_the_peer_exports(loaded, tmp_path):
+    import json
+
+    from tests import expected as ex
+
+    engine, inputs = loaded
+    url = engine.url.render_as_string(hide_password=False)
+    bad = ex.cli(url, "compute", "--peer-scope", "county")
+    assert bad.exit_code == 2 and "county" in bad.stderr and "national" in bad.stderr
+    assert _read(engine)[1] == {}  # nothing computed
+    done = ex.cli(url, "compute", "--peer-scope", "state")
+    assert done.exit_code == 0, done.output
+    expected_peers = ref.peer_lists(inputs, "state")
+    csv_out = ex.cli(url, "export", "--table", "peers")
+    lines = csv_out.stdout.splitlines()
+    assert lines[0] == "leaid,peer_leaid,rank,distance"
+    assert len(lines) - 1 == sum(len(found) for found in expected_peers.values())
+    first = next(leaid for leaid in sorted(expected_peers) if expected_peers[leaid])
+    leaid, peer, rank, dist = lines[1].split(",")
+    assert (leaid, peer, rank) == (first, expected_peers[first][0][0], "1")
+    assert abs(float(dist) - expected_peers[first][0][1]) <= 1e-12
+    out = tmp_path / "marks.json"
+    assert ex.cli(url, "export", "--table", "peer_benchmarks", "--states", "AK", "-o", str(out)).exit_code == 0
+    marks = json.loads(out.read_text())
+    alaska = [leaid for leaid in expected_peers if inputs[leaid]["state"] == "02"]
+    assert len(marks) == 8 * len(alaska) and set(marks[0]) == {"leaid", "metric", "peer_average", "vs_peers",
+                                                                "peer_quartile"}
+    expected = ref.benchmarks(inputs, expected_peers)
+    for row in marks:
+        want = expected[(row["leaid"], row["metric"])]
+        got = (row["peer_average"], row["vs_peers"], row["peer_quartile"])
+        assert all(same(a, b) for a, b in zip(got, want)), (row, want)

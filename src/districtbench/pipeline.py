@@ -87,6 +87,7 @@ def run_pipeline(
     availability: Availability | None = None,
     compute_anyway: bool = False,
     years_checked: bool = False,
+    compute_options: dict[str, str] | None = None,
 ) -> PipelineReport:
     """`sources` as declared; with `availability`, as the API's catalog describes them."""
     if availability is not None:
@@ -104,7 +105,7 @@ def run_pipeline(
     if report.backfill.failures and not compute_anyway:
         report.compute_skipped = True
     else:
-        report.compute = run_families(engine, families, None)
+        report.compute = run_families(engine, families, None, options=compute_options)
     report.coverage = source_coverage(engine, sources, report.backfill, states)
     return report
 

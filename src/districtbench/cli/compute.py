@@ -23,6 +23,13 @@ def register(app: typer.Typer) -> None:
             help="Metric families to run, in dependency order, or `all` (the default). See `districtbench metrics`.",
             show_default=False,
         ),
+        peer_scope: str = typer.Option(
+            "national",
+            "--peer-scope",
+            help="Where the peers family looks for a district's 20 peers: national (any state) or state "
+            "(its own state only). Same locale group either way.",
+            metavar="national|state",
+        ),
     ) -> None:
         """Compute benchmarks from the history: all in one transaction (all or nothing).
 
@@ -31,7 +38,9 @@ def register(app: typer.Typer) -> None:
         Example: districtbench compute deltas   (runs latest, ratios, averages and deltas)
         """
         from districtbench.metrics.runner import plan_families, run_families
+        from districtbench.metrics.peers import SCOPE_OPTION, check_scope
 
+        scope = check_scope(peer_scope)  # a bad value: exit 2 before touching the database
         state = get_state(ctx)
         registry = state.families
         plan = plan_families(registry, families)  # unknown names: exit 2 before touching the database
@@ -42,7 +51,7 @@ def register(app: typer.Typer) -> None:
                 "so nothing they read is left from an earlier run."
             )
         engine = state.migrated_engine()
-        result = run_families(engine, registry, plan=plan)
+        result = run_families(engine, registry, plan=plan, options={SCOPE_OPTION: scope})
         print_summary(result)
         if not result.ok:
             if len(result.failed_families) > 1:

@@ -27,6 +27,8 @@ class ExportFormat(str, enum.Enum):
 class ExportTable(str, enum.Enum):
     districts = "districts"
     states = "states"
+    peers = "peers"
+    peer_benchmarks = "peer_benchmarks"
 
 
 def choose_format(given: ExportFormat | None, output: Path | None) -> str:
@@ -59,7 +61,9 @@ def register(app: typer.Typer) -> None:
         ),
         table: ExportTable = typer.Option(
             ExportTable.districts, "--table", case_sensitive=False,
-            help="districts (one row per district) or states (each state, the territories and the US row).",
+            help="districts (one row per district), states (each state, the territories and the US row), "
+            "peers (one row per district and peer: leaid, peer_leaid, rank, distance) or peer_benchmarks "
+            "(one row per district and metric: leaid, metric, peer_average, vs_peers, peer_quartile).",
         ),
         states: Optional[str] = typer.Option(None, "--states", metavar="SPEC", help=STATES_HELP.replace(
             "; default the 50 states and DC", ". Default: all"), show_default=False),
@@ -99,7 +103,8 @@ def register(app: typer.Typer) -> None:
                 from districtbench.cli.output import write_atomically
 
                 count = write_atomically(output, lambda stream: write(data, fields, stream))
-        what = "districts" if table is ExportTable.districts else "state rows"
+        what = {ExportTable.districts: "districts", ExportTable.states: "state rows", ExportTable.peers: "peer rows",
+                ExportTable.peer_benchmarks: "peer benchmark rows"}[table]
         console.note(f"Exported {count:,} {what} to {output or 'stdout'} ({chosen_format}).")
 
 

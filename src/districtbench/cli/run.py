@@ -35,6 +35,7 @@ def execute_run(
     refresh_catalog: bool = False,
     cache_catalog: bool = True,
     compute_anyway: bool = False,
+    peer_scope: str = "national",
 ) -> int:
     """Run the pipeline with progress and summaries on stderr; returns the exit code."""
     import dataclasses
@@ -71,6 +72,7 @@ def execute_run(
             compute_anyway=compute_anyway,
             availability=availability,
             years_checked=True,
+            compute_options={"peer_scope": peer_scope},
         )
     if level == "verbose" and report.compute is not None:
         print_compute_summary(report.compute)
@@ -203,6 +205,10 @@ def register(app: typer.Typer) -> None:
             "--compute-anyway",
             help="Compute even when some units failed (by default the last published benchmarks are kept until every unit is loaded).",
         ),
+        peer_scope: str = typer.Option(
+            "national", "--peer-scope", metavar="national|state",
+            help="Where a district's 20 peers are looked for: national (any state) or state (its own state only).",
+        ),
     ) -> None:
         """The main job: migrate if needed, backfill every source for the years each has, then compute all.
 
@@ -210,12 +216,16 @@ def register(app: typer.Typer) -> None:
 
         Example: districtbench run --years latest-2 --states CA,TX
         """
+        from districtbench.metrics.peers import check_scope
+
+        scope = check_scope(peer_scope)  # a bad value: exit 2 before any request
         state = get_state(ctx)
         level = verbosity(quiet, verbose)
         prefix = next_prefix(state)
         raise typer.Exit(
             execute_run(state, state.settings.api_url, years, states, concurrency=concurrency, level=level,
-                        command_prefix=prefix, refresh_catalog=refresh_catalog, compute_anyway=compute_anyway)
+                        command_prefix=prefix, refresh_catalog=refresh_catalog, compute_anyway=compute_anyway,
+                        peer_scope=scope)
         )
 
 

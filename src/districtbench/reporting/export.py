@@ -25,7 +25,13 @@ from districtbench.reporting.provenance import average_figure, average_source, f
 
 # Bookkeeping columns of the app, not benchmarks.
 EXCLUDED_COLUMNS = ("created_at", "updated_at")
-TABLES = ("districts", "states")
+TABLES = ("districts", "states", "peers", "peer_benchmarks")
+# districtbench's own peer tables (family `peers`): the fields exported, in this order.
+PEER_EXPORTS = {
+    "peers": (tables.peers, ("leaid", "peer_leaid", "rank", "distance"), ("leaid", "rank")),
+    "peer_benchmarks": (tables.peer_benchmarks, ("leaid", "metric", "peer_average", "vs_peers", "peer_quartile"),
+                        ("leaid", "metric")),
+}
 
 
 def _table(name: str) -> sa.Table:
@@ -33,6 +39,8 @@ def _table(name: str) -> sa.Table:
 
 
 def export_columns(table: str = "districts") -> list[str]:
+    if table in PEER_EXPORTS:
+        return list(PEER_EXPORTS[table][1])
     return [column.name for column in _table(table).columns if column.name not in EXCLUDED_COLUMNS]
 
 
@@ -61,6 +69,8 @@ def with_provenance(table: str, columns: Sequence[str]) -> list[str]:
 
 
 def _source_of(table: str, column: str) -> str | None:
+    if table in PEER_EXPORTS:
+        return None
     if table == "districts":
         source = figure_source(column)
         return source.history_source if source else None
@@ -69,6 +79,9 @@ def _source_of(table: str, column: str) -> str | None:
 
 def rows(connection: Connection, table: str, columns: Sequence[str], state_fips: Sequence[str] | None,
          years: bool = False) -> Iterator[dict]:
+    if table in PEER_EXPORTS:
+        yield from _peer_rows(connection, table, columns, state_fips)
+        return
     target = getattr(layout.of(connection), table)  # physical names, keyed and labelled by logical ones
     key = target.c.leaid if table == "districts" else target.c.fips
     state_column = target.c.state_fips if table == "districts" else target.c.fips
@@ -99,6 +112,17 @@ def rows(connection: Connection, table: str, columns: Sequence[str], state_fips:
             out[f"{column}_source"] = source
             out[f"{column}_year"] = year
         yield out
+
+
+def _peer_rows(connection: Connection, table: str, columns: Sequence[str],
+               state_fips: Sequence[str] | None) -> Iterator[dict]:
+    own, _, order = PEER_EXPORTS[table]
+    query = sa.select(*(own.c[name].label(name) for name in columns)).order_by(*(own.c[name] for name in order))
+    if state_fips:  # the district's state (its peers may be elsewhere)
+        d = layout.of(connection).districts
+        query = query.where(own.c.leaid.in_(sa.select(d.c.leaid).where(d.c.state_fips.in_(list(state_fips)))))
+    for values in connection.execute(query):
+        yield dict(zip(columns, values))
 
 
 def _json_value(value):
