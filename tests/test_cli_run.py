@@ -132,7 +132,7 @@ def test_second_run_with_the_same_arguments_changes_nothing(database_factory, fa
     computes = [row for row in new if row["data_source"].startswith("compute:")]
     backfills = [row for row in new if not row["data_source"].startswith("compute:")]
     assert sorted(row["data_source"] for row in computes) == sorted(
-        f"compute:{family}" for family in ("latest", "ratios", "averages", "trends", "deltas")
+        f"compute:{family}" for family in ("latest", "ratios", "averages", "trends", "deltas", "peers")
     )
     assert all(row["records_updated"] == 0 and row["data_year"] == 2018 for row in backfills)
     assert {row["status"] for row in new} == {"success"}
