@@ -124,10 +124,14 @@ def bench(label: str, url: str, args) -> list[float]:
     print(f"\n{label}: loaded {n_d:,} districts and {n_h:,} history rows in {seconds:.1f} s", flush=True)
     warm_up_imports()
     runner = CliRunner()
-    times = []
+    times, without = [], []
     for run in range(1, args.runs + 1):
         if run > 1 and args.change_rows:
             change_rows(url, args.change_rows, run)
+        # Side by side (interleaved): every family but `peers`, then `compute all` with it.
+        clock = time.perf_counter()
+        check(runner.invoke(build_app(), ["--database-url", url, "compute", *WITHOUT_PEERS]))
+        without.append(time.perf_counter() - clock)
         clock = time.perf_counter()
         result = runner.invoke(build_app(), ["--database-url", url, "compute", "all"])
         elapsed = time.perf_counter() - clock
@@ -136,11 +140,14 @@ def bench(label: str, url: str, args) -> list[float]:
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         extra = f", districts table {districts_size(url)}" if url.startswith("postgresql") else ""
         print(
-            f"  run {run}: {elapsed:.3f} s, process peak RSS {rss:.0f} MB{extra}, "
+            f"  run {run}: compute all {elapsed:.3f} s (peers family {peers_seconds(url):.3f} s), without peers "
+            f"{without[-1]:.3f} s ({elapsed / without[-1]:.2f}x), process peak RSS {rss:.0f} MB{extra}, "
             f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs",
             flush=True,
         )
-    print(f"  min {min(times):.3f} s, max {max(times):.3f} s, mean {sum(times) / len(times):.3f} s")
+    print(f"  compute all: min {min(times):.3f} s, max {max(times):.3f} s, mean {sum(times) / len(times):.3f} s")
+    print(f"  without peers: min {min(without):.3f} s, max {max(without):.3f} s, "
+          f"mean {sum(without) / len(without):.3f} s; ratio of the minima {min(times) / min(without):.2f}x")
     # Not timed: tracing every allocation slows Python down by a third.
     tracemalloc.start()
     check(runner.invoke(build_app(), ["--database-url", url, "compute", "all"]))
@@ -164,6 +171,26 @@ def bench(label: str, url: str, args) -> list[float]:
           f"(min {min(fresh):.3f}, max {max(fresh):.3f}); new process / in process = {new_process / in_process:.2f}, "
           f"load average {os.getloadavg()[0]:.2f}")
     return times
+
+
+WITHOUT_PEERS = ("latest", "ratios", "averages", "trends", "deltas")
+
+
+def peers_seconds(url: str) -> float:
+    """The last `compute:peers` log row's duration."""
+    engine = create_db_engine(url)
+    try:
+        with engine.connect() as connection:
+            row = connection.execute(sa.text(
+                "SELECT started_at, completed_at FROM data_refresh_logs WHERE data_source = 'compute:peers' "
+                "ORDER BY id DESC LIMIT 1")).one()
+    finally:
+        engine.dispose()
+    started, completed = row
+    if isinstance(started, str):
+        from datetime import datetime
+        started, completed = datetime.fromisoformat(started), datetime.fromisoformat(completed)
+    return (completed - started).total_seconds()
 
 
 def check(result) -> None:

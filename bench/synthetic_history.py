@@ -35,7 +35,10 @@ COVERAGE = {  # share of districts with a row in a year
     "edfacts_assess": 0.90,
     "crdc_absenteeism": 0.95,
 }
-DISTRICT_COLUMNS = ("leaid", "name", "state_fips", "state_abbrev", "created_at", "updated_at")
+DISTRICT_COLUMNS = ("leaid", "name", "state_fips", "state_abbrev", "urban_centric_locale", "created_at", "updated_at")
+# Urban-centric locales in about the real shares (CCD: ~12 % city, 22 % suburb, 18 % town, 48 % rural).
+LOCALE_SHARES = ((11, 4), (12, 4), (13, 4), (21, 16), (22, 3), (23, 3), (31, 2), (32, 7), (33, 9), (41, 16), (42, 20),
+                 (43, 12))
 HISTORY_COLUMNS = (
     "leaid", "year", "source", "enrollment", "teachers_fte", "staff_total_fte", "spec_ed_students",
     "ell_students", "total_expenditure", "expenditure_pp", "poverty_pct", "graduation_rate",
@@ -56,9 +59,12 @@ def district_ids(count: int, seed: int = 7) -> list[tuple[str, str]]:
     return ids
 
 
-def districts(ids: list[tuple[str, str]]) -> Iterator[tuple]:
+def districts(ids: list[tuple[str, str]], seed: int = 5) -> Iterator[tuple]:
+    rnd = random.Random(seed)
+    codes, weights = zip(*LOCALE_SHARES)
     for leaid, fips in ids:
-        yield (leaid, f"Synthetic district {leaid}", fips, BY_FIPS[fips][0], CREATED, CREATED)
+        locale = rnd.choices(codes, weights)[0]
+        yield (leaid, f"Synthetic district {leaid}", fips, BY_FIPS[fips][0], locale, CREATED, CREATED)
 
 
 def _cents(value: float) -> str:
