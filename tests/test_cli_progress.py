@@ -69,7 +69,7 @@ def test_run_summary_is_short_and_every_next_command_is_complete(database_factor
     assert result.exit_code == 0, result.output
     summary = result.stderr[result.stderr.index("Run summary"):]
     assert "Backfill summary" not in result.stderr and "┃ family" not in result.stderr  # --verbose only
-    for heading in ("Fetched: 12 units", "Failed: none.", "Computed: 5 families", f"Database: {url}"):
+    for heading in ("Fetched: 12 units", "Failed: none.", "Computed: 6 families", f"Database: {url}"):
         assert heading in summary, heading
     nxt = summary[summary.index("Next:"):].splitlines()[1:]
     commands = [line.split("  #")[0].strip() for line in nxt if line.strip()]

@@ -67,7 +67,7 @@ def test_demo_console_script_writes_its_own_database(tmp_path):
     assert "Traceback" not in completed.stderr
     assert completed.stdout == ""  # progress and the summary go to stderr
     err = flat(completed.stderr)
-    for heading in ("local API at http://127.0.0.1:", "Run summary", "Fetched: ", "Failed: none.", "Computed: 5 families"):
+    for heading in ("local API at http://127.0.0.1:", "Run summary", "Fetched: ", "Failed: none.", "Computed: 6 families"):
         assert heading in err, heading
     assert "sqlite:///districtbench-demo.db" in err
     assert "districtbench --database-url sqlite:///districtbench-demo.db status" in err
