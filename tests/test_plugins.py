@@ -162,3 +162,73 @@ def test_the_same_plugin_is_registered_once():
     module = plugin("twice", sources=("only_once",))
     pm = build_plugin_manager(default_plugins=(), load_entry_points=False, extra_plugins=[module, module])
     assert collect_sources(pm).names() == ["only_once"]
+
+
+# --- a plugins folder (DISTRICTBENCH_PLUGINS_DIR) -------------------------------------------
+
+def _write(folder, name, text):
+    (folder / name).write_text(textwrap.dedent(text))
+
+
+def test_a_plugins_folder_loads_each_file_and_a_broken_one_is_a_warning(tmp_path):
+    _write(tmp_path, "portal.py", """
+        from types import SimpleNamespace
+        from districtbench.plugin_api import hookimpl
+
+        @hookimpl
+        def register_sources(register):
+            register(SimpleNamespace(name="from_folder"))
+    """)
+    _write(tmp_path, "broken.py", "raise RuntimeError('broken on purpose')\n")
+    _write(tmp_path, "_helper.py", "raise RuntimeError('never imported: a private module')\n")
+    (tmp_path / "notes.txt").write_text("not a plugin")
+    with pytest.warns(PluginLoadWarning, match="broken.py.*broken on purpose"):
+        pm = build_plugin_manager(default_plugins=(), load_entry_points=False, plugins_dir=tmp_path)
+    sources = collect_sources(pm)
+    assert sources.names() == ["from_folder"]
+    assert sources.owners["from_folder"] == str(tmp_path / "portal.py")
+
+
+def test_a_folder_plugin_with_a_builtin_name_is_an_error_naming_both(tmp_path):
+    _write(tmp_path, "mine.py", """
+        from types import SimpleNamespace
+        from districtbench.plugin_api import hookimpl
+
+        @hookimpl
+        def register_sources(register):
+            register(SimpleNamespace(name="graduation"))
+    """)
+    pm = build_plugin_manager(load_entry_points=False, plugins_dir=tmp_path)
+    with pytest.raises(PluginError) as error:
+        collect_sources(pm)
+    assert "districtbench.sources.graduation" in str(error.value) and "mine.py" in str(error.value)
+
+
+def test_a_missing_plugins_folder_is_a_warning(tmp_path):
+    with pytest.warns(PluginLoadWarning, match="does not exist"):
+        build_plugin_manager(default_plugins=(), load_entry_points=False, plugins_dir=tmp_path / "nope")
+
+
+def test_the_cli_loads_the_folder_named_by_the_variable(tmp_path, monkeypatch):
+    _write(tmp_path, "greeter.py", """
+        import typer
+        from districtbench.plugin_api import hookimpl
+
+        @hookimpl
+        def register_commands(app):
+            @app.command("hello-folder")
+            def hello() -> None:
+                typer.echo("hello from a folder")
+    """)
+    monkeypatch.setenv("DISTRICTBENCH_PLUGINS_DIR", str(tmp_path))
+    result = CliRunner().invoke(build_app(), ["hello-folder"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "hello from a folder\n"
+
+
+def test_plugin_api_exports_what_a_plugin_needs():
+    from districtbench import plugin_api
+
+    for name in plugin_api.__all__:
+        assert getattr(plugin_api, name) is not None
+    assert plugin_api.hookimpl is hookimpl

@@ -16,6 +16,8 @@ DATABASE_URL_VARIABLES = ("DISTRICTBENCH_DATABASE_URL", "DIRECT_URL", "DATABASE_
 API_URL_VARIABLE = "DISTRICTBENCH_API_URL"
 CACHE_DIR_VARIABLE = "DISTRICTBENCH_CACHE_DIR"
 LISTING_TIMEOUT_VARIABLE = "DISTRICTBENCH_LISTING_TIMEOUT"
+# A folder of plugin modules (each `*.py` file one plugin), loaded without packaging.
+PLUGINS_DIR_VARIABLE = "DISTRICTBENCH_PLUGINS_DIR"
 # Seconds of the first retry wait (then ×2 each retry); tests and local fake servers set it
 # small (0.01). Read from the environment only (not ./.env).
 BACKOFF_VARIABLE = "DISTRICTBENCH_BACKOFF_BASE"
@@ -50,6 +52,8 @@ class Settings:
     cache_dir: Path = field(default_factory=lambda: default_cache_dir(os.environ))
     # Seconds one listing may take, pages and retries included.
     listing_timeout: float = DEFAULT_LISTING_TIMEOUT
+    # A folder of plugin modules ($DISTRICTBENCH_PLUGINS_DIR); None: none.
+    plugins_dir: Path | None = None
     # $DISTRICTBENCH_BACKOFF_BASE as written; checked by `backoff_base`, when a command that
     # makes requests reads it (a bad value does not stop `status`).
     backoff_base_text: str = ""
@@ -125,8 +129,19 @@ def resolve_settings(
         config_file=database.config_file,
         cache_dir=default_cache_dir(environ, dotenv),
         listing_timeout=_listing_timeout(_lookup(LISTING_TIMEOUT_VARIABLE, environ, dotenv)),
+        plugins_dir=plugins_dir(environ, dotenv),
         backoff_base_text=environ.get(BACKOFF_VARIABLE, ""),
     )
+
+
+def plugins_dir(environ: dict[str, str] | None = None, dotenv: dict[str, str] | None = None) -> Path | None:
+    """$DISTRICTBENCH_PLUGINS_DIR (environment, then ./.env), or None. Read before the other
+    settings too: the plugins add commands, so they are loaded before the options are parsed."""
+    environ = dict(os.environ if environ is None else environ)
+    if dotenv is None:
+        dotenv = read_dotenv(Path.cwd() / ".env")
+    value = _lookup(PLUGINS_DIR_VARIABLE, environ, dotenv)
+    return Path(value).expanduser() if value else None
 
 
 def default_cache_dir(environ: dict[str, str], dotenv: dict[str, str] | None = None) -> Path:

@@ -11,7 +11,7 @@ from typer.core import TyperGroup
 
 from districtbench import __version__, command_finished, command_starting, console
 from districtbench.cli.state import AppState
-from districtbench.config import resolve_settings
+from districtbench.config import plugins_dir as configured_plugins_dir, resolve_settings
 from districtbench.errors import DistrictbenchError
 from districtbench.cli.plugin_warnings import shown_as_warnings
 from districtbench.plugins.host import build_plugin_manager, with_default_plugins
@@ -214,7 +214,7 @@ def build_app(plugin_manager=None) -> typer.Typer:
         # installed plugins now (their commands belong in --help, their load warnings first);
         # the built-ins when a command needs sources or families (AppState.pm)
         with shown_as_warnings():
-            pm = build_plugin_manager(default_plugins=())
+            pm = build_plugin_manager(default_plugins=(), plugins_dir=configured_plugins_dir())
         plugin_manager = _with_built_ins_when_needed(pm)
     pm.hook.register_commands(app=app)
     return app

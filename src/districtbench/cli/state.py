@@ -32,7 +32,7 @@ class AppState:
     @cached_property
     def pm(self) -> pluggy.PluginManager:
         if self.plugin_manager is None:
-            return build_plugin_manager()
+            return build_plugin_manager(plugins_dir=self.settings.plugins_dir)
         if callable(self.plugin_manager):
             return self.plugin_manager()
         return self.plugin_manager

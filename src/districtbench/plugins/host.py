@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import sys
 import warnings
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any, Iterable
 
 import pluggy
@@ -14,6 +17,8 @@ from districtbench.errors import PluginError
 from districtbench.plugins import hookspecs
 
 ENTRY_POINT_GROUP = "districtbench"
+# Modules loaded from a plugins folder are named `districtbench_plugins_dir.<file stem>`.
+PLUGINS_DIR_PACKAGE = "districtbench_plugins_dir"
 # As a command argument: every registered source or metric family.
 ALL = "all"
 
@@ -76,8 +81,11 @@ def build_plugin_manager(
     default_plugins: Iterable[str] = DEFAULT_PLUGINS,
     load_entry_points: bool = True,
     extra_plugins: Iterable[object] = (),
+    plugins_dir: Path | str | None = None,
 ) -> pluggy.PluginManager:
-    """A fresh manager: built-ins by module name, installed plugins by entry point."""
+    """A fresh manager: built-ins by module name, installed plugins by entry point, then each
+    `*.py` file of `plugins_dir` (`DISTRICTBENCH_PLUGINS_DIR`) as a plugin module of its own,
+    in file-name order. A plugin that fails to import is a warning, and skipped."""
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
     for module_name in default_plugins:
@@ -90,6 +98,9 @@ def build_plugin_manager(
                 _warn(f"Plugin {entry_point.name!r} ({entry_point.value}) failed to load: {exc}")
                 continue
             _register_object(pm, plugin, entry_point.name)
+    if plugins_dir is not None:
+        for path in plugin_files(plugins_dir):
+            _register_file(pm, path)
     for plugin in extra_plugins:
         _register_object(pm, plugin, getattr(plugin, "__name__", None) or repr(plugin))
     _drop_invalid_plugins(pm)
@@ -116,6 +127,37 @@ def _register_module(pm: pluggy.PluginManager, module_name: str) -> None:
         _warn(f"Plugin {module_name!r} failed to import: {exc}")
         return
     _register_object(pm, module, module_name)
+
+
+def plugin_files(plugins_dir: Path | str) -> list[Path]:
+    """The plugin modules of a plugins folder: its `*.py` files (not `_*.py`), sorted. A folder
+    that does not exist is a warning (a typo in the variable must not go unnoticed)."""
+    folder = Path(plugins_dir).expanduser()
+    if not folder.is_dir():
+        _warn(f"Plugins folder {str(folder)!r} does not exist or is not a folder; no plugins loaded from it")
+        return []
+    return sorted(path for path in folder.glob("*.py") if not path.name.startswith("_"))
+
+
+def _register_file(pm: pluggy.PluginManager, path: Path) -> None:
+    """Import one file of the plugins folder as a module and register it under its path (so a
+    duplicate name names the file)."""
+    module_name = f"{PLUGINS_DIR_PACKAGE}.{path.stem}"
+    try:
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        if spec is None or spec.loader is None:
+            raise ImportError("not a Python module")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module  # dataclasses and pickling look modules up by name
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            sys.modules.pop(module_name, None)
+            raise
+    except Exception as exc:
+        _warn(f"Plugin {str(path)!r} failed to import: {type(exc).__name__}: {exc}")
+        return
+    _register_object(pm, module, str(path))
 
 
 def _register_object(pm: pluggy.PluginManager, plugin: object, name: str) -> None:

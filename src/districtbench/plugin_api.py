@@ -1,0 +1,70 @@
+"""Everything a districtbench plugin needs, in one module: a plugin imports nothing else.
+
+    from districtbench.plugin_api import hookimpl, Source, Endpoint, ...
+
+A plugin is a module with functions marked `@hookimpl` (`register_sources`,
+`register_metric_families`, `register_commands`, `register_migrations`); it is found as a
+built-in, through the `districtbench` entry point group of an installed package, or as a
+`*.py` file of the folder named by `DISTRICTBENCH_PLUGINS_DIR`. The built-in sources and
+families are plugins of exactly this contract. See the README, "Writing a plugin".
+
+Sources (what the backfill host fetches, checks and writes):
+    Source, DistrictSource, UnitRows, Endpoint, paginators (UrbanEnvelope, OffsetLimit,
+    PlainList, Cursor), row helpers (DropRow, measure, percent, fit, to_number, ratio,
+    normalize_leaid, normalize_fips), MissingFieldError.
+Metric families (set-based SQL run inside the compute transaction):
+    MetricFamily, FamilyOutcome, RunContext, Output, bounded, apply_outputs, lit, sa
+    (SQLAlchemy itself, for building statements).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from districtbench.metrics.apply import Output, apply_outputs, bounded
+from districtbench.metrics.arith import lit
+from districtbench.metrics.base import FamilyOutcome, MetricFamily
+from districtbench.metrics.context import RunContext
+from districtbench.plugins.hookspecs import hookimpl
+from districtbench.sources.base import MissingFieldError, Source, UnitRows
+from districtbench.sources.district import DistrictSource
+from districtbench.sources.request import Endpoint
+from districtbench.sources.values import (
+    DropRow,
+    Row,
+    fit,
+    measure,
+    normalize_fips,
+    normalize_leaid,
+    percent,
+    ratio,
+    to_number,
+)
+
+__all__ = [
+    "hookimpl",
+    # sources
+    "Source",
+    "DistrictSource",
+    "UnitRows",
+    "Endpoint",
+    "MissingFieldError",
+    "DropRow",
+    "Row",
+    "fit",
+    "measure",
+    "normalize_fips",
+    "normalize_leaid",
+    "percent",
+    "ratio",
+    "to_number",
+    # metric families
+    "MetricFamily",
+    "FamilyOutcome",
+    "RunContext",
+    "Output",
+    "apply_outputs",
+    "bounded",
+    "lit",
+    "sa",
+]
