@@ -145,3 +145,32 @@ def test_compute_peer_scope_option_and_the_peer_exports(loaded, tmp_path):
         want = expected[(row["leaid"], row["metric"])]
         got = (row["peer_average"], row["vs_peers"], row["peer_quartile"])
         assert all(same(a, b) for a, b in zip(got, want)), (row, want)
+
+
+def test_show_gives_each_metric_its_peer_average(loaded):
+    """`show --json` and the terminal table carry the peer average of the reference."""
+    import json
+
+    from tests import expected as ex
+
+    engine, inputs = loaded
+    _compute(engine)
+    expected_peers = ref.peer_lists(inputs, "national")
+    expected = ref.benchmarks(inputs, expected_peers)
+    leaid = next(l for l in sorted(expected_peers) if len(expected_peers[l]) == 20)
+    keys = [key for (owner, key), want in expected.items() if owner == leaid and want[0] is not None]
+    assert len(keys) >= 3, keys
+    url = engine.url.render_as_string(hide_password=False)
+    shown = ex.cli(url, "show", leaid, "--json")
+    assert shown.exit_code == 0, shown.output
+    metrics = {m["key"]: m for m in json.loads(shown.stdout)["metrics"]}
+    for key in {k for (owner, k) in expected if owner == leaid}:
+        want = expected[(leaid, key)][0]
+        got = metrics[key]["peer_average"]
+        assert same(None if got is None else Decimal(str(got)), want), (key, got, want)
+    table = ex.cli(url, "show", leaid)
+    assert table.exit_code == 0 and "peers" in table.stdout
+    # a district without a peer group shows no peer figures
+    lonely = next(l for l in sorted(inputs) if l not in expected_peers)
+    alone = json.loads(ex.cli(url, "show", lonely, "--json").stdout)
+    assert all(m["peer_average"] is None for m in alone["metrics"])

@@ -226,6 +226,16 @@ def district_grades(connection: Connection, leaid: str) -> tuple[int | None, int
     return (row[0], row[1]) if row else (None, None)
 
 
+def district_peer_averages(connection: Connection, leaid: str) -> dict[str, Decimal]:
+    """metric key -> the average of the district's peer group (family `peers`;
+    districtbench_peer_benchmarks), for the metrics whose peer average is a value."""
+    b = tables.peer_benchmarks
+    rows = connection.execute(
+        sa.select(b.c.metric, b.c.peer_average).where(b.c.leaid == leaid, b.c.peer_average.is_not(None))
+    ).all()
+    return {metric: Decimal(str(average)) for metric, average in rows}
+
+
 def district_view(connection: Connection, leaid: str) -> DistrictView:
     t = layout.of(connection)
     districts, states = t.districts, t.states
@@ -250,6 +260,7 @@ def district_view(connection: Connection, leaid: str) -> DistrictView:
         directory_year=district["urban_institute_year"],
     )
     view.lowest_grade, view.highest_grade = district_grades(connection, leaid)
+    peer_averages = district_peer_averages(connection, leaid)
     for metric in METRICS:
         flag = district[metric.quartile_column]
         value = district[metric.district_column]
@@ -273,6 +284,7 @@ def district_view(connection: Connection, leaid: str) -> DistrictView:
                 source=provenance.name,
                 source_short=provenance.short_name,
                 history=history[metric.key],
+                peer_average=peer_averages.get(metric.key),
             )
         )
     return view
