@@ -174,3 +174,32 @@ def test_show_gives_each_metric_its_peer_average(loaded):
     lonely = next(l for l in sorted(inputs) if l not in expected_peers)
     alone = json.loads(ex.cli(url, "show", lonely, "--json").stdout)
     assert all(m["peer_average"] is None for m in alone["metrics"])
+
+
+def test_show_peers_lists_the_reference_peers_nearest_first(loaded):
+    import json
+
+    from tests import expected as ex
+
+    engine, inputs = loaded
+    _compute(engine)
+    expected_peers = ref.peer_lists(inputs, "national")
+    leaid = next(l for l in sorted(expected_peers) if len(expected_peers[l]) == 20)
+    url = engine.url.render_as_string(hide_password=False)
+    listed = ex.cli(url, "show", leaid, "--peers", "--json")
+    assert listed.exit_code == 0, listed.output
+    data = json.loads(listed.stdout)
+    assert [p["leaid"] for p in data["peers"]] == [p for p, _ in expected_peers[leaid]]
+    assert [p["rank"] for p in data["peers"]] == list(range(1, 21))
+    for got, (_, want) in zip(data["peers"], expected_peers[leaid]):
+        assert abs(got["distance"] - want) <= 1e-12 * max(1.0, want)
+        assert same(Decimal(got["ell_pct"]), inputs[got["leaid"]]["ell_pct"])
+    assert data["peer_group"]["scope"] == "national"
+    text = ex.cli(url, "show", leaid, "--peers")
+    assert text.exit_code == 0, text.output
+    first = expected_peers[leaid][0][0]
+    assert "20 peers (national scope" in " ".join(text.stdout.split())
+    assert first in text.stdout
+    lonely = next(l for l in sorted(inputs) if l not in expected_peers)
+    none = ex.cli(url, "show", lonely, "--peers")
+    assert none.exit_code == 0 and "No peer group" in none.stdout

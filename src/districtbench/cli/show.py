@@ -164,6 +164,42 @@ def print_view(view: DistrictView, out=None) -> None:
     out.print(f"[dim]{LEGEND}[/dim]")
 
 
+LOCALE_GROUPS = {1: "City", 2: "Suburb", 3: "Town", 4: "Rural"}
+
+
+def print_peers(view: DistrictView, own: dict | None, peers: list, as_json: bool) -> None:
+    """`show LEAID --peers`: who the peers are and why (distance on the four z-scored features)."""
+    if as_json:
+        from dataclasses import asdict
+
+        rows = [{**asdict(p), "distance": p.distance} for p in peers]
+        typer.echo(json.dumps({"leaid": view.leaid, "peer_group": own, "peers": rows}, indent=2, default=str))
+        return
+    out = console.out_console
+    for line in header_lines(view):
+        out.print(line)
+    out.print()
+    if own is None:
+        out.print("No peer group: a district needs enrollment, a known locale, poverty, English-learner and "
+                  "special-education figures, and `compute` (family peers) must have run.")
+        return
+    group = LOCALE_GROUPS.get(own["locale_group"], str(own["locale_group"]))
+    out.print(
+        f"{len(peers)} peers ({own['scope']} scope, {group} districts), nearest first — distance on the z-scores of "
+        f"ln(enrollment), poverty, English learners and special education. This district: "
+        f"{own['enrollment']:,} students, poverty {own['children_poverty_percent']} %, "
+        f"ELL {own['ell_pct']} %, SWD {own['swd_pct']} %."
+    )
+    table = console.table(None, "#", "leaid", "district", "state", "distance", "students", "poverty %", "ELL %", "SWD %",
+                          right=("#", "distance", "students", "poverty %", "ELL %", "SWD %"), whole=("leaid",),
+                          plain=True)
+    for p in peers:
+        name = console.safe(p.name or p.leaid)
+        table.add_row(str(p.rank), p.leaid, name, console.safe(p.state_abbrev or ""), f"{p.distance:.3f}",
+                      f"{p.enrollment:,}", str(p.children_poverty_percent), str(p.ell_pct), str(p.swd_pct))
+    out.print(table)
+
+
 def register(app: typer.Typer) -> None:
     @app.command("show")
     def show_command(
@@ -172,17 +208,25 @@ def register(app: typer.Typer) -> None:
             ..., metavar="LEAID", help="The district's NCES LEAID (7 digits; leading zeros optional) or part of its name."
         ),
         as_json: bool = typer.Option(False, "--json", help="Print the district as JSON on stdout."),
+        peers: bool = typer.Option(
+            False, "--peers", help="List the district's peer group instead: each peer's distance and the four features."
+        ),
     ) -> None:
         """Show one district: each metric's value, state and US averages, deltas, quartile flag and trend.
 
         Example: districtbench show 4823640
         """
-        from districtbench.reporting.show import district_view, find_district
+        from districtbench.reporting.show import district_peers, district_view, find_district
 
         engine = get_state(ctx).existing_engine()
         with engine.connect() as connection:
-            view = district_view(connection, find_district(connection, leaid))
-        if as_json:
+            found = find_district(connection, leaid)
+            if peers:
+                own, peer_list = district_peers(connection, found)
+            view = district_view(connection, found)
+        if peers:
+            print_peers(view, own, peer_list, as_json)
+        elif as_json:
             typer.echo(json.dumps(view.to_json(), indent=2))
         else:
             print_view(view)

@@ -236,6 +236,40 @@ def district_peer_averages(connection: Connection, leaid: str) -> dict[str, Deci
     return {metric: Decimal(str(average)) for metric, average in rows}
 
 
+@dataclass
+class PeerView:
+    """One peer of a district (family `peers`): why it is a peer — its distance and the four
+    feature values the distance was computed from."""
+
+    rank: int
+    leaid: str
+    name: str | None
+    state_abbrev: str | None
+    distance: float
+    enrollment: int
+    children_poverty_percent: Decimal
+    ell_pct: Decimal
+    swd_pct: Decimal
+
+
+def district_peers(connection: Connection, leaid: str) -> tuple[dict | None, list[PeerView]]:
+    """The district's own peer-group row (scope, locale group, its feature values; None when it
+    has no peer group) and its peers nearest first."""
+    g, p = tables.peer_groups, tables.peers
+    d = layout.of(connection).districts
+    own = connection.execute(sa.select(g).where(g.c.leaid == leaid)).mappings().first()
+    if own is None:
+        return None, []
+    rows = connection.execute(
+        sa.select(p.c.rank, p.c.peer_leaid, d.c.name, d.c.state_abbrev, p.c.distance, g.c.enrollment,
+                  g.c.children_poverty_percent, g.c.ell_pct, g.c.swd_pct)
+        .select_from(p.join(g, g.c.leaid == p.c.peer_leaid).outerjoin(d, d.c.leaid == p.c.peer_leaid))
+        .where(p.c.leaid == leaid)
+        .order_by(p.c.rank)
+    ).all()
+    return dict(own), [PeerView(*row) for row in rows]
+
+
 def district_view(connection: Connection, leaid: str) -> DistrictView:
     t = layout.of(connection)
     districts, states = t.districts, t.states
