@@ -203,3 +203,31 @@ def test_show_peers_lists_the_reference_peers_nearest_first(loaded):
     lonely = next(l for l in sorted(inputs) if l not in expected_peers)
     none = ex.cli(url, "show", lonely, "--peers")
     assert none.exit_code == 0 and "No peer group" in none.stdout
+
+
+def test_status_shows_peer_coverage(loaded):
+    import json
+
+    from tests import expected as ex
+
+    engine, inputs = loaded
+    url = engine.url.render_as_string(hide_password=False)
+
+    before = ex.cli(url, "status")
+    assert before.exit_code == 0, before.output
+    assert "Peer groups: none yet" in " ".join(before.stdout.split())
+    _compute(engine)
+    expected_peers = ref.peer_lists(inputs, "national")
+    expected = ref.benchmarks(inputs, expected_peers)
+    data = json.loads(ex.cli(url, "status", "--json").stdout)["peers"]
+    assert data["districts"] == len(expected_peers)
+    assert data["full_groups"] == sum(1 for found in expected_peers.values() if len(found) == 20)
+    assert data["peer_averages"] == sum(1 for want in expected.values() if want[0] is not None)
+    names = {1: "City", 2: "Suburb", 3: "Town", 4: "Rural"}
+    by_group = {}
+    for leaid in expected_peers:
+        name = names[inputs[leaid]["locale"] // 10]
+        by_group[name] = by_group.get(name, 0) + 1
+    assert data["by_locale_group"] == by_group
+    text = " ".join(ex.cli(url, "status").stdout.split())
+    assert f"Peer groups (national scope): {len(expected_peers):,} districts" in text

@@ -35,6 +35,7 @@ def build_status(state) -> StatusReport:
         column_coverage,
         figure_year_summary,
         last_compute_runs,
+        peer_coverage,
         source_year_statuses,
     )
 
@@ -65,6 +66,7 @@ def build_status(state) -> StatusReport:
             compute=last_compute_runs(connection),
             coverage=column_coverage(connection, columns),
             as_of=figure_year_summary(connection, columns),
+            peers=peer_coverage(connection),
             column_names={f"{table}.{logical}": physical for table, logical, physical, _ in t.renamed()},
         )
 
@@ -144,6 +146,16 @@ def print_status(report: StatusReport) -> None:
         share = f"{100 * count / report.districts:.1f} %" if report.districts else "—"
         coverage.add_row(column, f"{count:,}", share)
     out.print(coverage)
+    peers = report.peers
+    if peers:
+        groups = ", ".join(f"{name} {count:,}" for name, count in peers["by_locale_group"].items())
+        share = f" ({100 * peers['districts'] / report.districts:.1f} %)" if report.districts else ""
+        out.print(
+            f"Peer groups ({peers['scope']} scope): {peers['districts']:,} districts{share} — {groups}; "
+            f"{peers['full_groups']:,} with all 20 peers; {peers['peer_averages']:,} peer averages."
+        )
+    else:
+        out.print("Peer groups: none yet — `districtbench compute` (family peers) builds them.")
 
 
 def register(app: typer.Typer) -> None:

@@ -57,6 +57,8 @@ class StatusReport:
     # "table.logical": the app's column, where the database's name is not the plan's
     column_names: dict[str, str] = field(default_factory=dict)
     as_of: list[FigureYears] = field(default_factory=list)
+    # family `peers`: districts with a peer group by scope and locale group, and peer benchmarks
+    peers: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
         def encode(value):
@@ -136,6 +138,34 @@ def last_compute_runs(connection: Connection) -> list[FamilyRun]:
         FamilyRun(name.removeprefix("compute:"), status, updated, failed, completed, error)
         for name, status, updated, failed, completed, error in rows
     ]
+
+
+LOCALE_GROUP_NAMES = {1: "City", 2: "Suburb", 3: "Town", 4: "Rural"}
+
+
+def peer_coverage(connection: Connection) -> dict:
+    """How far the last compute's peer groups reach: districts with a peer group (by scope and
+    locale group), those with a full group of 20, and the peer benchmarks with a value."""
+    from districtbench.db import tables
+
+    g, b = tables.peer_groups, tables.peer_benchmarks
+    rows = connection.execute(
+        sa.select(g.c.scope, g.c.locale_group, sa.func.count(), sa.func.sum(sa.case((g.c.peer_count >= 20, 1), else_=0)))
+        .group_by(g.c.scope, g.c.locale_group)
+        .order_by(g.c.scope, g.c.locale_group)
+    ).all()
+    if not rows:
+        return {}
+    benchmarks = connection.execute(
+        sa.select(sa.func.count()).select_from(b).where(b.c.peer_average.is_not(None))
+    ).scalar_one()
+    return {
+        "scope": ", ".join(sorted({scope for scope, *_ in rows})),
+        "districts": sum(int(n) for _, _, n, _ in rows),
+        "full_groups": sum(int(full or 0) for *_, full in rows),
+        "by_locale_group": {LOCALE_GROUP_NAMES.get(group, str(group)): int(n) for _, group, n, _ in rows},
+        "peer_averages": int(benchmarks),
+    }
 
 
 def column_coverage(connection: Connection, columns: Iterable[str]) -> dict[str, int]:
