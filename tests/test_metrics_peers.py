@@ -231,3 +231,30 @@ def test_status_shows_peer_coverage(loaded):
     assert data["by_locale_group"] == by_group
     text = " ".join(ex.cli(url, "status").stdout.split())
     assert f"Peer groups (national scope): {len(expected_peers):,} districts" in text
+
+
+def test_the_report_shows_the_peer_average_beside_state_and_us(loaded, browser, tmp_path):
+    """In a real browser: the district report's summary has the peer average of the reference
+    for each metric, and the page still loads nothing from elsewhere."""
+    from tests import expected as ex
+    from tests.browser import open_page
+
+    engine, inputs = loaded
+    _compute(engine)
+    expected_peers = ref.peer_lists(inputs, "national")
+    expected = ref.benchmarks(inputs, expected_peers)
+    leaid = next(l for l in sorted(expected_peers) if len(expected_peers[l]) == 20)
+    target = tmp_path / "peer.html"
+    url = engine.url.render_as_string(hide_password=False)
+    assert ex.cli(url, "report", leaid, "-o", str(target)).exit_code == 0
+    page = open_page(browser, target)
+    assert page.requests == [target.resolve().as_uri()] and page.errors == []
+    checked = 0
+    for (owner, key), (average, _, _) in expected.items():
+        if owner != leaid:
+            continue
+        cell = page.page.locator(f"#summary tr[data-metric={key}] [data-figure=peer_average]").inner_text()
+        assert cell == ("—" if average is None else f"{average:,.2f}"), key
+        checked += 1
+    assert checked == 8
+    page.page.close()
