@@ -23,7 +23,7 @@ OWN_TABLES = ("districtbench_fetch_units", "districtbench_created_objects", "dis
 FIVE_TABLES = APP_TABLES + ("districtbench_fetch_units",)
 ALL_TABLES = APP_TABLES + OWN_TABLES
 OWN_SCHEMA = "districtbench"
-HEAD = "0006_peers"
+HEAD = "0007_figure_sources"
 
 
 def schema_of(kind: str, table: str) -> str | None:
@@ -141,6 +141,8 @@ BASE_COLUMNS = {
         figure VARCHAR(63) NOT NULL
         year INTEGER NOT NULL
         base_year INTEGER
+        source VARCHAR(30)
+        base_source VARCHAR(30)
     """,
     "districtbench_history_extras": """
         leaid VARCHAR(7) NOT NULL
@@ -426,6 +428,31 @@ def test_upgrade_downgrade_upgrade(fresh_engine, db_kind):
     migrations.upgrade(fresh_engine)
     assert describe_schema(fresh_engine) == first
     assert len(_state_rows(fresh_engine)) == NUMBER_OF_STATE_ROWS
+
+
+def test_downgrade_figure_sources_drops_only_its_two_columns(fresh_engine, db_kind):
+    migrations.upgrade(fresh_engine)
+    report = migrations.downgrade(fresh_engine, "0006_peers")
+    assert migrations.current_revision(fresh_engine) == "0006_peers"
+    assert report.dropped_tables == []
+    assert sorted(report.dropped_columns) == ["districtbench_figure_years.base_source", "districtbench_figure_years.source"]
+    migrations.upgrade(fresh_engine)
+    assert revision.at_head(fresh_engine)
+
+
+def test_figure_sources_gives_the_years_already_recorded_their_sources(fresh_engine, db_kind):
+    migrations.upgrade(fresh_engine, "0006_peers")
+    t = tables.figure_years
+    with fresh_engine.begin() as connection:
+        connection.execute(sa.insert(t), [
+            {"state_fips": "06", "figure": "graduation_trend_3yr", "year": 2019, "base_year": 2016},
+            {"state_fips": "06", "figure": "ell_pct", "year": 2021, "base_year": None},
+        ])
+    migrations.upgrade(fresh_engine)
+    with fresh_engine.connect() as connection:
+        rows = connection.execute(sa.select(t.c.figure, t.c.source, t.c.base_source).order_by(t.c.figure)).all()
+    assert [tuple(row) for row in rows] == [("ell_pct", "ccd_directory", None),
+                                            ("graduation_trend_3yr", "edfacts_grad", "edfacts_grad")]
 
 
 def test_downgrade_peers_drops_only_its_tables(fresh_engine, db_kind):

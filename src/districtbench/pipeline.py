@@ -105,7 +105,7 @@ def run_pipeline(
     if report.backfill.failures and not compute_anyway:
         report.compute_skipped = True
     else:
-        report.compute = run_families(engine, families, None, options=compute_options)
+        report.compute = run_families(engine, families, None, options=compute_options, sources=sources)
     report.coverage = source_coverage(engine, sources, report.backfill, states)
     return report
 

@@ -51,7 +51,7 @@ def register(app: typer.Typer) -> None:
                 "so nothing they read is left from an earlier run."
             )
         engine = state.migrated_engine()
-        result = run_families(engine, registry, plan=plan, options={SCOPE_OPTION: scope})
+        result = run_families(engine, registry, plan=plan, options={SCOPE_OPTION: scope}, sources=state.sources)
         print_summary(result)
         if not result.ok:
             if len(result.failed_families) > 1:

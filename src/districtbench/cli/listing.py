@@ -62,7 +62,7 @@ def _print_metric_definitions() -> None:
         (
             metric.key,
             metric.district_column,
-            f"{metric.history_source}.{metric.history_expression}",
+            metric.history_expression,
             f"{metric.trend_column} ({metric.trend_kind})",
             {True: "yes", False: "no", None: "—"}[metric.higher_is_better],
             metric.units,

@@ -56,11 +56,13 @@ def register(app: typer.Typer) -> None:
         database = app_state.settings.masked_database_url
         with engine.connect() as connection:
             if state_fips is not None:
-                data = report_data.state_report(connection, state_fips, history_source_of, database, now)
+                data = report_data.state_report(connection, state_fips, history_source_of, database, now,
+                                                app_state.measures)
                 default_name = f"report-{data.abbrev}.html"
             else:
                 found = find_district(connection, leaid)
-                data = report_data.district_report(connection, found, history_source_of, database, now)
+                data = report_data.district_report(connection, found, history_source_of, database, now,
+                                                   app_state.measures)
                 default_name = f"report-{found}.html"
         html = page.render_state(data) if state_fips is not None else page.render_district(data)
         target = output or Path(default_name)

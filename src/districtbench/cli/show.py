@@ -218,12 +218,13 @@ def register(app: typer.Typer) -> None:
         """
         from districtbench.reporting.show import district_peers, district_view, find_district
 
-        engine = get_state(ctx).existing_engine()
+        state = get_state(ctx)
+        engine = state.existing_engine()
         with engine.connect() as connection:
             found = find_district(connection, leaid)
             if peers:
                 own, peer_list = district_peers(connection, found)
-            view = district_view(connection, found)
+            view = district_view(connection, found, state.measures)
         if peers:
             print_peers(view, own, peer_list, as_json)
         elif as_json:

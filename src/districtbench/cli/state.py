@@ -45,6 +45,13 @@ class AppState:
     def families(self) -> Registry:
         return collect_metric_families(self.pm)
 
+    @cached_property
+    def measures(self):
+        """Which history sources provide which measures: the registered sources' declarations."""
+        from districtbench.metrics.measures import from_sources
+
+        return from_sources(self.sources)
+
     def engine(self) -> Engine:
         """The database engine (created on first use; reachability checked)."""
         if self._engine is None:

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection, Engine
 
 VERSION_TABLE = "districtbench_alembic_version"
 # The newest script in alembic/versions; tests/test_migrations.py checks it against Alembic's head.
-HEAD_REVISION = "0006_peers"
+HEAD_REVISION = "0007_figure_sources"
 
 
 def stored_revisions(connection: Connection) -> list[str]:

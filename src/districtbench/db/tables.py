@@ -248,8 +248,10 @@ column_map = sa.Table(
 )
 # The year of each figure districtbench computes, per state (figure = the `districts` column it
 # is stored in): `year` the as-of year of its values, `base_year` the year a 3-year trend
-# compares it with (trend columns only; NULL: no base year in the window). Written by the
-# metric families, read by `show`, `export` and `status` (reporting/provenance.py).
+# compares it with (trend columns only; NULL: no base year in the window), and the history
+# source of the rows of each (`source`, `base_source`: of several sources providing one
+# measure, the one that year's rows come from, metrics/measures.py). Written by the metric
+# families, read by `show`, `export` and `status` (reporting/provenance.py).
 figure_years = sa.Table(
     "districtbench_figure_years",
     metadata,
@@ -257,6 +259,8 @@ figure_years = sa.Table(
     sa.Column("figure", sa.String(63), primary_key=True),
     sa.Column("year", sa.Integer, nullable=False),
     sa.Column("base_year", sa.Integer),
+    sa.Column("source", sa.String(30)),
+    sa.Column("base_source", sa.String(30)),
     schema=OWN_SCHEMA,
 )
 # What districtbench keeps of a `district_data_history` row beside the app's table: the
@@ -347,12 +351,3 @@ FOREIGN_KEYS: dict[str, dict[str, tuple[str, str, str]]] = {  # name -> (column,
     "districts": {"districts_state_fips_fkey": ("state_fips", "states", "fips")},
     "district_data_history": {"district_data_history_leaid_fkey": ("leaid", "districts", "leaid")},
 }
-
-HISTORY_SOURCES = (
-    "ccd_directory",
-    "ccd_finance",
-    "saipe",
-    "edfacts_grad",
-    "edfacts_assess",
-    "crdc_absenteeism",
-)

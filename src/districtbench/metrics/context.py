@@ -32,6 +32,7 @@ from sqlalchemy.sql.expression import ClauseElement, Executable
 from districtbench.db import layout
 from districtbench.errors import WriteShortfallError
 from districtbench.metrics.arith import Arith
+from districtbench.metrics.measures import Measures, built_in
 
 STAGE_PREFIX = "districtbench_stage_"
 WORK_MEM_KB = 64 * 1024
@@ -76,6 +77,8 @@ class RunContext:
     family: str | None = None  # the family running now (set by the runner)
     # Options of the invocation a family may read (`compute --peer-scope`: "peer_scope").
     options: dict[str, str] = field(default_factory=dict)
+    # Which history sources provide which measures (the registered sources' declarations).
+    measures: Measures = field(default_factory=built_in)
     arith: Arith = field(init=False)
     tables: layout.Layout = field(init=False)
     _stages: dict[str, sa.Table] = field(default_factory=dict, init=False)

@@ -1,7 +1,9 @@
 """The eight benchmark metrics as one table of data (metrics.md), read by every family.
 
 Nothing here runs SQL: the families turn these rows into statements. Column names are
-checked against `db.tables` by the tests.
+checked against `db.tables` by the tests. Nothing here names a source either: a figure is
+read from the history columns (measures) it needs, and which sources provide them is what
+the registered sources declare (`metrics.measures`).
 """
 
 from __future__ import annotations
@@ -40,10 +42,9 @@ class Quantity:
 
 @dataclass(frozen=True)
 class Trend:
-    """A 3-year trend column: latest year vs base year of `source` (per state)."""
+    """A 3-year trend column: latest year vs base year of its quantity's series (per state)."""
 
     column: str
-    source: str
     quantity: Quantity  # over district_data_history columns
     kind: TrendKind
 
@@ -70,15 +71,14 @@ class Metric:
     key: str
     district_column: str
     average_column: str
-    history_source: str
     history: Quantity  # over district_data_history columns
     trend_column: str
     trend_kind: TrendKind
     higher_is_better: bool | None
     units: str
     average_kind: AverageKind = "weighted"
-    # For metrics the `ratios` family derives (and `averages` pools): over the history
-    # columns of `history_source`, numerator and denominator from the same row.
+    # For metrics the `ratios` family derives (and `averages` pools): over history columns,
+    # numerator and denominator from the same row.
     district_ratio: Quantity | None = None
     # A value above this is a data error (stored NULL and counted), e.g. a percentage > 100.
     valid_max: Decimal | None = None
@@ -91,7 +91,7 @@ class Metric:
 
     @property
     def trend(self) -> Trend:
-        return Trend(self.trend_column, self.history_source, self.history, self.trend_kind)
+        return Trend(self.trend_column, self.history, self.trend_kind)
 
     # absenteeism / graduation / expenditure_pp keep the schema.md names, which are key-based.
     @property
@@ -117,45 +117,45 @@ STUDENT_TEACHER_RATIO = Quantity(
 METRICS: tuple[Metric, ...] = (
     Metric(
         "absenteeism", "chronic_absenteeism_rate", "avg_chronic_absenteeism_rate",
-        "crdc_absenteeism", Quantity("chronic_absenteeism_rate"), "absenteeism_trend_3yr", "points", False,
+        Quantity("chronic_absenteeism_rate"), "absenteeism_trend_3yr", "points", False,
         "% of students chronically absent", pooling=Pooling("crdc_enrollment", "absent_students", 100),
     ),
     Metric(
         "graduation", "graduation_rate_total", "avg_graduation_rate",
-        "edfacts_grad", Quantity("graduation_rate"), "graduation_trend_3yr", "points", True,
+        Quantity("graduation_rate"), "graduation_trend_3yr", "points", True,
         "% of the cohort graduating in 4 years", pooling=Pooling("cohort"),
     ),
     Metric(
         "student_teacher_ratio", "student_teacher_ratio", "avg_student_teacher_ratio",
-        "ccd_directory", STUDENT_TEACHER_RATIO, "student_teacher_ratio_trend_3yr", "points", False,
+        STUDENT_TEACHER_RATIO, "student_teacher_ratio_trend_3yr", "points", False,
         "students per teacher FTE", average_kind="pooled",
         district_ratio=STUDENT_TEACHER_RATIO,
     ),
     Metric(
         "swd_pct", "swd_pct", "avg_swd_pct",
-        "ccd_directory", Quantity("spec_ed_students"), "swd_trend_3yr", "percent_change", None,
+        Quantity("spec_ed_students"), "swd_trend_3yr", "percent_change", None,
         "% of enrollment in special education", average_kind="pooled",
         district_ratio=Quantity("spec_ed_students", "enrollment", 100), valid_max=PERCENT_MAX,
     ),
     Metric(
         "ell_pct", "ell_pct", "avg_ell_pct",
-        "ccd_directory", Quantity("ell_students"), "ell_trend_3yr", "percent_change", None,
+        Quantity("ell_students"), "ell_trend_3yr", "percent_change", None,
         "% of enrollment learning English", average_kind="pooled",
         district_ratio=Quantity("ell_students", "enrollment", 100), valid_max=PERCENT_MAX,
     ),
     Metric(
         "math_proficiency", "math_proficiency_pct", "avg_math_proficiency",
-        "edfacts_assess", Quantity("math_proficiency"), "math_proficiency_trend_3yr", "points", True,
+        Quantity("math_proficiency"), "math_proficiency_trend_3yr", "points", True,
         "% proficient in mathematics", pooling=Pooling("math_takers"),
     ),
     Metric(
         "read_proficiency", "read_proficiency_pct", "avg_read_proficiency",
-        "edfacts_assess", Quantity("read_proficiency"), "read_proficiency_trend_3yr", "points", True,
+        Quantity("read_proficiency"), "read_proficiency_trend_3yr", "points", True,
         "% proficient in reading", pooling=Pooling("read_takers"),
     ),
     Metric(
         "expenditure_pp", "expenditure_per_pupil", "avg_expenditure_per_pupil",
-        "ccd_finance", Quantity("expenditure_pp"), "expenditure_pp_trend_3yr", "percent_change", None,
+        Quantity("expenditure_pp"), "expenditure_pp_trend_3yr", "percent_change", None,
         "USD per pupil", pooling=Pooling("pupils", "current_spending"),
     ),
 )
@@ -164,10 +164,10 @@ METRICS_BY_KEY = {metric.key: metric for metric in METRICS}
 # avg_poverty_rate (not one of the eight): Σ poor children / Σ children 5-17 (SAIPE counts).
 POVERTY_POOLING = Pooling("children", "poor_children", 100)
 
-# Trends that are not one of the eight metrics (ccd_directory, % change), and the signal.
+# Trends that are not one of the eight metrics (directory counts, % change), and the signal.
 EXTRA_TRENDS: tuple[Trend, ...] = (
-    Trend("enrollment_trend_3yr", "ccd_directory", Quantity("enrollment"), "percent_change"),
-    Trend("staffing_trend_3yr", "ccd_directory", Quantity("teachers_fte"), "percent_change"),
+    Trend("enrollment_trend_3yr", Quantity("enrollment"), "percent_change"),
+    Trend("staffing_trend_3yr", Quantity("teachers_fte"), "percent_change"),
 )
 TRENDS: tuple[Trend, ...] = EXTRA_TRENDS + tuple(metric.trend for metric in METRICS)
 # vacancy_pressure_signal = enrollment_trend_3yr − staffing_trend_3yr (the stored, rounded values)
@@ -176,30 +176,29 @@ SIGNAL = ("vacancy_pressure_signal", "enrollment_trend_3yr", "staffing_trend_3yr
 
 @dataclass(frozen=True)
 class LatestValue:
-    """`latest` copies `history_column` of `source` onto the district column `column`."""
+    """`latest` copies the measure `history_column` onto the district column `column`."""
 
     column: str
-    source: str
     history_column: str
 
 
 LATEST_VALUES: tuple[LatestValue, ...] = (
-    LatestValue("enrollment", "ccd_directory", "enrollment"),
-    LatestValue("teachers_fte", "ccd_directory", "teachers_fte"),
-    LatestValue("staff_total_fte", "ccd_directory", "staff_total_fte"),
-    LatestValue("spec_ed_students", "ccd_directory", "spec_ed_students"),
-    LatestValue("ell_students", "ccd_directory", "ell_students"),
-    LatestValue("total_expenditure", "ccd_finance", "total_expenditure"),
-    LatestValue("expenditure_per_pupil", "ccd_finance", "expenditure_pp"),
-    LatestValue("children_poverty_percent", "saipe", "poverty_pct"),
-    LatestValue("graduation_rate_total", "edfacts_grad", "graduation_rate"),
-    LatestValue("math_proficiency_pct", "edfacts_assess", "math_proficiency"),
-    LatestValue("read_proficiency_pct", "edfacts_assess", "read_proficiency"),
-    LatestValue("chronic_absenteeism_rate", "crdc_absenteeism", "chronic_absenteeism_rate"),
+    LatestValue("enrollment", "enrollment"),
+    LatestValue("teachers_fte", "teachers_fte"),
+    LatestValue("staff_total_fte", "staff_total_fte"),
+    LatestValue("spec_ed_students", "spec_ed_students"),
+    LatestValue("ell_students", "ell_students"),
+    LatestValue("total_expenditure", "total_expenditure"),
+    LatestValue("expenditure_per_pupil", "expenditure_pp"),
+    LatestValue("children_poverty_percent", "poverty_pct"),
+    LatestValue("graduation_rate_total", "graduation_rate"),
+    LatestValue("math_proficiency_pct", "math_proficiency"),
+    LatestValue("read_proficiency_pct", "read_proficiency"),
+    LatestValue("chronic_absenteeism_rate", "chronic_absenteeism_rate"),
 )
 LATEST_BY_COLUMN = {value.column: value for value in LATEST_VALUES}
-# The `*_data_year` columns: each holds the year of its source's first measure (the district's
-# row of that measure's as-of year; NULL when it has none).
+# The `*_data_year` columns: each holds the year of its first measure (the district's row of
+# that measure's as-of year; NULL when it has none).
 YEAR_COLUMNS: tuple[tuple[str, str], ...] = (
     ("urban_institute_year", "enrollment"),
     ("staff_data_year", "teachers_fte"),
@@ -213,12 +212,13 @@ YEAR_COLUMNS: tuple[tuple[str, str], ...] = (
 
 @dataclass(frozen=True)
 class Series:
-    """The rows a figure is read from: history rows of `source` in which every one of
-    `columns` is non-NULL. A figure's as-of year in a state is the latest year in which at
-    least one district of the state has such a row; a trend's base year is picked among the
-    state's other years of such rows (see `years`)."""
+    """The rows a figure is read from: history rows, of a source that provides every one of
+    `columns` (`metrics.measures`), in which every one of them is non-NULL. A figure's as-of
+    year in a state is the latest year in which at least one district of the state has such
+    a row; a trend's base year is picked among the state's other years of such rows; in
+    each of those years the rows are of one source, the first in precedence that has such
+    rows there (see `years`)."""
 
-    source: str
     columns: tuple[str, ...]
 
 
@@ -236,9 +236,9 @@ RATIO_METRICS: tuple[Metric, ...] = tuple(metric for metric in METRICS if metric
 
 
 def _figures() -> tuple[Figure, ...]:
-    figures = [Figure(v.column, Series(v.source, (v.history_column,))) for v in LATEST_VALUES]
-    figures += [Figure(m.district_column, Series(m.history_source, m.district_ratio.columns)) for m in RATIO_METRICS]
-    figures += [Figure(t.column, Series(t.source, t.quantity.columns), trend=True) for t in TRENDS]
+    figures = [Figure(v.column, Series((v.history_column,))) for v in LATEST_VALUES]
+    figures += [Figure(m.district_column, Series(m.district_ratio.columns)) for m in RATIO_METRICS]
+    figures += [Figure(t.column, Series(t.quantity.columns), trend=True) for t in TRENDS]
     return tuple(figures)
 
 

@@ -2,8 +2,9 @@
 `districtbench_figure_years` (read back by `reporting.provenance`).
 
 A family records the figures it writes (`definitions.FIGURES`): the as-of year of the
-figure's series in each state that has one, and for a trend the base year it compares with
-(NULL where the state has no base year in the window). Only rows that differ are deleted and
+figure's series in each state that has one and the history source of that year's rows
+there, and for a trend the base year it compares with (NULL where the state has no base
+year in the window) and its source. Only rows that differ are deleted and
 inserted, so a re-run with unchanged data writes nothing here either.
 """
 
@@ -19,6 +20,7 @@ from districtbench.metrics.definitions import SERIES, Figure
 from districtbench.metrics.years import series_year_rows
 
 Key = tuple[str, str]  # (state_fips, figure)
+Years = tuple[int, int | None, str, str | None]  # year, base_year, source, base_source
 
 
 def record(ctx: RunContext, figures: Iterable[Figure]) -> None:
@@ -26,18 +28,19 @@ def record(ctx: RunContext, figures: Iterable[Figure]) -> None:
     by_series: dict[int, list[Figure]] = {}
     for figure in figures:
         by_series.setdefault(SERIES.index(figure.series), []).append(figure)
-    wanted: dict[Key, tuple[int, int | None]] = {}
+    wanted: dict[Key, Years] = {}
     for row in series_year_rows(ctx):
         for figure in by_series.get(row.series, ()):
-            wanted[(row.state_fips, figure.column)] = (row.latest_year, row.base_year if figure.trend else None)
+            base = (row.base_year, row.base_source) if figure.trend else (None, None)
+            wanted[(row.state_fips, figure.column)] = (row.latest_year, base[0], row.latest_source, base[1])
 
     t = tables.figure_years
     stored = ctx.connection.execute(
-        sa.select(t.c.state_fips, t.c.figure, t.c.year, t.c.base_year).where(
+        sa.select(t.c.state_fips, t.c.figure, t.c.year, t.c.base_year, t.c.source, t.c.base_source).where(
             t.c.figure.in_([figure.column for figure in figures])
         )
     ).all()
-    current = {(row.state_fips, row.figure): (row.year, row.base_year) for row in stored}
+    current = {(row.state_fips, row.figure): (row.year, row.base_year, row.source, row.base_source) for row in stored}
     stale = [key for key, years in current.items() if wanted.get(key) != years]
     new = [key for key, years in wanted.items() if current.get(key) != years]
     if stale:
@@ -46,5 +49,6 @@ def record(ctx: RunContext, figures: Iterable[Figure]) -> None:
     if new:
         ctx.connection.execute(
             t.insert(),
-            [{"state_fips": s, "figure": f, "year": wanted[(s, f)][0], "base_year": wanted[(s, f)][1]} for s, f in new],
+            [dict(zip(("state_fips", "figure", "year", "base_year", "source", "base_source"), (s, f, *wanted[(s, f)])))
+             for s, f in new],
         )

@@ -26,6 +26,7 @@ from districtbench.db.timestamps import utcnow
 from districtbench.errors import PluginError, UsageError, WriteShortfallError
 from districtbench.metrics.base import FamilyOutcome, MetricFamily
 from districtbench.metrics.context import RunContext
+from districtbench.metrics.measures import built_in, from_sources
 from districtbench.plugins.host import ALL, Registry
 
 STATISTICS_TABLES = ("districts", "district_data_history", "states")
@@ -138,16 +139,20 @@ def run_families(
     now: datetime | None = None,
     plan: FamilyPlan | None = None,
     options: Mapping[str, str] | None = None,
+    sources: Iterable[object] | None = None,
 ) -> ComputeResult:
     """Run the named families, or those of `plan` (see module doc). Never raises for a
     failing family: the result says what failed (`ok`, `error`, `failed_family`) and the log
     rows are written. Raises UsageError for an unknown family name (before touching the
-    database). `options` reach the families as `ctx.options` (e.g. {"peer_scope": "state"})."""
+    database). `options` reach the families as `ctx.options` (e.g. {"peer_scope": "state"}).
+    `sources`: the registered sources, whose declarations say which history sources feed
+    which measures (`metrics.measures`); None: the built-in sources."""
     plan = plan or plan_families(registry, names)
     families, added = plan.families, plan.added
     for family in families:
         if family.compute is None:
             raise PluginError(f"Metric family {family.name!r} has no compute function.")
+    measures = built_in() if sources is None else from_sources(sources)
     run_started = time.perf_counter()
     now = now or utcnow()
     result = ComputeResult([FamilyResult(family.name) for family in families], added)
@@ -155,7 +160,7 @@ def run_families(
     try:
         with engine.begin() as connection:
             _begin_immediate_on_sqlite(connection)
-            ctx = RunContext(connection, now, options=dict(options or {}))
+            ctx = RunContext(connection, now, options=dict(options or {}), measures=measures)
             ctx.analyze(*STATISTICS_TABLES, only_if_stale=True)
             for family, family_result in zip(families, result.families):
                 current = family_result

@@ -1,12 +1,12 @@
 """One pass over the history for `latest`, `ratios` and `trends`: every district's row of each
-series (`definitions.SERIES`) in the series' latest year and base year of the district's state
-(see `years`), pivoted into one staging row per district (every district, NULLs where it has
+series (`definitions.SERIES`) in the series' latest year and base year of the district's state,
+of the history source that year's rows come from there (see `years`), pivoted into one staging row per district (every district, NULLs where it has
 no such row).
 
 Per series and end (latest, base) the snapshot holds the series' columns of that one row, so
 a ratio's numerator and denominator always come from the same row, and the year of the
-district's latest row (for the `*_data_year` columns). Series of one source whose years are
-the same in every state — most of them, most of the time: a CCD directory year usually brings
+district's latest row (for the `*_data_year` columns). Series whose years and sources are the
+same in every state — most of them, most of the time: a CCD directory year usually brings
 every count — read the same rows, so each such group of (series, end) is picked once.
 
 Built once per run and shared, so the ~450,000 history rows are read twice per run in all
@@ -71,11 +71,11 @@ class Snapshot:
 
 @dataclass
 class _Group:
-    """(series, end) pairs of one source with the same year in every state: one row each."""
+    """(series, end) pairs with the same year and source in every state: one row each."""
 
     number: int
-    source: str
     years: dict[str, int | None]  # state fips -> year
+    sources: dict[str, str | None]  # state fips -> the history source of that year's rows
     columns: list[str] = field(default_factory=list)
     year_wanted: bool = False
 
@@ -86,6 +86,12 @@ class _Group:
     def year_name(self) -> str:
         return f"y{self.number}"
 
+    @property
+    def source(self) -> str | None:
+        """The one history source of every state's rows (None: it differs between states)."""
+        found = {source for source in self.sources.values() if source is not None}
+        return found.pop() if len(found) == 1 else None
+
 
 def snapshot(ctx: RunContext) -> Snapshot:
     return ctx.memo("snapshot", lambda: _build(ctx))  # type: ignore[return-value]
@@ -94,20 +100,22 @@ def snapshot(ctx: RunContext) -> Snapshot:
 def _groups(ctx: RunContext) -> tuple[list[_Group], dict[tuple[Series, str, str], str], dict[Series, str]]:
     rows = series_year_rows(ctx)
     states = sorted({row.state_fips for row in rows})
-    year_of: dict[tuple[str, int, str], int | None] = {}
+    year_of: dict[tuple[str, int, str], tuple[str | None, int | None]] = {}
     for row in rows:
-        year_of[(row.state_fips, row.series, "latest")] = row.latest_year
-        year_of[(row.state_fips, row.series, "base")] = row.base_year
+        year_of[(row.state_fips, row.series, "latest")] = (row.latest_source, row.latest_year)
+        if row.base_year is not None:
+            year_of[(row.state_fips, row.series, "base")] = (row.base_source, row.base_year)
     groups: dict[tuple, _Group] = {}
     columns: dict[tuple[Series, str, str], str] = {}
     year_columns: dict[Series, str] = {}
     for number, series in enumerate(SERIES):
         for end in ends(series):
-            vector = tuple(year_of.get((state, number, end)) for state in states)
-            group = groups.get((series.source, vector))
+            vector = tuple(year_of.get((state, number, end), (None, None)) for state in states)
+            group = groups.get(vector)
             if group is None:
-                group = _Group(len(groups), series.source, dict(zip(states, vector)))
-                groups[(series.source, vector)] = group
+                group = _Group(len(groups), {state: year for state, (_, year) in zip(states, vector)},
+                               {state: source for state, (source, _) in zip(states, vector)})
+                groups[vector] = group
             for column in series.columns:
                 if column not in group.columns:
                     group.columns.append(column)
@@ -125,7 +133,7 @@ def _listed_rows(groups: list[_Group]) -> tuple[list[str], list[list], list[str]
     for group in groups:
         for state, year in group.years.items():
             if year is not None:
-                by_key.setdefault((state, group.source), {})[group.year_name] = year
+                by_key.setdefault((state, group.sources[state]), {})[group.year_name] = year
     width = max((len(set(years.values())) for years in by_key.values()), default=0)
     slots = [f"slot_{n}" for n in range(1, max(width, 1) + 1)]
     names = ["state_fips", "source", *slots, *[group.year_name for group in groups]]
@@ -220,14 +228,19 @@ def _lookups(t: Layout, groups: list[_Group], listed: sa.Table) -> sa.Select:
             if group.year_wanted:
                 picked.append(sa.cast(sa.null(), sa.Integer).label(group.label("year")))
             continue
-        if group.source not in per_source:
-            w = listed.alias(f"w{len(per_source)}")
-            joined = joined.outerjoin(w, sa.and_(w.c.state_fips == d.c.state_fips, w.c.source == group.source))
-            per_source[group.source] = w
-        w = per_source[group.source]
+        if group.source is None:  # states read different sources: the listed row that has this year
+            w = listed.alias(f"m{group.number}")
+            joined = joined.outerjoin(w, sa.and_(w.c.state_fips == d.c.state_fips, w.c[group.year_name].is_not(None)))
+            source = w.c.source
+        else:
+            if group.source not in per_source:
+                w = listed.alias(f"w{len(per_source)}")
+                joined = joined.outerjoin(w, sa.and_(w.c.state_fips == d.c.state_fips, w.c.source == group.source))
+                per_source[group.source] = w
+            w, source = per_source[group.source], group.source
         row = h.alias(f"h{group.number}")
         joined = joined.outerjoin(
-            row, sa.and_(row.c.leaid == d.c.leaid, row.c.year == w.c[group.year_name], row.c.source == group.source)
+            row, sa.and_(row.c.leaid == d.c.leaid, row.c.year == w.c[group.year_name], row.c.source == source)
         )
         picked += [row.c[column].label(group.label(column)) for column in group.columns]
         if group.year_wanted:

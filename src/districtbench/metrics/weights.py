@@ -3,7 +3,8 @@ districtbench's own `districtbench_history_extras`.
 
 For every pooled measure (`POOLED`: the metrics with a `pooling`, and the poverty rate) the
 stage holds, per district, the extras row of the SAME history row its value comes from: the
-district's row of the measure's series in the series' as-of year in its state (`years`), so
+district's row of the measure's series in the series' as-of year in its state, of that year's
+source there (`years`), so
 a graduation rate of 2019 is weighted by the 2019 cohort, never by another year's count.
 `<column>__row` is 1 where that extras row exists (a history row written before revision
 0005 has none: see `averages` for what the averages do then), `<column>__<extra>` the
@@ -70,27 +71,39 @@ def district_weights(ctx: RunContext) -> sa.Table:
 
 @dataclass
 class _Group:
-    """Pooled measures of one source whose as-of years are the same in every state."""
+    """Pooled measures whose as-of years and sources are the same in every state."""
 
     number: int
-    source: str
     years: dict[str, int]  # state fips -> year
+    sources: dict[str, str]  # state fips -> the history source of that year's rows
     items: list[Pooled]
 
     @property
     def year_name(self) -> str:
         return f"y{self.number}"
 
+    @property
+    def source_name(self) -> str:
+        return f"s{self.number}"
+
+    def source(self, listed: sa.FromClause) -> sa.ColumnElement:
+        """The history source of the rows, for a row of the listed years: a constant when it
+        is the same in every state (the usual case: the join keeps its literal key)."""
+        found = set(self.sources.values())
+        return sa.literal(found.pop(), sa.String(30)) if len(found) == 1 else listed.c[self.source_name]
+
 
 def _groups(ctx: RunContext) -> list[_Group]:
-    latest: dict[tuple[str, int], int] = {(row.state_fips, row.series): row.latest_year for row in series_year_rows(ctx)}
+    latest = {(row.state_fips, row.series): (row.latest_source, row.latest_year) for row in series_year_rows(ctx)}
     groups: dict[tuple, _Group] = {}
     for item in POOLED:
         number = SERIES.index(item.series)
-        years = {state: year for (state, series), year in latest.items() if series == number and year is not None}
-        key = (item.series.source, tuple(sorted(years.items())))
+        found = {state: picked for (state, series), picked in latest.items() if series == number}
+        key = tuple(sorted(found.items()))
         if key not in groups:
-            groups[key] = _Group(len(groups), item.series.source, years, [])
+            years = {state: year for state, (_, year) in found.items()}
+            sources = {state: source for state, (source, _) in found.items()}
+            groups[key] = _Group(len(groups), years, sources, [])
         groups[key].items.append(item)
     return list(groups.values())
 
@@ -116,11 +129,13 @@ def _build(ctx: RunContext) -> sa.Table:
         "weight_years",
         sa.Column("state_fips", sa.String(2), primary_key=True),
         *[sa.Column(group.year_name, sa.Integer) for group in groups],
+        *[sa.Column(group.source_name, sa.String(30)) for group in groups],
     )
     if states:
-        ctx.connection.execute(
-            listed.insert(), [{"state_fips": s, **{g.year_name: g.years.get(s) for g in groups}} for s in states]
-        )
+        ctx.connection.execute(listed.insert(), [
+            {"state_fips": s, **{g.year_name: g.years.get(s) for g in groups}, **{g.source_name: g.sources.get(s) for g in groups}}
+            for s in states
+        ])
     if ctx.arith.postgresql:
         return _pivot(ctx, groups, listed)
     joined: sa.FromClause = d.outerjoin(listed, listed.c.state_fips == d.c.state_fips)
@@ -132,7 +147,7 @@ def _build(ctx: RunContext) -> sa.Table:
         row = X.alias(f"x{group.number}")
         joined = joined.outerjoin(
             row,
-            sa.and_(row.c.leaid == d.c.leaid, row.c.year == listed.c[group.year_name], row.c.source == group.source),
+            sa.and_(row.c.leaid == d.c.leaid, row.c.year == listed.c[group.year_name], row.c.source == group.source(listed)),
         )
         picked += _picked(group, row)
     return ctx.stage_as("weights", sa.select(d.c.leaid, *picked).select_from(joined), key=("leaid",))
@@ -147,7 +162,7 @@ def _pivot(ctx: RunContext, groups: list[_Group], listed: sa.Table) -> sa.Table:
         if not group.years:
             picked += _picked(group, None)
             continue
-        mine = sa.and_(X.c.source == group.source, X.c.year == listed.c[group.year_name])
+        mine = sa.and_(X.c.source == group.source(listed), X.c.year == listed.c[group.year_name])
         wanted.append(mine)
         for item in group.items:
             picked.append(sa.func.max(sa.case((mine, lit(1)))).label(item.label("row")))

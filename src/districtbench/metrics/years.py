@@ -1,8 +1,8 @@
 """The as-of year and the trend base year of every series (`definitions.SERIES`) in every state.
 
-A series is a measure's rows: the history rows of one source with every one of its columns
-non-NULL (`enrollment`; `spec_ed_students` and `enrollment` for the special-education share).
-Per state and series:
+A series is a measure's rows: the history rows with every one of its columns non-NULL (`enrollment`; `spec_ed_students` and `enrollment` for the special-education share).
+Per state and series, over the rows of the sources that provide the series' columns
+(`metrics.measures`; in a year that several have, the rows of the first in precedence):
 
 * latest (as-of) year: the latest year in which at least one district of the state has such
   a row. A CCD directory year that brings enrollment but no English-learner counts moves the
@@ -13,14 +13,16 @@ Per state and series:
 * previous year: the latest year before the latest one, in the window or not (so a missing
   base year can be told from a series that has a single year).
 
-Two statements: one pass over the history counts, per (state, source, year), the rows each
-series could use; the years are picked from those few thousand counts. The pass has one form
-per database: PostgreSQL hash-aggregates the counts; SQLite (whose GROUP BY sorts every row
+One statement: one pass over the history counts, per (state, source, year), the rows each
+series could use; the years (and the source of each, by precedence) are picked in Python
+from those few thousand counts. The pass has one form per database: PostgreSQL hash-aggregates the counts; SQLite (whose GROUP BY sorts every row
 first: 3–4× slower here) de-duplicates (state, source, year, which columns are non-NULL as a
 bit mask) as it goes and groups the few thousand distinct rows.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
@@ -34,21 +36,58 @@ TARGET_GAP = 3  # a "3-year" trend: base year latest − 3 …
 MIN_GAP, MAX_GAP = 2, 4  # … or, if the state has no data that year, another within latest − 4 … latest − 2
 
 
-def series_years(ctx: RunContext) -> sa.Table:
-    """Staging table (state_fips, series, latest_year, base_year, previous_year), built once
-    per run: one row per state and series (its number in SERIES) that has data."""
-    return ctx.memo("series_years", lambda: _build(ctx))  # type: ignore[return-value]
+@dataclass(frozen=True)
+class SeriesYears:
+    """The years of one series (its number in SERIES) in one state, and the history source
+    its rows come from in each (`latest_source`, `base_source`: the first provider in
+    precedence with such rows that year, `metrics.measures`)."""
+
+    state_fips: str
+    series: int
+    latest_year: int
+    base_year: int | None
+    previous_year: int | None
+    latest_source: str
+    base_source: str | None
 
 
-def series_year_rows(ctx: RunContext) -> list[sa.Row]:
-    """The rows of `series_years` (a few hundred), read once per run."""
-    return ctx.memo("series_year_rows", lambda: ctx.connection.execute(sa.select(series_years(ctx))).all())  # type: ignore[return-value]
+def series_year_rows(ctx: RunContext) -> list[SeriesYears]:
+    """One row per state and series that has data (a few hundred), built once per run."""
+    return ctx.memo("series_year_rows", lambda: _build(ctx))  # type: ignore[return-value]
 
 
-def _build(ctx: RunContext) -> sa.Table:
+def _build(ctx: RunContext) -> list[SeriesYears]:
     query = counts_query(ctx.tables) if ctx.arith.postgresql else counts_query_by_mask(ctx.tables)
-    counts = ctx.stage_as("series_counts", query, key=("state_fips", "source", "year"))
-    return ctx.stage_as("series_years", years_query(counts), key=("state_fips", "series"))
+    counts = ctx.connection.execute(query).all()
+    providers = [ctx.measures.sources_of(series.columns) for series in SERIES]
+    # (state, series) -> year -> the best provider's place in `providers` with rows that year
+    present: dict[tuple[str, int], dict[int, int]] = {}
+    for row in counts:
+        for number, sources in enumerate(providers):
+            if row.source in sources and row[3 + number]:
+                years = present.setdefault((row.state_fips, number), {})
+                rank = sources.index(row.source)
+                years[row.year] = min(rank, years.get(row.year, rank))
+    rows = []
+    for (state_fips, number), years in sorted(present.items()):
+        latest = max(years)
+        earlier = [year for year in years if year < latest]
+        base = pick_base_year(latest, earlier)
+        sources = providers[number]
+        rows.append(SeriesYears(
+            state_fips, number, latest, base, max(earlier) if earlier else None,
+            sources[years[latest]], sources[years[base]] if base is not None else None,
+        ))
+    return rows
+
+
+def pick_base_year(latest: int, earlier: list[int]) -> int | None:
+    """Among the earlier years, those within latest − 4 … latest − 2, the one closest to
+    latest − 3 (the earlier one on a tie); None if there is none in the window."""
+    window = [year for year in earlier if latest - MAX_GAP <= year <= latest - MIN_GAP]
+    if not window:
+        return None
+    return min(window, key=lambda year: (abs(year - (latest - TARGET_GAP)), year))
 
 
 def count_label(number: int) -> str:
@@ -97,47 +136,3 @@ def counts_query_by_mask(t: Layout) -> sa.Select:
         present.append(sa.func.max(sa.case((patterns.c.mask.op("&")(bits) == bits, lit(1)), else_=lit(0))).label(count_label(number)))
     key = (patterns.c.state_fips, patterns.c.source, patterns.c.year)
     return sa.select(*key, *present).group_by(*key)
-
-
-def years_query(counts: sa.FromClause) -> sa.Select:
-    present = sa.union_all(
-        *[
-            sa.select(counts.c.state_fips, lit(number).label("series"), counts.c.year).where(
-                counts.c.source == series.source, counts.c[count_label(number)] > 0
-            )
-            for number, series in enumerate(SERIES)
-        ]
-    ).cte("present")
-    key = (present.c.state_fips, present.c.series)
-    latest = sa.select(*key, sa.func.max(present.c.year).label("latest_year")).group_by(*key).cte("latest")
-    same_series = sa.and_(present.c.state_fips == latest.c.state_fips, present.c.series == latest.c.series)
-    target = latest.c.latest_year - lit(TARGET_GAP)
-    in_window = present.c.year.between(latest.c.latest_year - lit(MAX_GAP), latest.c.latest_year - lit(MIN_GAP))
-    # The earlier years of each series, best base candidate first: in the window, closest to
-    # latest − 3, the earlier one. Rank 1 is the base year if it lies in the window.
-    earlier = (
-        sa.select(
-            *key,
-            sa.case((in_window, present.c.year)).label("base_year"),
-            sa.func.max(present.c.year).over(partition_by=key).label("previous_year"),
-            sa.func.row_number()
-            .over(
-                partition_by=key,
-                order_by=(sa.case((in_window, lit(0)), else_=lit(1)), sa.func.abs(present.c.year - target), present.c.year),
-            )
-            .label("rank"),
-        )
-        .select_from(present.join(latest, same_series))
-        .where(present.c.year < latest.c.latest_year)
-        .subquery("earlier")
-    )
-    return sa.select(
-        latest.c.state_fips, latest.c.series, latest.c.latest_year, earlier.c.base_year, earlier.c.previous_year
-    ).select_from(
-        latest.outerjoin(
-            earlier,
-            sa.and_(
-                earlier.c.state_fips == latest.c.state_fips, earlier.c.series == latest.c.series, earlier.c.rank == 1
-            ),
-        )
-    )

@@ -4,7 +4,8 @@ whatever the app calls the columns (e.g. `graduation_rate_total` for the June 20
 `graduation_rate`), so an export reads the same from every database.
 
 `--with-years` adds two fields after each sourced figure: `<figure>_source` (the history
-source, e.g. `ccd_directory`) and `<figure>_year` (the school year's fall, e.g. 2021 for
+source its state's values come from, e.g. `ccd_directory`, or a plugin's own source name; the
+US row: those of its states) and `<figure>_year` (the school year's fall, e.g. 2021 for
 2021-22; empty when the figure is). Both come from `reporting.provenance`.
 """
 
@@ -20,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from districtbench.db import layout, tables
+from districtbench.db.states import NATIONAL_FIPS
 from districtbench.errors import UsageError
 from districtbench.reporting.provenance import average_figure, average_source, figure_source, figure_years
 
@@ -63,18 +65,24 @@ def with_provenance(table: str, columns: Sequence[str]) -> list[str]:
     fields: list[str] = []
     for column in columns:
         fields.append(column)
-        if _source_of(table, column) is not None:
+        if _sourced(table, column):
             fields += [f"{column}_source", f"{column}_year"]
     return fields
 
 
-def _source_of(table: str, column: str) -> str | None:
+def _sourced(table: str, column: str) -> bool:
     if table in PEER_EXPORTS:
-        return None
+        return False
     if table == "districts":
-        source = figure_source(column)
-        return source.history_source if source else None
-    return average_source(column)
+        return figure_source(column) is not None
+    return average_figure(column) is not None
+
+
+def _source_of(table: str, column: str, years: dict) -> str | None:
+    """The history source of a row's figure, given its state's `figure_years`."""
+    if table == "districts":
+        return figure_source(column).history_source(years)
+    return average_source(column, years)
 
 
 def rows(connection: Connection, table: str, columns: Sequence[str], state_fips: Sequence[str] | None,
@@ -93,6 +101,8 @@ def rows(connection: Connection, table: str, columns: Sequence[str], state_fips:
     if state_fips:
         query = query.where(state_column.in_(list(state_fips)))
     as_of = figure_years(connection, state_fips) if years else {}
+    if years and table == "states":  # the US row: the sources of its states' values
+        national = _national_sources(figure_years(connection))
     for values in connection.execute(query):
         row = dict(zip(selected + extra, values))
         if not years:
@@ -101,9 +111,12 @@ def rows(connection: Connection, table: str, columns: Sequence[str], state_fips:
         out: dict = {}
         for column in selected:
             out[column] = row[column]
-            source = _source_of(table, column)
-            if source is None:
+            if not _sourced(table, column):
                 continue
+            if table == "states" and row["fips"] == NATIONAL_FIPS:
+                source = national.get(average_figure(column))
+            else:
+                source = _source_of(table, column, as_of.get(row["state_fips" if table == "districts" else "fips"], {}))
             if table == "districts":
                 year = figure_source(column).year(row, as_of.get(row["state_fips"], {}))
             else:  # the US row has none: its states' years may differ (each state's row says its own)
@@ -112,6 +125,16 @@ def rows(connection: Connection, table: str, columns: Sequence[str], state_fips:
             out[f"{column}_source"] = source
             out[f"{column}_year"] = year
         yield out
+
+
+def _national_sources(by_state: dict) -> dict[str, str]:
+    """figure → the history sources of the states' values (", "-joined, sorted): the US row's."""
+    found: dict[str, set[str]] = {}
+    for years in by_state.values():
+        for figure, entry in years.items():
+            if entry.source is not None:
+                found.setdefault(figure, set()).add(entry.source)
+    return {figure: ", ".join(sorted(sources)) for figure, sources in found.items()}
 
 
 def _peer_rows(connection: Connection, table: str, columns: Sequence[str],

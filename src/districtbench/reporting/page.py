@@ -16,7 +16,10 @@ from districtbench import __version__
 from districtbench.formatting import locale_name, school_year
 from districtbench.metrics.definitions import METRICS, Metric
 from districtbench.reporting import charts
-from districtbench.reporting.provenance import AS_OF_RULE, SOURCE_NAMES, figure_source
+from districtbench.metrics.definitions import FIGURES_BY_COLUMN
+from districtbench.reporting.provenance import AS_OF_RULE, SOURCE_NAMES, source_name
+
+FIGURE_COLUMNS = frozenset(FIGURES_BY_COLUMN)
 from districtbench.reporting.report_data import DistrictReport, StateReport
 from districtbench.reporting.show import FLAG_TEXT, METRIC_LABELS, MetricView
 
@@ -75,10 +78,11 @@ class Provenance:
         return " · ".join((f"Source: {self.source}", year, fetched))
 
 
-def _provenance(metric: Metric, year: int | None, fetched: dict, state: str) -> Provenance:
-    source = figure_source(metric.district_column)
-    when = fetched.get((metric.history_source, year)) if year is not None else None
-    return Provenance(source.name, year, when.strftime("%Y-%m-%d") if when else None, state)
+def _provenance(metric: Metric, year: int | None, fetched: dict, state: str, sources: dict[str, str]) -> Provenance:
+    history_source = sources.get(metric.district_column)
+    when = fetched.get((history_source, year)) if year is not None else None
+    name = source_name(history_source) or "none with data"
+    return Provenance(name, year, when.strftime("%Y-%m-%d") if when else None, state)
 
 
 def _flag_text(view: MetricView, state: str) -> str:
@@ -91,7 +95,9 @@ def _flag_text(view: MetricView, state: str) -> str:
 
 def _methodology(as_of: dict[str, int], fetched: dict) -> dict:
     sources = []
-    for history_source, (name, _short) in SOURCE_NAMES.items():
+    plugins = [name for name in as_of if name not in SOURCE_NAMES and name not in FIGURE_COLUMNS]
+    for history_source in [*SOURCE_NAMES, *plugins]:  # a plugin's sources that have data, after the built-ins
+        name = source_name(history_source)
         year = as_of.get(history_source)
         when = fetched.get((history_source, year)) if year else None
         sources.append({"name": name, "year": school_year(year) if year else None,
@@ -129,7 +135,7 @@ def render_district(report: DistrictReport) -> str:
             "flag_class": metric_view.reading or "neutral",
             "trend_years": " → ".join(school_year(y) for y in metric_view.trend_years) if metric_view.trend_years else None,
             "trend_unit": "points" if metric.trend_kind == "points" else "% change",
-            "provenance": _provenance(metric, year, report.fetched, state_name).text,
+            "provenance": _provenance(metric, year, report.fetched, state_name, report.sources).text,
             "empty": metric_view.value is None and not report.distributions[metric.key] and not metric_view.history,
             "districts_in_state": len(report.distributions[metric.key]),
         }
@@ -176,7 +182,8 @@ def render_state(report: StateReport) -> str:
             "direction": DIRECTION_TEXT[metric.higher_is_better],
             "item": item,
             "difference": difference,
-            "provenance": _provenance(metric, report.as_of.get(metric.district_column), report.fetched, report.name).text,
+            "provenance": _provenance(metric, report.as_of.get(metric.district_column), report.fetched, report.name,
+                                      report.sources).text,
             "empty": not report.distributions[metric.key] and not report.state_series[metric.key],
         }
         if not cards[metric.key]["empty"]:

@@ -5,8 +5,10 @@ for the source, `figure_years(connection, states)` for the years. Each measure h
 year of its own in each state (metrics.md, "as-of year per measure"): the metric families
 record it per (state, figure) in districtbench's own `districtbench_figure_years` (with the
 base year of each 3-year trend), and a district's figure is of its state's year when the
-district has a value. The `*_data_year` columns on `districts` hold only the year of their
-source's first measure.
+district has a value. The source is recorded there too: when several sources provide one
+measure (a state portal filling years the federal data lacks, `metrics.measures`), a figure's
+source is the one its state's rows of that year come from — its real name, whichever plugin
+it is. The `*_data_year` columns on `districts` hold only the year of their first measure.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from districtbench.db import tables
-from districtbench.metrics.definitions import FIGURES_BY_COLUMN, LATEST_VALUES, METRICS, RATIO_METRICS, YEAR_COLUMNS
+from districtbench.metrics.definitions import LATEST_VALUES, METRICS, RATIO_METRICS, YEAR_COLUMNS
 
-# history source → (who publishes it, short label for narrow displays)
+# history source → (who publishes it, short label for narrow displays); a source of a plugin
+# is shown under its own name (`district_data_history.source`).
 SOURCE_NAMES: dict[str, tuple[str, str]] = {
     "ccd_directory": ("NCES Common Core of Data (CCD), district directory", "CCD"),
     "ccd_finance": ("NCES CCD school district finance survey (F-33)", "CCD finance"),
@@ -46,27 +49,44 @@ class FigureYear:
     figure: str  # the districts column
     year: int  # the as-of year of the state's values of this figure
     base_year: int | None = None  # trends: the year compared with (None: no base year in the window)
+    source: str | None = None  # the history source of the year's rows (None: before revision 0007)
+    base_source: str | None = None  # trends: that of the base year's rows
 
 
 YearsByFigure = dict[str, FigureYear]
 
 
+def source_name(history_source: str | None) -> str | None:
+    """Who publishes a history source, for a person (a plugin's source: its own name)."""
+    if history_source is None:
+        return None
+    return SOURCE_NAMES.get(history_source, (history_source, ""))[0]
+
+
+def source_label(history_source: str | None) -> str | None:
+    """The short label of a history source, for narrow displays."""
+    if history_source is None:
+        return None
+    return SOURCE_NAMES.get(history_source, ("", history_source))[1]
+
+
 @dataclass(frozen=True)
 class FigureSource:
-    """The source of one `districts` figure, and the `*_data_year` column of that source (the
-    year of the source's first measure, which is the figure's own year only for that one)."""
+    """A sourced `districts` figure: its source and year in a state come from the state's
+    `figure_years`."""
 
     column: str
-    history_source: str
-    year_column: str
 
-    @property
-    def name(self) -> str:
-        return SOURCE_NAMES.get(self.history_source, (self.history_source, ""))[0]
+    def history_source(self, years: YearsByFigure) -> str | None:
+        """The history source of the state's values of this figure (None: no data)."""
+        entry = years.get(self.column)
+        return entry.source if entry is not None else None
 
-    @property
-    def short_name(self) -> str:
-        return SOURCE_NAMES.get(self.history_source, ("", self.history_source))[1]
+    def name(self, years: YearsByFigure) -> str | None:
+        return source_name(self.history_source(years))
+
+    def short_name(self, years: YearsByFigure) -> str | None:
+        return source_label(self.history_source(years))
 
     def year(self, district: Mapping, years: YearsByFigure) -> int | None:
         """The figure's year for one district row, given its state's `figure_years`; None
@@ -79,17 +99,8 @@ class FigureSource:
 
 @lru_cache(maxsize=1)
 def _figures() -> dict[str, FigureSource]:
-    year_column_of_source: dict[str, str] = {}
-    for year_column, first_measure in YEAR_COLUMNS:
-        year_column_of_source.setdefault(FIGURES_BY_COLUMN[first_measure].series.source, year_column)
-    figures: dict[str, FigureSource] = {}
-    for value in LATEST_VALUES:
-        figures[value.column] = FigureSource(value.column, value.source, year_column_of_source[value.source])
-    for metric in RATIO_METRICS:  # numerator and denominator from one row of one source
-        figures[metric.district_column] = FigureSource(
-            metric.district_column, metric.history_source, year_column_of_source[metric.history_source]
-        )
-    return figures
+    columns = [value.column for value in LATEST_VALUES] + [metric.district_column for metric in RATIO_METRICS]
+    return {column: FigureSource(column) for column in columns}
 
 
 def figure_source(column: str) -> FigureSource | None:
@@ -102,10 +113,11 @@ def figure_sources(columns: Iterable[str]) -> list[FigureSource]:
     return [source for source in map(figure_source, columns) if source is not None]
 
 
-def average_source(column: str) -> str | None:
-    """The history source a `states` column is computed from (None: not a sourced figure)."""
+def average_source(column: str, years: YearsByFigure) -> str | None:
+    """The history source a `states` column is computed from in a state, given its
+    `figure_years` (None: not a sourced figure, or no data)."""
     figure = average_figure(column)
-    return figure_source(figure).history_source if figure else None
+    return figure_source(figure).history_source(years) if figure else None
 
 
 def average_figure(column: str) -> str | None:
@@ -122,7 +134,9 @@ def figure_years(connection: Connection, states: Iterable[str] | None = None) ->
     """state fips → figure → its years, for the given states (all when None). States and
     figures without data are absent."""
     t = tables.figure_years
-    query = sa.select(t.c.state_fips, t.c.figure, t.c.year, t.c.base_year).order_by(t.c.state_fips, t.c.figure)
+    query = sa.select(t.c.state_fips, t.c.figure, t.c.year, t.c.base_year, t.c.source, t.c.base_source).order_by(
+        t.c.state_fips, t.c.figure
+    )
     if states is not None:
         query = query.where(t.c.state_fips.in_(list(states)))
     result: dict[str, YearsByFigure] = {}
@@ -146,13 +160,13 @@ def trend_years(years: YearsByFigure, trend_column: str) -> tuple[int, int] | No
 
 
 def source_years(years: YearsByFigure) -> dict[str, int]:
-    """History source → the year of its first measure in the state (what its `*_data_year`
+    """History source → the year of its first measure in the state (what a `*_data_year`
     column holds), from the state's `figure_years`."""
     result: dict[str, int] = {}
     for _year_column, first_measure in YEAR_COLUMNS:
         entry = years.get(first_measure)
-        if entry is not None:
-            result.setdefault(FIGURES_BY_COLUMN[first_measure].series.source, entry.year)
+        if entry is not None and entry.source is not None:
+            result.setdefault(entry.source, entry.year)
     return result
 
 

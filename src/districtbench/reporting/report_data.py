@@ -20,6 +20,7 @@ from districtbench.db import layout
 from districtbench.errors import UsageError
 from districtbench.metrics.definitions import METRICS, Metric
 from districtbench.reporting.provenance import fetch_dates, figure_years, source_years
+from districtbench.metrics.measures import Measures
 from districtbench.reporting.series import Series, area_series, national_series
 from districtbench.reporting.show import NATIONAL_FIPS, DistrictView, district_view
 
@@ -36,6 +37,7 @@ class DistrictReport:
     fetched: dict[tuple[str, int], datetime]  # (history source, year) → last fetch
     generated_at: datetime
     database: str
+    sources: dict[str, str] = field(default_factory=dict)  # figure → the history source of its state's values
 
 
 @dataclass
@@ -75,6 +77,7 @@ class StateReport:
     fetched: dict[tuple[str, int], datetime]
     generated_at: datetime
     database: str
+    sources: dict[str, str] = field(default_factory=dict)  # figure → the history source of its values
 
 
 def distributions(connection: Connection, state_fips: str) -> dict[str, list[Decimal]]:
@@ -94,16 +97,23 @@ def as_of_years(connection: Connection, state_fips: str) -> dict[str, int]:
     return {**source_years(years), **{figure: entry.year for figure, entry in years.items()}}
 
 
+def figure_sources_of(connection: Connection, state_fips: str) -> dict[str, str]:
+    """figure → the history source its state's values come from (`provenance`)."""
+    years = figure_years(connection, [state_fips]).get(state_fips, {})
+    return {figure: entry.source for figure, entry in years.items() if entry.source is not None}
+
+
 def district_report(connection: Connection, leaid: str, history_source_of: Mapping[str, str], database: str,
-                    now: datetime) -> DistrictReport:
-    view = district_view(connection, leaid)
+                    now: datetime, measures: Measures | None = None) -> DistrictReport:
+    view = district_view(connection, leaid, measures)
     fips = view.state_fips or ""
     return DistrictReport(
         view=view,
         distributions=distributions(connection, fips),
-        state_series=area_series(connection, [fips]),
+        state_series=area_series(connection, [fips], measures),
         as_of=as_of_years(connection, fips),
         fetched=fetch_dates(connection, fips, history_source_of),
+        sources=figure_sources_of(connection, fips),
         generated_at=now,
         database=database,
     )
@@ -122,7 +132,7 @@ def _ranked(connection: Connection, state_fips: str, order, limit: int, column=N
 
 
 def state_report(connection: Connection, state_fips: str, history_source_of: Mapping[str, str], database: str,
-                 now: datetime) -> StateReport:
+                 now: datetime, measures: Measures | None = None) -> StateReport:
     t = layout.of(connection)
     s, d = t.states, t.districts
     by_logical_names = [column.label(column.key) for column in s.c]  # rows keyed by districtbench's names
@@ -165,11 +175,12 @@ def state_report(connection: Connection, state_fips: str, history_source_of: Map
         national_enrollment=national["total_enrollment"] if national else None,
         metrics=metrics,
         distributions=dist,
-        state_series=area_series(connection, [state_fips]),
-        national_series=national_series(connection),
+        state_series=area_series(connection, [state_fips], measures),
+        national_series=national_series(connection, measures),
         largest=largest,
         as_of=as_of_years(connection, state_fips),
         fetched=fetch_dates(connection, state_fips, history_source_of),
+        sources=figure_sources_of(connection, state_fips),
         generated_at=now,
         database=database,
     )

@@ -2,7 +2,8 @@
 figure of its state (or of the US) for every year the history holds.
 
 A district's value in a year is the metric computed from its history row of that year, as
-`latest` and `ratios` would have computed it then (a share above 100 % or an implausible
+`latest` and `ratios` would have computed it then — of the first source in precedence with a
+value that year, when several provide the measure (`metrics.measures`) (a share above 100 % or an implausible
 student/teacher ratio is no value).
 
 A state's figure in a year uses the formula of the state average (family `averages`) over
@@ -36,6 +37,7 @@ from districtbench.db import layout, tables
 from districtbench.db.states import STATES_AND_DC_FIPS
 from districtbench.metrics.arith import Arith, column_scale, times
 from districtbench.metrics.definitions import METRICS, Metric, Quantity
+from districtbench.metrics.measures import Measures, built_in
 from districtbench.metrics.quantities import RESULT_SCALE, fraction, value
 
 Series = dict[str, dict[int, Decimal]]  # metric key → year → value
@@ -47,11 +49,15 @@ def value_quantity(metric: Metric) -> Quantity:
     return metric.district_ratio or metric.history
 
 
-def _by_source() -> dict[str, list[Metric]]:
+def _by_source(measures: Measures | None) -> list[tuple[str, list[Metric]]]:
+    """History source → the metrics its rows provide (`metrics.measures`), the last in
+    precedence first: a year's value of a better source replaces it."""
+    measures = measures or built_in()
     grouped: dict[str, list[Metric]] = defaultdict(list)
     for metric in METRICS:
-        grouped[metric.history_source].append(metric)
-    return grouped
+        for source in measures.sources_of(value_quantity(metric).columns):
+            grouped[source].append(metric)
+    return sorted(grouped.items(), key=lambda item: -measures.rank(item[0]))
 
 
 def _decimal(raw) -> Decimal | None:
@@ -64,12 +70,13 @@ def _keep(metric: Metric, number: Decimal | None) -> Decimal | None:
     return number
 
 
-def district_series(connection: Connection, leaid: str) -> Series:
-    """metric key → year → the district's value that year (years without a value left out)."""
+def district_series(connection: Connection, leaid: str, measures: Measures | None = None) -> Series:
+    """metric key → year → the district's value that year (years without a value left out).
+    `measures`: the registered sources' declarations (None: the built-in sources')."""
     h = layout.of(connection).district_data_history
     arith = Arith(connection.dialect.name)
     series: Series = {metric.key: {} for metric in METRICS}
-    for source, metrics in _by_source().items():
+    for source, metrics in _by_source(measures):
         values = [_row_value(arith, metric, h) for metric in metrics]
         rows = connection.execute(
             sa.select(h.c.year, *values).where(h.c.leaid == leaid, h.c.source == source).order_by(h.c.year)
@@ -82,7 +89,7 @@ def district_series(connection: Connection, leaid: str) -> Series:
     return series
 
 
-def area_series(connection: Connection, state_fips: Sequence[str]) -> Series:
+def area_series(connection: Connection, state_fips: Sequence[str], measures: Measures | None = None) -> Series:
     """metric key → year → the figure of the districts of `state_fips` (one state, or the
     50 states and DC for the US) that year."""
     t = layout.of(connection)
@@ -93,7 +100,7 @@ def area_series(connection: Connection, state_fips: Sequence[str]) -> Series:
     joined = h.join(d, d.c.leaid == h.c.leaid).outerjoin(
         x, sa.and_(x.c.leaid == h.c.leaid, x.c.year == h.c.year, x.c.source == h.c.source)
     )
-    for source, metrics in _by_source().items():
+    for source, metrics in _by_source(measures):
         figures = [_pooled_or_weighted(arith, metric, h, d, x) for metric in metrics]
         rows = connection.execute(
             sa.select(h.c.year, *figures)
@@ -110,8 +117,8 @@ def area_series(connection: Connection, state_fips: Sequence[str]) -> Series:
     return series
 
 
-def national_series(connection: Connection) -> Series:
-    return area_series(connection, STATES_AND_DC_FIPS)
+def national_series(connection: Connection, measures: Measures | None = None) -> Series:
+    return area_series(connection, STATES_AND_DC_FIPS, measures)
 
 
 def _row_value(arith: Arith, metric: Metric, h: sa.Table):

@@ -15,6 +15,7 @@ from districtbench.errors import UsageError
 from districtbench.db import tables
 from districtbench.formatting import grades_label, locale_name, school_year
 from districtbench.metrics.definitions import METRICS, Metric
+from districtbench.metrics.measures import Measures
 from districtbench.reporting.provenance import figure_source, figure_years, trend_years
 from districtbench.reporting.series import district_series
 
@@ -270,7 +271,9 @@ def district_peers(connection: Connection, leaid: str) -> tuple[dict | None, lis
     return dict(own), [PeerView(*row) for row in rows]
 
 
-def district_view(connection: Connection, leaid: str) -> DistrictView:
+def district_view(connection: Connection, leaid: str, measures: Measures | None = None) -> DistrictView:
+    """`measures`: which sources provide which measures (the registered sources'
+    declarations; None: the built-in sources') — the history chart's years."""
     t = layout.of(connection)
     districts, states = t.districts, t.states
     district = connection.execute(sa.select(*_by_logical_names(districts)).where(districts.c.leaid == leaid)).mappings().one()
@@ -279,7 +282,7 @@ def district_view(connection: Connection, leaid: str) -> DistrictView:
     ).mappings().first()
     national = connection.execute(sa.select(*_by_logical_names(states)).where(states.c.fips == NATIONAL_FIPS)).mappings().first()
     state_years = figure_years(connection, [district["state_fips"]]).get(district["state_fips"], {})
-    history = district_series(connection, leaid)
+    history = district_series(connection, leaid, measures)
     view = DistrictView(
         leaid=leaid,
         name=district["name"],
@@ -315,8 +318,8 @@ def district_view(connection: Connection, leaid: str) -> DistrictView:
                 trend_3yr=district[metric.trend_column],
                 trend_kind=metric.trend_kind,
                 trend_years=trend_years(state_years, metric.trend_column),
-                source=provenance.name,
-                source_short=provenance.short_name,
+                source=provenance.name(state_years),
+                source_short=provenance.short_name(state_years),
                 history=history[metric.key],
                 peer_average=peer_averages.get(metric.key),
             )

@@ -36,12 +36,14 @@ class FamilyRun:
 
 @dataclass
 class FigureYears:
-    """Where a figure's as-of years stand across the states: year -> number of states, and
-    for a trend the base years (None: states with no base year in the window)."""
+    """Where a figure's as-of years stand across the states: year -> number of states, for a
+    trend the base years (None: states with no base year in the window), and the history
+    sources its states' values come from -> number of states."""
 
     figure: str
     years: dict[int, int]
     base_years: dict[int | None, int] = field(default_factory=dict)
+    sources: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -191,6 +193,9 @@ def figure_year_summary(connection: Connection, figures: Iterable[str]) -> list[
         row = FigureYears(figure, {})
         for entry in sorted(entries, key=lambda e: -e.year):
             row.years[entry.year] = row.years.get(entry.year, 0) + 1
+        for entry in entries:
+            if entry.source is not None:
+                row.sources[entry.source] = row.sources.get(entry.source, 0) + 1
         if figure.endswith("_trend_3yr"):
             for entry in sorted(entries, key=lambda e: -(e.base_year or 0)):
                 row.base_years[entry.base_year] = row.base_years.get(entry.base_year, 0) + 1

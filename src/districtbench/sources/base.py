@@ -116,6 +116,13 @@ class Source:
         (`UnitRows.extras`); none by default.
     required_fields: the earlier form of `Endpoint.required` (endpoint template → fields),
         still accepted for endpoints given as plain templates; it is folded into them.
+    provides: the history columns of its rows the metrics may read (the measures it
+        provides); None (the default): every column it writes. A metric finds its sources
+        by these declarations (`metrics.measures`), never by a source's name.
+    priority: which source a metric reads when several provide one measure for the same
+        state and year: the highest priority, then the one registered first (the built-ins,
+        priority 0, come before installed and plugins-folder sources). The default lets a
+        plugin's source fill the state-years the federal data lacks; priority 1 overrides it.
     """
 
     name: str
@@ -127,6 +134,8 @@ class Source:
     description: str = ""
     provides_roster: bool = False
     extras: tuple[str, ...] = ()
+    provides: tuple[str, ...] | None = None
+    priority: int = 0
 
     def __post_init__(self) -> None:
         legacy = self.required_fields or {}
@@ -135,6 +144,11 @@ class Source:
         )
         object.__setattr__(self, "endpoints", endpoints)
         object.__setattr__(self, "years", tuple(self.years))
+
+    @property
+    def provided_measures(self) -> tuple[str, ...]:
+        """The measures this source provides (`provides`, else every column it writes)."""
+        return self.columns if self.provides is None else tuple(self.provides)
 
     def check_required(
         self,
