@@ -13,15 +13,16 @@ Sources (what the backfill host fetches, checks and writes):
     PlainList, Cursor), row helpers (DropRow, measure, percent, fit, to_number, ratio,
     normalize_leaid, normalize_fips), MissingFieldError.
 Metric families (set-based SQL run inside the compute transaction):
-    MetricFamily, FamilyOutcome, RunContext, Output, bounded, apply_outputs, lit, sa
-    (SQLAlchemy itself, for building statements).
+    MetricFamily, FamilyOutcome, RunContext (its `write_districts` / `write_states`, the
+    exact `rounded` / `difference`, `districts()` for this run's values, `stage`/`fill`),
+    Output, bounded, lit, sa (SQLAlchemy itself, for building statements).
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-from districtbench.metrics.apply import Output, apply_outputs, bounded
+from districtbench.metrics.apply import Output, bounded
 from districtbench.metrics.arith import lit
 from districtbench.metrics.base import FamilyOutcome, MetricFamily
 from districtbench.metrics.context import RunContext
@@ -63,7 +64,6 @@ __all__ = [
     "FamilyOutcome",
     "RunContext",
     "Output",
-    "apply_outputs",
     "bounded",
     "lit",
     "sa",

@@ -100,6 +100,17 @@ class Arith:
         units = sa.cast(int_div(lit(2 * factor) * num + half, lit(2) * den), sa.Integer)
         return units if scale == 0 else units / sa.literal_column(f"{factor}.0")
 
+    def to_scale(self, value: ColumnElement, scale: int) -> ColumnElement:
+        """`value` rounded half away from zero to `scale` decimals. PostgreSQL: ROUND of the
+        NUMERIC (exact for NUMERIC inputs). SQLite: the whole number of 1/10^scale units
+        nearest to the double (SQLite's ROUND is half away from zero on the double), as a
+        stored decimal is — exact for sums and differences of stored decimals, whose double
+        is within far less than half a unit of the decimal; not for a quotient (`rounded`)."""
+        if self.postgresql:
+            return sa.func.round(sa.cast(value, NUMERIC), scale)
+        units = sa.cast(sa.func.round(value * lit(pow10(scale))), sa.Integer)
+        return units if scale == 0 else units / sa.literal_column(f"{pow10(scale)}.0")
+
     def difference(self, left: ColumnElement, right: ColumnElement, scale: int) -> ColumnElement:
         """`left − right` for two values with at most `scale` decimals, exactly (no rounding
         is needed: NUMERIC subtraction is exact; on SQLite the whole number of hundredths
@@ -107,6 +118,16 @@ class Arith:
         difference = self.exact(left, scale) - self.exact(right, scale)
         unit = self.unit(scale)
         return difference if unit == 1 else difference / sa.literal_column(f"{unit}.0")
+
+
+def type_scale(expr: ColumnElement) -> int:
+    """Decimal places of an expression's SQL type: NUMERIC(p,s) -> s, INTEGER -> 0."""
+    type_ = expr.type
+    if isinstance(type_, sa.Integer):
+        return 0
+    if isinstance(type_, sa.Numeric) and not isinstance(type_, sa.Float) and type_.scale is not None:
+        return type_.scale
+    raise TypeError(f"{expr} has no decimal type with a scale (NUMERIC(p,s) or INTEGER): cast it first")
 
 
 def column_scale(column: sa.Column) -> int:

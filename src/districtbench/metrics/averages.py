@@ -46,7 +46,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from districtbench.db import tables
 from districtbench.db.states import NATIONAL, NATIONAL_FIPS, STATES_AND_DC_FIPS
-from districtbench.metrics.apply import Output, apply_outputs, bounded
+from districtbench.metrics.apply import Output, bounded
 from districtbench.metrics.arith import Arith, column_scale, lit, times
 from districtbench.metrics.base import FamilyOutcome, MetricFamily
 from districtbench.metrics.context import RunContext
@@ -226,18 +226,12 @@ def compute(ctx: RunContext) -> FamilyOutcome:
     outputs = []
     for name, value in values.items():
         if name == "total_districts":
-            outputs.append(Output(name, sa.func.coalesce(value, 0)))
+            outputs.append(Output(name, sa.func.coalesce(value, 0), exact=True))
         else:
-            outputs.append(bounded(s, name, value, valid_max.get(name)))
+            outputs.append(bounded(s, name, value, valid_max.get(name), exact=True))
     fell_back = _fell_back(ctx, stage, sums)
-    changed, nulled = apply_outputs(
-        ctx,
-        s,
-        "fips",
-        keyed,
-        outputs,
-        extra_values={"aggregates_updated_at": ctx.now},
-        also_when=s.c.aggregates_updated_at.is_(None),
+    changed, nulled = ctx.write_states(
+        keyed, outputs, extra_values={"aggregates_updated_at": ctx.now}, also_when=s.c.aggregates_updated_at.is_(None)
     )
     return FamilyOutcome(states_updated=changed, nulled=nulled, enrollment_weighted=fell_back)
 

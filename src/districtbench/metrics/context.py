@@ -1,15 +1,27 @@
 """What a family gets from the runner: the open transaction, the time of the run, exact
-arithmetic for the dialect, temporary staging tables that are dropped at the end, and the
-district values of this run so far.
+arithmetic for the dialect, temporary staging tables that are dropped at the end, the
+district values of this run so far, and the two ways to write results:
 
-Writes to `districts` are deferred: a family's results wait in its staging table and all of
-them land in ONE `UPDATE districts` at the end of the run (`flush`). Rewriting every row of
-`districts` once per family cost ~0.3 s each at national scale on PostgreSQL (a new version
-of each row and of its index entries, every time). A family that reads district columns
-reads them from `ctx.districts(*columns)`, which shows the values earlier families of the
-run have computed. Each family counts the rows its values change when it defers them (one
-join of `districts` with its stage), noting their leaids; `flush` checks that the UPDATE
-wrote exactly the rows any family changes.
+    changed, nulled = ctx.write_districts(stage, outputs)   # key: stage.c.leaid
+    changed, nulled = ctx.write_states(stage, outputs)      # key: stage.c.fips
+
+(`metrics.apply`: rounding to each column's scale, NULL-and-count for what does not fit, only
+changed rows written, a shortfall is an error). `write_states` updates `states` at once.
+`write_districts` says so in its name: the values wait in the family's staging table and all
+families' land in ONE `UPDATE districts` at the end of the run (`flush`). Rewriting every row
+of `districts` once per family cost ~0.3 s each at national scale on PostgreSQL (a new
+version of each row and of its index entries, every time). A family reads district columns
+from `ctx.districts(*columns)`, which shows the values earlier families of the run have
+computed, at no cost; and a statement that reads a waiting column of `districts` any other
+way (`ctx.tables.districts`, `db.tables.districts`, text SQL naming the table) first makes
+the context write what waits — so no family can read a stale value by accident. Each family
+counts the rows its values change when it writes them (one join of `districts` with its
+stage), noting their leaids; `flush` checks that the UPDATE wrote exactly the rows any
+family changes.
+
+Exact arithmetic for plugin SQL: `ctx.rounded(numerator, denominator, scale)` and
+`ctx.difference(left, right)` over NUMERIC/INTEGER expressions (scales read from their SQL
+types), the same exact forms the built-in families use (`metrics.arith`), on both databases.
 
 Statements against the app's tables are built from `ctx.tables` (`db.layout`): Tables keyed
 by the logical names of `db.tables` that render the database's own column names. Types,
@@ -31,7 +43,8 @@ from sqlalchemy.sql.expression import ClauseElement, Executable
 
 from districtbench.db import layout
 from districtbench.errors import WriteShortfallError
-from districtbench.metrics.arith import Arith
+from districtbench.metrics import apply
+from districtbench.metrics.arith import Arith, lit, times, type_scale
 from districtbench.metrics.measures import Measures, built_in
 
 STAGE_PREFIX = "districtbench_stage_"
@@ -84,10 +97,12 @@ class RunContext:
     _stages: dict[str, sa.Table] = field(default_factory=dict, init=False)
     _memo: dict[str, object] = field(default_factory=dict, init=False)
     _pending: list[PendingWrite] = field(default_factory=list, init=False)
+    _writing: bool = field(default=False, init=False)  # the context's own statements: no flush
 
     def __post_init__(self) -> None:
         self.arith = Arith(self.connection.dialect.name)
         self.tables = layout.of(self.connection)
+        sa.event.listen(self.connection, "before_execute", self._flush_before_stale_read)
         if self.arith.postgresql:
             # Sorts and hashes of a few hundred thousand rows in memory, for this transaction only.
             kb = self.connection.execute(sa.text("SELECT setting::bigint FROM pg_settings WHERE name = 'work_mem'"))
@@ -196,6 +211,51 @@ class RunContext:
         for name, value in previous.items():
             self.connection.execute(set_local, {"name": name, "value": value})
 
+    # --- writing results ----------------------------------------------------------------
+
+    def write_districts(self, stage: sa.Table, outputs, key: str = "leaid") -> tuple[int, dict[str, int]]:
+        """Write `outputs` (`Output`s over `stage`, one row per district, `stage.c[key]` =
+        leaid) onto `districts` at the end of the run (module doc); returns (rows whose values
+        change, values NULLed per column)."""
+        return apply.write(self, self.tables.districts, key, stage, outputs, deferred=True)
+
+    def write_states(self, stage, outputs, key: str = "fips", *, extra_values=None,
+                     also_when: ColumnElement | None = None) -> tuple[int, dict[str, int]]:
+        """Write `outputs` onto `states` now (`stage.c[key]` = fips); `extra_values` are set
+        on the rows written, `also_when` writes the rows it matches even when unchanged."""
+        return apply.write(self, self.tables.states, key, stage, outputs, extra_values=extra_values,
+                           also_when=also_when)
+
+    # --- exact arithmetic for plugin SQL -------------------------------------------------
+
+    def rounded(self, numerator: ColumnElement, denominator: ColumnElement | None = None,
+                scale: int = 2) -> ColumnElement:
+        """`numerator / denominator` rounded half away from zero to `scale` decimals, exactly
+        on both databases; NULL where either is NULL or the denominator is not > 0. Both are
+        NUMERIC(p,s) or INTEGER expressions (cast a computed one: `sa.cast(x, sa.Numeric(12, 2))`).
+        Without a denominator: the numerator rounded."""
+        n_scale = type_scale(numerator)
+        num = self.arith.exact(numerator, n_scale)
+        if denominator is None:
+            return self.arith.rounded(num, self.arith.unit(n_scale), scale)
+        d_scale = type_scale(denominator)
+        num = times(num, self.arith.unit(d_scale))
+        den = times(self.arith.exact(denominator, d_scale), self.arith.unit(n_scale))
+        return sa.case((denominator > lit(0), self.arith.rounded(num, den, scale)), else_=sa.null())
+
+    def difference(self, left: ColumnElement, right: ColumnElement) -> ColumnElement:
+        """`left − right` of two NUMERIC(p,s) or INTEGER expressions, exactly."""
+        return self.arith.difference(left, right, max(type_scale(left), type_scale(right)))
+
+    def _flush_before_stale_read(self, connection, statement, *args) -> None:
+        """Before a statement that reads a `districts` column whose new value waits, write what
+        waits (module doc). The context's own statements are exempt."""
+        if not self._pending or self._writing:
+            return
+        waiting = {name for write in self._pending for name in write.values}
+        if _reads(statement, self.tables.districts.name, waiting):
+            self.flush()
+
     def defer(self, stage: sa.Table, key: str, values: dict[str, ColumnElement]) -> int:
         """Set `districts` columns to `values` at the end of the run (module doc), on behalf of
         the family running now; returns the number of rows that changes. Their leaids are
@@ -205,9 +265,10 @@ class RunContext:
             self.stage("changed", sa.Column("leaid", sa.String(7), nullable=False))
         changes = sa.or_(*[d.c[column].is_distinct_from(value) for column, value in values.items()])
         noted = sa.select(d.c.leaid).select_from(stage.join(d, d.c.leaid == stage.c[key])).where(changes)
-        changed_rows = self.connection.execute(
-            self._stages["changed"].insert().from_select(["leaid"], noted)
-        ).rowcount
+        with self._own_statements():
+            changed_rows = self.connection.execute(
+                self._stages["changed"].insert().from_select(["leaid"], noted)
+            ).rowcount
         self._pending.append(PendingWrite(stage, key, dict(values), self.family or "?", changed_rows))
         return changed_rows
 
@@ -231,11 +292,24 @@ class RunContext:
         selected = [replaced[name].label(name) if name in replaced else d.c[name].label(name) for name in names]
         return sa.select(*selected).select_from(joined).subquery("current_districts")
 
+    @contextmanager
+    def _own_statements(self) -> Iterator[None]:
+        self._writing = True
+        try:
+            yield
+        finally:
+            self._writing = False
+
     def flush(self) -> int:
         """Write the deferred values: one UPDATE of the rows where any of them changes (with
         `updated_at`), skipped when no family changed any. Returns the number of rows
         written; raises WriteShortfallError when the database wrote fewer rows than the
-        families changed (the caller rolls the transaction back)."""
+        families changed (the caller rolls the transaction back). The runner calls it at the
+        end of the run; a statement reading a waiting column calls it before (module doc)."""
+        with self._own_statements():
+            return self._flush()
+
+    def _flush(self) -> int:
         pending, self._pending = self._pending, []
         changing = [write for write in pending if write.changed_rows]
         if not changing:
@@ -255,6 +329,7 @@ class RunContext:
         if written != meant:
             families = list(dict.fromkeys(write.family for write in changing))
             raise WriteShortfallError(d.name, meant, written, families)
+        self.connection.execute(self._stages["changed"].delete())  # a later flush counts its own
         return written
 
     def memo(self, key: str, build: Callable[[], object]) -> object:
@@ -264,6 +339,24 @@ class RunContext:
         return self._memo[key]
 
     def cleanup(self) -> None:
+        sa.event.remove(self.connection, "before_execute", self._flush_before_stale_read)
         for name in list(self._stages):
             self.drop_stage(name)
         self._memo.clear()
+
+
+def _reads(statement: object, table_name: str, columns: set[str]) -> bool:
+    """Whether a statement reads one of `columns` of the table `table_name` (text SQL: whether
+    it names the table at all)."""
+    if isinstance(statement, sa.TextClause):
+        return table_name in statement.text
+    if not isinstance(statement, ClauseElement):
+        return False
+    for element in sa.sql.visitors.iterate(statement):
+        if not isinstance(element, sa.Column) or (element.key not in columns and element.name not in columns):
+            continue
+        table = getattr(element, "table", None)
+        table = getattr(table, "element", table) if isinstance(table, sa.Alias) else table  # an alias of it
+        if isinstance(table, sa.Table) and table.name == table_name:
+            return True
+    return False

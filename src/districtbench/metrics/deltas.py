@@ -12,7 +12,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from districtbench.db import tables
-from districtbench.metrics.apply import Output, apply_outputs, bounded
+from districtbench.metrics.apply import Output, bounded
 from districtbench.metrics.arith import column_range
 from districtbench.metrics.averages import NATIONAL_FIPS
 from districtbench.metrics.base import FamilyOutcome, MetricFamily
@@ -56,9 +56,9 @@ def compute(ctx: RunContext) -> FamilyOutcome:
     for metric in METRICS:
         spread = _difference_range(metric) if ctx.arith.postgresql else None
         for column in (metric.vs_state_column, metric.vs_national_column):
-            outputs.append(bounded(ctx.tables.districts, column, stage.c[column], value_range=spread))
-        outputs.append(Output(metric.quartile_column, stage.c[metric.quartile_column]))
-    changed, nulled = apply_outputs(ctx, ctx.tables.districts, "leaid", stage, outputs)
+            outputs.append(bounded(ctx.tables.districts, column, stage.c[column], value_range=spread, exact=True))
+        outputs.append(Output(metric.quartile_column, stage.c[metric.quartile_column], exact=True))
+    changed, nulled = ctx.write_districts(stage, outputs)
     return FamilyOutcome(districts_updated=changed, nulled=nulled)
 
 

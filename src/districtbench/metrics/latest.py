@@ -11,7 +11,7 @@ district has a row of that year; each measure's year per state is recorded
 from __future__ import annotations
 
 from districtbench.metrics import figure_years
-from districtbench.metrics.apply import Output, apply_outputs
+from districtbench.metrics.apply import Output
 from districtbench.metrics.base import FamilyOutcome, MetricFamily
 from districtbench.metrics.context import RunContext
 from districtbench.metrics.definitions import FIGURES_BY_COLUMN, LATEST_VALUES, YEAR_COLUMNS
@@ -23,11 +23,11 @@ def compute(ctx: RunContext) -> FamilyOutcome:
     snap = snapshot(ctx)
     figures = [FIGURES_BY_COLUMN[value.column] for value in LATEST_VALUES]
     outputs = [
-        Output(value.column, snap.value(figure.series, value.history_column))
+        Output(value.column, snap.value(figure.series, value.history_column), exact=True)
         for value, figure in zip(LATEST_VALUES, figures)
     ]
-    outputs += [Output(column, snap.year(FIGURES_BY_COLUMN[of].series)) for column, of in YEAR_COLUMNS]
-    changed, nulled = apply_outputs(ctx, ctx.tables.districts, "leaid", snap.table, outputs)
+    outputs += [Output(column, snap.year(FIGURES_BY_COLUMN[of].series), exact=True) for column, of in YEAR_COLUMNS]
+    changed, nulled = ctx.write_districts(snap.table, outputs)
     figure_years.record(ctx, figures)
     return FamilyOutcome(districts_updated=changed, nulled=nulled)
 

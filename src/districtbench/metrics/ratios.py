@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from districtbench.db import tables
 from districtbench.errors import PluginError
 from districtbench.metrics import figure_years
-from districtbench.metrics.apply import apply_outputs, bounded
+from districtbench.metrics.apply import bounded
 from districtbench.metrics.base import FamilyOutcome, MetricFamily
 from districtbench.metrics.context import RunContext
 from districtbench.metrics.definitions import FIGURES_BY_COLUMN, RATIO_METRICS, Metric
@@ -65,9 +65,10 @@ def compute(ctx: RunContext) -> FamilyOutcome:
     for metric in RATIO_METRICS:
         parts = fraction(ctx.arith, metric.district_ratio, lambda name, m=metric: stage.c[part(m, name)], h)
         outputs.append(
-            bounded(d, metric.district_column, stage.c[metric.district_column], metric.valid_max, invalid=parts.implausible)
+            bounded(d, metric.district_column, stage.c[metric.district_column], metric.valid_max, invalid=parts.implausible,
+                    exact=True)
         )
-    changed, nulled = apply_outputs(ctx, d, "leaid", stage, outputs)
+    changed, nulled = ctx.write_districts(stage, outputs)
     figure_years.record(ctx, [FIGURES_BY_COLUMN[metric.district_column] for metric in RATIO_METRICS])
     return FamilyOutcome(districts_updated=changed, nulled=nulled)
 

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from districtbench.db import tables
 from districtbench.metrics import figure_years
-from districtbench.metrics.apply import apply_outputs, bounded
+from districtbench.metrics.apply import bounded
 from districtbench.metrics.arith import lit
 from districtbench.metrics.base import FamilyOutcome, MetricFamily
 from districtbench.metrics.context import RunContext
@@ -59,13 +59,14 @@ def compute(ctx: RunContext) -> FamilyOutcome:
     outputs = []
     for trend in TRENDS:
         flag = stage.c.get(_implausible(trend.column))
-        outputs.append(bounded(d, trend.column, stage.c[trend.column], invalid=None if flag is None else flag == lit(1)))
+        invalid = None if flag is None else flag == lit(1)
+        outputs.append(bounded(d, trend.column, stage.c[trend.column], invalid=invalid, exact=True))
     signal, minuend, subtrahend = SIGNAL
     stored = {o.column: o.fitted() for o in outputs}  # what the trend columns will hold
     outputs.append(
-        bounded(d, signal, ctx.arith.difference(stored[minuend], stored[subtrahend], RESULT_SCALE))
+        bounded(d, signal, ctx.arith.difference(stored[minuend], stored[subtrahend], RESULT_SCALE), exact=True)
     )
-    changed, nulled = apply_outputs(ctx, d, "leaid", stage, outputs)
+    changed, nulled = ctx.write_districts(stage, outputs)
     figure_years.record(ctx, [FIGURES_BY_COLUMN[trend.column] for trend in TRENDS])
     return FamilyOutcome(districts_updated=changed, nulled=nulled, no_base_year=_without_base(ctx, snap, has_latest))
 
