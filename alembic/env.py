@@ -24,12 +24,13 @@ def _options(dialect_name: str) -> dict:
     schema = None if dialect_name == "sqlite" else config.attributes.get("own_schema")
     return {
         "target_metadata": config.attributes.get("target_metadata") or tables.metadata,
-        "version_table": VERSION_TABLE,
+        # a plugin's own branch has a version table of its own (db/plugin_migrations.py)
+        "version_table": config.attributes.get("version_table") or VERSION_TABLE,
         "version_table_schema": schema,
         "include_schemas": schema is not None,
         "include_name": lambda name, type_, parents: type_ != "schema" or name in (None, schema),
         "render_as_batch": dialect_name == "sqlite",
-        "include_object": include_object,
+        "include_object": config.attributes.get("include_object") or include_object,
         "compare_type": True,
         "compare_server_default": True,
     }

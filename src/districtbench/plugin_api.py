@@ -12,6 +12,8 @@ Sources (what the backfill host fetches, checks and writes):
     Source, DistrictSource, UnitRows, Endpoint, paginators (UrbanEnvelope, OffsetLimit,
     PlainList, Cursor), row helpers (DropRow, measure, percent, fit, to_number, ratio,
     normalize_leaid, normalize_fips), MissingFieldError.
+Tables of its own (hook `register_migrations`): PluginMigrations(name, directory), and in
+    its Alembic scripts `own_schema()`, the schema its tables go into.
 Metric families (set-based SQL run inside the compute transaction):
     MetricFamily, FamilyOutcome, RunContext (its `write_districts` / `write_states`, the
     exact `rounded` / `difference`, `districts()` for this run's values, `stage`/`fill`),
@@ -25,6 +27,7 @@ import sqlalchemy as sa
 from districtbench.metrics.apply import Output, bounded
 from districtbench.metrics.arith import lit
 from districtbench.metrics.base import FamilyOutcome, MetricFamily
+from districtbench.db.plugin_migrations import PluginMigrations
 from districtbench.metrics.context import RunContext
 from districtbench.plugins.hookspecs import hookimpl
 from districtbench.sources.base import MissingFieldError, Source, UnitRows
@@ -42,8 +45,20 @@ from districtbench.sources.values import (
     to_number,
 )
 
+
+
+def own_schema() -> str | None:
+    """In a plugin's migration script: the schema its tables go into (None on SQLite)."""
+    from districtbench.db import adoption
+
+    return adoption.own_schema()
+
+
 __all__ = [
     "hookimpl",
+    # tables of its own
+    "PluginMigrations",
+    "own_schema",
     # sources
     "Source",
     "DistrictSource",

@@ -46,6 +46,14 @@ def register(app: typer.Typer) -> None:
             show_default=False,
         ),
         yes: bool = typer.Option(False, "--yes", "-y", help="With --downgrade: do not ask for confirmation."),
+        plugin: Optional[str] = typer.Option(
+            None,
+            "--plugin",
+            metavar="NAME",
+            help="With --downgrade: take the plugin NAME's own migration branch back to REV (one of its "
+            "revisions, -1 or base: its tables dropped) instead of districtbench's schema.",
+            show_default=False,
+        ),
     ) -> None:
         """Create or adopt the tables, add the benchmark columns and seed the state rows.
 
@@ -63,6 +71,11 @@ def register(app: typer.Typer) -> None:
         if sql:
             _print_sql(state)
             return
+        if plugin is not None and downgrade is None:
+            raise UsageError("--plugin goes with --downgrade REV.", hint="A plain `migrate` upgrades every plugin branch.")
+        if plugin is not None:
+            _downgrade_plugin(state, plugin, downgrade, yes)
+            return
         if downgrade is not None:
             migrations.validate_revision(downgrade)
             _downgrade(state, downgrade, yes)
@@ -76,7 +89,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"migration pending: {'no' if current == head else 'yes'}")
             migrations.require_current(engine)
             return
-        report = migrations.upgrade(engine)
+        report = migrations.upgrade(engine, plugins=list(state.plugin_migrations))
         console.info(report.summary())
         print_findings(report)
 
@@ -105,7 +118,7 @@ def _print_sql(state) -> None:
         typer.echo("-- This is the SQL for a fresh, empty database, not a plan for that one.")
         typer.echo(migrations.upgrade_sql(state.settings.database_url, state.settings.own_schema), nl=False)
         return
-    report = migrations.upgrade(state.engine(), dry_run=True)
+    report = migrations.upgrade(state.engine(), dry_run=True, plugins=list(state.plugin_migrations))
     start = report.from_revision or "no districtbench schema"
     typer.echo(f"-- The SQL `districtbench migrate` would run on {database} (now at {start}).")
     typer.echo("-- Recorded from the migration run in a transaction that was rolled back: nothing was changed.")
@@ -151,6 +164,30 @@ def _downgrade(state, revision: str, yes: bool) -> None:
             console.info("Nothing was changed.")
             raise typer.Exit(1)
     console.info(migrations.downgrade(engine, revision).summary())
+
+
+def _downgrade_plugin(state, name: str, revision: str, yes: bool) -> None:
+    from districtbench.db import migrations
+
+    branches = {branch.name: branch for branch in state.plugin_migrations}
+    if name not in branches:
+        raise UsageError(f"No plugin registers the migration branch {name!r}.",
+                         hint=f"Branches: {', '.join(branches) or 'none'}.")
+    engine = state.engine()
+    preview = migrations.downgrade_plugin(engine, branches[name], revision, dry_run=True)
+    if not preview.changed:
+        console.info(preview.summary())
+        return
+    console.info(f"Taking plugin {name} back from {preview.from_revision} to {preview.to_revision or 'nothing'} "
+                 f"drops: {', '.join(preview.dropped_tables) or 'no tables'}.")
+    if not yes:
+        if not _interactive():
+            raise UsageError("--downgrade asks for a confirmation, but the input is not a terminal.",
+                             hint="Add --yes to confirm it without a prompt.")
+        if not typer.confirm("Drop it?", default=False, err=True):
+            console.info("Nothing was changed.")
+            raise typer.Exit(1)
+    console.info(migrations.downgrade_plugin(engine, branches[name], revision).summary())
 
 
 def _interactive() -> bool:

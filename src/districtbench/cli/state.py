@@ -46,6 +46,13 @@ class AppState:
         return collect_metric_families(self.pm)
 
     @cached_property
+    def plugin_migrations(self) -> Registry:
+        """The plugins' own migration branches, run by `migrate` after the core's head."""
+        from districtbench.plugins.host import collect_migrations
+
+        return collect_migrations(self.pm)
+
+    @cached_property
     def measures(self):
         """Which history sources provide which measures: the registered sources' declarations."""
         from districtbench.metrics.measures import from_sources

@@ -29,6 +29,7 @@ class MigrationReport:
     renamed: list[tuple[str, str, str, str]] = field(default_factory=list)  # layout.Layout.renamed()
     findings: list[Finding] = field(default_factory=list)
     statements: list[str] = field(default_factory=list)  # dry run: the SQL, in order
+    plugins: list = field(default_factory=list)  # plugin_migrations.BranchReport, one per plugin branch
 
     @property
     def changed(self) -> bool:
@@ -47,6 +48,10 @@ class MigrationReport:
         )
 
     def summary(self) -> str:
+        """One line on the core's schema, then one per plugin branch."""
+        return "\n".join([self._core_summary(), *(branch.summary() for branch in self.plugins)])
+
+    def _core_summary(self) -> str:
         if not self.changed:
             return f"Database {self.database} is already up to date (revision {self.to_revision})."
         parts = [

@@ -17,7 +17,7 @@ import re
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import sqlalchemy as sa
 from alembic import command
@@ -29,7 +29,8 @@ from sqlalchemy.engine import Connection, Engine, make_url
 
 import districtbench
 from districtbench.config import mask_text
-from districtbench.db import findings, layout, ownschema, tables
+from districtbench.db import findings, layout, ownschema, plugin_migrations, tables
+from districtbench.db.plugin_migrations import PluginMigrations
 from districtbench.db.dryrun import StatementRecorder
 from districtbench.db.migration_report import MigrationReport, recorded_rows, snapshot
 from districtbench.db.engine import own_schema
@@ -182,9 +183,12 @@ def _ensure_search_path_schema(connection: Connection) -> None:
         connection.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{first}"'))
 
 
-def upgrade(engine: Engine, revision: str = "head", *, dry_run: bool = False) -> MigrationReport:
+def upgrade(engine: Engine, revision: str = "head", *, dry_run: bool = False,
+            plugins: Sequence[PluginMigrations] = ()) -> MigrationReport:
     """Upgrade to `revision` (default: the latest); report what was created or adopted, the
     app's column names in use and what stands in the way of districtbench's writes.
+    `plugins`: the plugins' own branches, each upgraded to its head after the core's head
+    (`db.plugin_migrations`; `report.plugins` says what each did).
     `dry_run`: do it all, record the SQL in `report.statements`, keep nothing."""
     report = None
     with _migration(engine, dry_run=dry_run) as (connection, cfg, recorder):
@@ -200,12 +204,23 @@ def upgrade(engine: Engine, revision: str = "head", *, dry_run: bool = False) ->
         end = _current(connection)
         if end == head_revision():  # a changed [columns] configuration is recorded too
             layout.record_mapping(connection, layout.detect(connection), utcnow())
-        report = MigrationReport.compare(_masked(engine), start, end, before, snapshot(connection))
+        after = snapshot(connection)
+        branches = [plugin_migrations.run(connection, cfg, branch) for branch in plugins] if end == head_revision() else []
+        report = MigrationReport.compare(_masked(engine), start, end, before, after)
+        report.plugins = branches
         current = layout.build(connection)
         report.renamed = current.renamed()
         report.findings = findings.inspect(connection, current)
         if recorder is not None:
             report.statements = list(recorder.statements)
+    return report
+
+
+def downgrade_plugin(engine: Engine, branch: PluginMigrations, revision: str, *, dry_run: bool = False):
+    """Take a plugin's own branch back to `revision` (one of its ids, `-N`, or `base`: its
+    tables dropped); the core's schema is left as it is. Returns its BranchReport."""
+    with _migration(engine, dry_run=dry_run) as (connection, cfg, recorder):
+        report = plugin_migrations.run(connection, cfg, branch, revision, downgrade=True)
     return report
 
 

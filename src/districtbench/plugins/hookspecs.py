@@ -35,5 +35,17 @@ def register_metric_families(register: Callable[[object], None]) -> None:
 
 
 @hookspec
+def register_migrations(register: Callable[[object], None]) -> None:
+    """Call `register(PluginMigrations(name, directory))` for the tables this plugin ships.
+
+    `directory` holds Alembic revision scripts of the plugin's own branch (the first has
+    `down_revision = None` and `branch_labels = (name,)`); `districtbench migrate` runs them
+    after the core's head, in the same transaction, with a version table of the plugin's own
+    (`districtbench_alembic_version_<name>`). Their tables go into districtbench's own schema
+    (`plugin_api.own_schema()`), never among the app's tables.
+    """
+
+
+@hookspec
 def register_commands(app: object) -> None:
     """Add commands to the Typer `app` (third-party commands)."""

@@ -190,6 +190,11 @@ def collect_metric_families(pm: pluggy.PluginManager) -> Registry:
     return _collect(pm, "register_metric_families", "metric family")
 
 
+def collect_migrations(pm: pluggy.PluginManager) -> Registry:
+    """The plugins' own migration branches (`db.plugin_migrations.PluginMigrations`)."""
+    return _collect(pm, "register_migrations", "migration branch")
+
+
 def with_default_plugins(pm: pluggy.PluginManager, default_plugins: Iterable[str] = DEFAULT_PLUGINS) -> pluggy.PluginManager:
     """A manager with the built-ins first, then the plugins `pm` holds (already loaded and
     checked), in their order: what `build_plugin_manager()` gives, for a `pm` built without
