@@ -13,7 +13,8 @@ Sources (what the backfill host fetches, checks and writes):
     PlainList, Cursor), row helpers (DropRow, measure, percent, fit, to_number, ratio,
     normalize_leaid, normalize_fips), MissingFieldError.
 Tables of its own (hook `register_migrations`): PluginMigrations(name, directory), and in
-    its Alembic scripts `own_schema()`, the schema its tables go into.
+    its Alembic scripts `own_schema()`, the schema its tables go into; `own_table(name,
+    *columns)` to read and write one in a family's statements.
 Metric families (set-based SQL run inside the compute transaction):
     MetricFamily, FamilyOutcome, RunContext (its `write_districts` / `write_states`, the
     exact `rounded` / `difference`, `districts()` for this run's values, `stage`/`fill`),
@@ -47,6 +48,14 @@ from districtbench.sources.values import (
 
 
 
+def own_table(name: str, *columns: sa.Column) -> sa.Table:
+    """A table of the plugin's own (created by its migration branch), for a family's
+    statements: in districtbench's own schema, whichever it is configured to be."""
+    from districtbench.db.tables import OWN_SCHEMA
+
+    return sa.Table(name, sa.MetaData(), *columns, schema=OWN_SCHEMA)
+
+
 def own_schema() -> str | None:
     """In a plugin's migration script: the schema its tables go into (None on SQLite)."""
     from districtbench.db import adoption
@@ -59,6 +68,7 @@ __all__ = [
     # tables of its own
     "PluginMigrations",
     "own_schema",
+    "own_table",
     # sources
     "Source",
     "DistrictSource",
