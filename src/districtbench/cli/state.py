@@ -23,11 +23,18 @@ if TYPE_CHECKING:
 
 @dataclass
 class AppState:
-    settings: Settings
+    # The settings, or a function resolving them on first use (`COMMAND --help` needs none:
+    # resolving them imports SQLAlchemy to check the database URL).
+    settings_source: Settings | Callable[[], Settings]
     # The plugins, or a function giving them on first use (the CLI's app: the built-in
     # sources and families are imported only by a command that needs them).
     plugin_manager: pluggy.PluginManager | Callable[[], pluggy.PluginManager] | None = None
     _engine: Engine | None = field(default=None, repr=False)
+
+    @cached_property
+    def settings(self) -> Settings:
+        source = self.settings_source
+        return source() if callable(source) else source
 
     @cached_property
     def pm(self) -> pluggy.PluginManager:
