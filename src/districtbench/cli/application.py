@@ -10,7 +10,7 @@ import typer
 from typer.core import TyperGroup
 
 from districtbench import __version__, command_finished, command_starting, console
-from districtbench.cli.state import AppState
+from districtbench.cli.state import AppState, freeze_imports_on_connect
 from districtbench.config import plugins_dir as configured_plugins_dir, resolve_settings
 from districtbench.errors import DistrictbenchError
 from districtbench.cli.plugin_warnings import shown_as_warnings
@@ -266,4 +266,5 @@ def main() -> None:
     # the garbage collector, whose passes would otherwise walk them again and again while
     # a command builds its SQL (~0.06 s of a national-scale `compute all`).
     gc.freeze()
+    freeze_imports_on_connect()
     app()
