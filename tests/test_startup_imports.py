@@ -6,7 +6,11 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 HEAVY = ("sqlalchemy", "requests", "rich.progress", "typer")
+COMMANDS = ("run", "demo", "status", "show", "report", "export", "backfill", "compute", "migrate", "prisma",
+            "sources", "metrics")
 
 
 def modules_after(args: list[str], tmp_path) -> tuple[set[str], subprocess.CompletedProcess]:
@@ -38,6 +42,21 @@ def test_help_imports_no_database_layer_nor_http_client(tmp_path):
     modules, process = modules_after(["--help"], tmp_path)
     assert "compute" in process.stdout and "backfill" in process.stdout
     assert [name for name in ("sqlalchemy", "requests", "rich.progress") if imported(modules, name)] == []
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_commands_help_imports_no_database_layer_nor_http_client(command, tmp_path):
+    modules, process = modules_after([command, "--help"], tmp_path)
+    assert process.returncode == 0, process.stderr
+    assert f"districtbench {command}" in process.stdout  # its own usage line
+    assert [name for name in ("sqlalchemy", "alembic", "requests", "rich.progress") if imported(modules, name)] == []
+
+
+def test_a_commands_help_does_not_resolve_the_settings_but_the_command_does(tmp_path):
+    _, helped = modules_after(["--database-url", "mysql://nowhere/db", "status", "--help"], tmp_path)
+    assert helped.returncode == 0 and "districtbench status" in helped.stdout
+    _, ran = modules_after(["--database-url", "mysql://nowhere/db", "status"], tmp_path)
+    assert ran.returncode == 2 and "Unsupported database 'mysql'" in ran.stderr
 
 
 def test_compute_imports_no_http_client(tmp_path):

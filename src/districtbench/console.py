@@ -1,11 +1,13 @@
-"""The one place that owns rich: consoles, error lines and progress display.
+"""The one place that owns rich: consoles, error lines, tables (`console_tables`) and
+progress display (`console_progress`). No other module imports rich: commands hand over
+plain data — table rows, lines, styles by name — and the console renders it.
 
 Everything these consoles print passes `text.printable`: every string before rich
 parses it (`render_str`: messages, table cells, titles), and the text of whatever was
 rendered (a render hook: `Text` objects built anywhere), so no escape sequence from the API
 or the database reaches the terminal however a command builds its output. Rich's own
-styling and cursor control are not text and stay. Text from outside that goes INTO rich
-markup must still be escaped: `safe(text)`.
+styling and cursor control are not text and stay. The cells and lines commands hand over
+are text, never markup; text that goes INTO the console's own markup is escaped: `safe(text)`.
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ from typing import Iterable, Sequence
 from rich.console import Console, RenderHook
 from rich.measure import Measurement
 from rich.segment import Segment
-from rich.table import Table
 
 from districtbench.config import mask_text
+from districtbench.console_tables import Cell, Grid, grid, record_blocks, styled, to_text  # noqa: F401 (styled: for the commands)
 from districtbench.text import printable
 
 
@@ -114,29 +116,44 @@ def print_traceback(exc: BaseException) -> None:
 
 def table(
     title: str | None, *headings: str, right: Iterable[str] = (), plain: bool = False, whole: Iterable[str] = ()
-) -> Table:
-    """A rich table with these column headings; those named in `right` are right-aligned
-    numbers, never wrapped (a narrow terminal squeezes the text columns, which wrap between
-    words); those named in `whole` are short texts (names, dates) never wrapped either.
-    `plain`: no box lines, only a rule under the headings."""
-    right = set(right) | set(whole)
-    left_whole = set(whole)
-    options = {"box": _simple_head(), "show_edge": False, "pad_edge": False, "collapse_padding": True} if plain else {}
-    result = Table(title=title, title_justify="left", **options)
-    for heading in headings:
-        if heading in left_whole:
-            result.add_column(heading, justify="left", no_wrap=True)
-        elif heading in right:
-            result.add_column(heading, justify="right", no_wrap=True)
-        else:
-            result.add_column(heading, justify="left", overflow="fold")
-    return result
+) -> Grid:
+    """A table as plain data (see `console_tables.Grid`): add rows of cells, then print it
+    with `print_out` or `print_err`."""
+    return grid(title, *headings, right=right, plain=plain, whole=whole)
 
 
-def _simple_head():
-    from rich import box
+def one_line(text: object) -> str:
+    """Text from the API or the database for a table cell or a line: one line, no control
+    characters (cells and lines are text, not markup: nothing to escape)."""
+    return printable(str(text))
 
-    return box.SIMPLE_HEAD
+
+def _print(target: Console, items: tuple) -> None:
+    if not items:
+        target.print()
+    for item in items:
+        target.print(item if isinstance(item, Grid) else to_text(item))
+
+
+def print_out(*items: Grid | Cell, target: Console | None = None) -> None:
+    """Tables and lines (cells: text, `styled(text, "dim")`, or a tuple of them) on stdout,
+    or on `target`; nothing: an empty line."""
+    _print(target or out_console, items)
+
+
+def print_err(*items: Grid | Cell) -> None:
+    """`print_out` on stderr (summaries and progress: stdout carries data only)."""
+    _print(err_console, items)
+
+
+def err_width() -> int:
+    return err_console.width
+
+
+def fits(item: Grid, target: Console | None = None) -> bool:
+    """Whether `item` fits the width of `target` (stdout) without wrapping anything."""
+    target = target or out_console
+    return natural_width(item, target) <= target.width
 
 
 def _escape(text: str) -> str:
@@ -161,23 +178,15 @@ def error_line_unwrapped(message: str) -> None:
     err_console.print(f"[bold red]error:[/bold red] {_escape(masked(message))}", soft_wrap=True)
 
 
-def print_records(title: str, headings: Sequence[str], rows: Sequence[Sequence[str]], target: Console | None = None) -> None:
+def print_records(title: str, headings: Sequence[str], rows: Sequence[Sequence[Cell]], target: Console | None = None) -> None:
     """Rows as a table when it fits the terminal; otherwise one block per row (its first
     cell as a heading, then `heading  value` lines), so nothing is cut inside a word."""
     target = target or out_console
-    grid = table(title, *headings)
+    records = table(title, *headings)
     for row in rows:
-        grid.add_row(*row)
-    if natural_width(grid, target) <= target.width:
-        target.print(grid)
+        records.add_row(*row)
+    if fits(records, target):
+        target.print(records)
         return
-    target.print(f"[bold]{_escape(title)}[/bold]")
-    for row in rows:
-        block = Table.grid(padding=(0, 2), pad_edge=True)
-        block.add_column(style="dim", no_wrap=True)
-        block.add_column(overflow="fold")  # wraps between words; folds only a word wider than the terminal
-        for heading, value in zip(headings[1:], row[1:]):
-            block.add_row(heading, str(value))
-        target.print()
-        target.print(f"[bold]{_escape(row[0])}[/bold]")
-        target.print(block)
+    for renderable in record_blocks(title, headings, rows):
+        target.print(renderable)

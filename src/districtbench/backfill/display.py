@@ -22,7 +22,7 @@ def print_summary(report: BackfillReport) -> None:
             summary.source,
             str(summary.year),
             str(summary.units_complete),
-            f"[red]{summary.units_failed}[/red]" if summary.units_failed else "0",
+            console.styled(summary.units_failed, "red") if summary.units_failed else "0",
             str(summary.units_skipped),
             f"{summary.rows_written:,}",
             f"{sum(summary.rows_skipped.values()):,}",
@@ -32,7 +32,7 @@ def print_summary(report: BackfillReport) -> None:
             details.append(f"  {summary.source} {summary.year} rows skipped: {_reasons(summary.rows_skipped)}")
         if summary.values_nulled:
             details.append(f"  {summary.source} {summary.year} values nulled: {_reasons(summary.values_nulled)}")
-    console.err_console.print(table)
+    console.print_err(table)
     console.note("skipped = units already complete in an earlier run (--force fetches them again)")
     for line in details:
         console.info(line)

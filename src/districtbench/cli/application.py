@@ -10,7 +10,7 @@ import typer
 from typer.core import TyperGroup
 
 from districtbench import __version__, command_finished, command_starting, console
-from districtbench.cli.state import AppState
+from districtbench.cli.state import AppState, freeze_imports_on_connect
 from districtbench.config import plugins_dir as configured_plugins_dir, resolve_settings
 from districtbench.errors import DistrictbenchError
 from districtbench.cli.plugin_warnings import shown_as_warnings
@@ -33,6 +33,7 @@ COMMAND_MODULES: tuple[str, ...] = (
 
 
 DEBUG_KEY = "districtbench.debug"
+HELP_ONLY_KEY = "districtbench.help_only"
 
 # Global options a user may also write after the command (`districtbench show X --debug`).
 GLOBAL_OPTIONS_WITH_VALUE = ("--database-url", "--api-url")
@@ -111,6 +112,11 @@ class DistrictbenchGroup(TyperGroup):
     def get_params(self, ctx):
         return _plain_flags(super().get_params(ctx))
 
+    def resolve_command(self, ctx, args):
+        name, command, rest = super().resolve_command(ctx, args)
+        ctx.meta[HELP_ONLY_KEY] = asks_for_help(rest, ctx.help_option_names)
+        return name, command, rest
+
     def get_command(self, ctx, cmd_name):
         command = super().get_command(ctx, cmd_name)
         if command is not None:
@@ -143,9 +149,19 @@ class DistrictbenchGroup(TyperGroup):
         return list(self.commands)  # registration order, not alphabetical
 
 
+def asks_for_help(args: list[str], help_names) -> bool:
+    """Whether a command's arguments hold `--help` (not after `--`). Should an option's value
+    be `--help` after all, the command runs, its settings resolved when it first reads them."""
+    for token in args:
+        if token == "--":
+            return False
+        if token in help_names:
+            return True
+    return False
+
+
 def _debug(ctx: typer.Context) -> bool:
-    state = ctx.find_object(AppState)
-    return bool(state.settings.debug if state else ctx.meta.get(DEBUG_KEY))
+    return bool(ctx.meta.get(DEBUG_KEY))
 
 
 def _report(ctx: typer.Context, exc: BaseException, message: str) -> None:
@@ -201,10 +217,16 @@ def build_app(plugin_manager=None) -> typer.Typer:
         ),
     ) -> None:
         ctx.meta[DEBUG_KEY] = debug  # for an error in the settings themselves
-        settings = resolve_settings(database_url, api_url, debug)
-        console.register_secret_url(settings.database_url)
-        ctx.obj = AppState(settings=settings, plugin_manager=plugin_manager)
+
+        def settings():
+            resolved = resolve_settings(database_url, api_url, debug)
+            console.register_secret_url(resolved.database_url)
+            return resolved
+
+        ctx.obj = AppState(settings, plugin_manager=plugin_manager)
         ctx.call_on_close(ctx.obj.close)
+        if not ctx.meta.get(HELP_ONLY_KEY):
+            ctx.obj.settings  # a bad URL or variable: one error line before the command starts
 
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(app)
@@ -244,4 +266,5 @@ def main() -> None:
     # the garbage collector, whose passes would otherwise walk them again and again while
     # a command builds its SQL (~0.06 s of a national-scale `compute all`).
     gc.freeze()
+    freeze_imports_on_connect()
     app()

@@ -47,9 +47,10 @@ def register(app: typer.Typer) -> None:
 
         Example: districtbench backfill finance poverty --years latest-2 --states CA,TX
         """
-        from districtbench.backfill import ALL, plan_units, resolve_sources, run_backfill
+        from districtbench.backfill import plan_units, resolve_sources, run_backfill
         from districtbench.backfill.display import print_one_line, print_summary
         from districtbench.console_progress import make_progress
+        from districtbench.plugins.host import ALL
         from districtbench.urban.client import UrbanClient
 
         level = verbosity(quiet, verbose)

@@ -77,7 +77,7 @@ def print_summary(result: ComputeResult) -> None:
             f"{family.outcome.values_nulled:,}",
             f"{family.seconds:.2f}",
         )
-    console.err_console.print(table)
+    console.print_err(table)
     for family in result.families:
         if family.outcome.nulled:
             detail = ", ".join(f"{column} {count:,}" for column, count in sorted(family.outcome.nulled.items()))

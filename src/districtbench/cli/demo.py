@@ -85,4 +85,4 @@ def _demo_state(state: AppState) -> AppState:
     settings = state.settings
     if settings.database_url_origin != "option":
         settings = dataclasses.replace(settings, database_url=DEMO_DATABASE_URL, database_url_origin="demo")
-    return AppState(settings=settings, plugin_manager=state.pm)
+    return AppState(settings, plugin_manager=state.pm)

@@ -124,11 +124,11 @@ def print_run_summary(
         right=("districts", "failed units"),
     )
     for row in report.coverage:
-        failed = f"[red]{row.failed_units}[/red]" if row.failed_units else "0"
+        failed = console.styled(row.failed_units, "red") if row.failed_units else "0"
         table.add_row(
             row.source, format_years(row.years) if row.years else "—", f"{row.districts:,}", failed, _empty(row.empty)
         )
-    console.err_console.print(table)
+    console.print_err(table)
     backfill = report.backfill
     if backfill is not None:
         console.info(
@@ -179,7 +179,7 @@ def print_next(commands: list[tuple[str, str]]) -> None:
     """`Next:` and the commands; each command is printed whole on one line (never wrapped by
     us, so it copies as one), its purpose beside it when that fits the terminal."""
     console.info("Next:")
-    width = console.err_console.width
+    width = console.err_width()
     longest = max(len(command) for _, command in commands)
     for purpose, command in commands:
         if 2 + longest + 4 + len(purpose) <= width:

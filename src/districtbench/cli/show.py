@@ -60,12 +60,12 @@ def _history_years(metric: MetricView) -> str:
     return school_year(years[0]) if len(years) == 1 else f"{school_year(years[0])}…{school_year(years[-1])}"
 
 
-def _flag(metric: MetricView) -> str:
+def _flag(metric: MetricView) -> console.Cell:
     if metric.quartile_state is None:
         return "—"
-    text = console.safe(metric.quartile_state.replace("_", " "))
+    text = console.one_line(metric.quartile_state.replace("_", " "))
     colour = {"good": "green", "concern": "red"}.get(metric.reading or "", "")
-    return f"[{colour}]{text}[/{colour}]" if colour else text
+    return console.styled(text, colour) if colour else text
 
 
 def _provenance(metric: MetricView) -> str:
@@ -82,8 +82,8 @@ def _label(metric: MetricView) -> str:
     return f"{label} {arrow}" if arrow else label
 
 
-def header_lines(view: DistrictView) -> list[str]:
-    e = console.safe  # names and places come from the API: no markup, no control characters
+def header_lines(view: DistrictView) -> list[console.Cell]:
+    e = console.one_line  # names and places come from the API: one line, no control characters
     where = ", ".join(part for part in (view.city, view.county, view.state_name) if part)
     facts = [f"leaid {e(view.leaid)}"] + ([e(where)] if where else []) + ([view.locale] if view.locale else [])
     size = []
@@ -95,7 +95,7 @@ def header_lines(view: DistrictView) -> list[str]:
         size.append(f"{view.number_of_schools:,} schools")
     if view.directory_year is not None:
         size.append(f"school year {school_year(view.directory_year)}")
-    return [f"[bold]{e(view.name)}[/bold]", " · ".join(facts), " · ".join(size)]
+    return [console.styled(e(view.name), "bold"), " · ".join(facts), " · ".join(size)]
 
 
 def wide_table(view: DistrictView):
@@ -108,7 +108,7 @@ def wide_table(view: DistrictView):
     for metric in view.metrics:
         peer_cells = (_number(metric.peer_average), _number(_minus(metric.value, metric.peer_average), True)) if peers else ()
         table.add_row(
-            f"{_label(metric)}\n[dim]{_provenance(metric)}[/dim]",
+            (f"{_label(metric)}\n", console.styled(_provenance(metric), "dim")),
             _number(metric.value),
             _number(metric.state_average),
             _number(metric.national_average),
@@ -116,8 +116,8 @@ def wide_table(view: DistrictView):
             _number(metric.vs_national, signed=True),
             *peer_cells,
             _flag(metric),
-            f"{_spark(metric) or '—'}\n[dim]{_history_years(metric)}[/dim]",
-            f"{_three_year(metric)}\n[dim]{_trend_years(metric)}[/dim]",
+            (f"{_spark(metric) or '—'}\n", console.styled(_history_years(metric), "dim")),
+            (f"{_three_year(metric)}\n", console.styled(_trend_years(metric), "dim")),
         )
     return table
 
@@ -131,13 +131,14 @@ def _compared(average: Decimal | None, delta: Decimal | None) -> str:
     return _number(average) if delta is None else f"{_number(average)} ({_number(delta, signed=True)})"
 
 
-def compact_blocks(view: DistrictView) -> list[str]:
+def compact_blocks(view: DistrictView) -> list[console.Cell]:
     """Three lines per metric: name, source and flag; value against state and US; trend."""
     state = view.state_abbrev or "state"
-    lines: list[str] = []
+    lines: list[console.Cell] = []
     for metric in view.metrics:
         lines.append("")
-        lines.append(f"[bold]{_label(metric)}[/bold]  [dim]{_provenance(metric)}[/dim]  {_flag(metric)}")
+        lines.append((console.styled(_label(metric), "bold"), "  ", console.styled(_provenance(metric), "dim"), "  ",
+                      _flag(metric)))
         parts = [f"  {_number(metric.value)}"]
         parts.append(f"{state} {_compared(metric.state_average, metric.vs_state)}")
         parts.append(f"US {_compared(metric.national_average, metric.vs_national)}")
@@ -150,18 +151,14 @@ def compact_blocks(view: DistrictView) -> list[str]:
 
 
 def print_view(view: DistrictView, out=None) -> None:
-    out = out or console.out_console
-    for line in header_lines(view):
-        out.print(line)
+    """`out`: a console other than stdout's (tests give one of a fixed width)."""
+    console.print_out(*header_lines(view), target=out)
     table = wide_table(view)
-    if console.natural_width(table, out) <= out.width:
-        out.print()
-        out.print(table)
+    if console.fits(table, out):
+        console.print_out("", table, target=out)
     else:
-        for line in compact_blocks(view):
-            out.print(line)
-    out.print()
-    out.print(f"[dim]{LEGEND}[/dim]")
+        console.print_out(*compact_blocks(view), target=out)
+    console.print_out("", console.styled(LEGEND, "dim"), target=out)
 
 
 LOCALE_GROUPS = {1: "City", 2: "Suburb", 3: "Town", 4: "Rural"}
@@ -175,16 +172,14 @@ def print_peers(view: DistrictView, own: dict | None, peers: list, as_json: bool
         rows = [{**asdict(p), "distance": p.distance} for p in peers]
         typer.echo(json.dumps({"leaid": view.leaid, "peer_group": own, "peers": rows}, indent=2, default=str))
         return
-    out = console.out_console
-    for line in header_lines(view):
-        out.print(line)
-    out.print()
+    show = console.print_out
+    show(*header_lines(view), "")
     if own is None:
-        out.print("No peer group: a district needs enrollment, a known locale, poverty, English-learner and "
+        show("No peer group: a district needs enrollment, a known locale, poverty, English-learner and "
                   "special-education figures, and `compute` (family peers) must have run.")
         return
     group = LOCALE_GROUPS.get(own["locale_group"], str(own["locale_group"]))
-    out.print(
+    show(
         f"{len(peers)} peers ({own['scope']} scope, {group} districts), nearest first — distance on the z-scores of "
         f"ln(enrollment), poverty, English learners and special education. This district: "
         f"{own['enrollment']:,} students, poverty {own['children_poverty_percent']} %, "
@@ -194,10 +189,10 @@ def print_peers(view: DistrictView, own: dict | None, peers: list, as_json: bool
                           right=("#", "distance", "students", "poverty %", "ELL %", "SWD %"), whole=("leaid",),
                           plain=True)
     for p in peers:
-        name = console.safe(p.name or p.leaid)
-        table.add_row(str(p.rank), p.leaid, name, console.safe(p.state_abbrev or ""), f"{p.distance:.3f}",
+        name = console.one_line(p.name or p.leaid)
+        table.add_row(str(p.rank), p.leaid, name, console.one_line(p.state_abbrev or ""), f"{p.distance:.3f}",
                       f"{p.enrollment:,}", str(p.children_poverty_percent), str(p.ell_pct), str(p.swd_pct))
-    out.print(table)
+    show(table)
 
 
 def register(app: typer.Typer) -> None:

@@ -20,14 +20,35 @@ from districtbench.plugins.host import (
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+# The console script's process only (never a test or a program that builds the app, whose
+# garbage must stay collectable): see `freeze_imports_on_connect`.
+_freeze_on_connect = False
+
+
+def freeze_imports_on_connect() -> None:
+    """When a command opens its database, exempt what it imported on the way (SQLAlchemy,
+    the driver, the metric families: objects that live as long as the process) from the
+    garbage collector, as `main` does for the modules every command imports: in a new
+    process the collector otherwise walks them again and again while `compute` runs
+    (~0.1 s of a national-scale `compute all`)."""
+    global _freeze_on_connect
+    _freeze_on_connect = True
+
 
 @dataclass
 class AppState:
-    settings: Settings
+    # The settings, or a function resolving them on first use (`COMMAND --help` needs none:
+    # resolving them imports SQLAlchemy to check the database URL).
+    settings_source: Settings | Callable[[], Settings]
     # The plugins, or a function giving them on first use (the CLI's app: the built-in
     # sources and families are imported only by a command that needs them).
     plugin_manager: pluggy.PluginManager | Callable[[], pluggy.PluginManager] | None = None
     _engine: Engine | None = field(default=None, repr=False)
+
+    @cached_property
+    def settings(self) -> Settings:
+        source = self.settings_source
+        return source() if callable(source) else source
 
     @cached_property
     def pm(self) -> pluggy.PluginManager:
@@ -66,6 +87,10 @@ class AppState:
 
             self._engine = create_db_engine(self.settings.database_url, DbOptions.from_settings(self.settings))
             check_reachable(self._engine)
+            if _freeze_on_connect:
+                import gc
+
+                gc.freeze()
         return self._engine
 
     def close(self) -> None:

@@ -9,7 +9,6 @@ import typer
 
 from districtbench import console
 from districtbench.cli.state import get_state
-from districtbench.errors import NotMigratedError
 
 if TYPE_CHECKING:
     from districtbench.reporting.status import StatusReport
@@ -28,8 +27,8 @@ def district_columns_written(families) -> list[str]:
 def build_status(state) -> StatusReport:
     import sqlalchemy as sa
 
-    from districtbench.db import layout, migrations
-    from districtbench.db.engine import require_existing
+    from districtbench.db import layout
+    from districtbench.db.revision import HEAD_REVISION
     from districtbench.reporting.status import (
         StatusReport,
         column_coverage,
@@ -39,20 +38,8 @@ def build_status(state) -> StatusReport:
         source_year_statuses,
     )
 
-    require_existing(state.settings.database_url)
-    engine = state.engine()
-    current = migrations.current_revision(engine)
-    head = migrations.head_revision()
-    if current is None:
-        raise NotMigratedError(
-            f"The database {state.settings.masked_database_url} has no districtbench schema.",
-            hint="Run `districtbench migrate` (or `districtbench run`, which migrates first).",
-        )
-    if current != head:
-        raise NotMigratedError(
-            f"The database is at revision {current}; the latest is {head}.",
-            hint="Run `districtbench migrate` to upgrade it.",
-        )
+    engine = state.existing_engine()  # the one check of the schema: at the latest revision, or why not
+    current = head = HEAD_REVISION
     columns = district_columns_written(state.families)
     with engine.connect() as connection:
         t = layout.of(connection)
@@ -86,14 +73,15 @@ def _when(value) -> str:
 
 
 def print_status(report: StatusReport) -> None:
-    out = console.out_console
+    show = console.print_out
+    one_line = console.one_line  # names from the API or the database: one line, no control characters
     pending = "migration pending" if report.migration_pending else "up to date"
-    out.print(f"Database: {console.safe(report.database)}")
-    out.print(f"Schema revision: {report.current_revision} (latest {report.head_revision}, {pending})")
-    out.print(f"Districts in the roster: {report.districts:,}")
+    show(f"Database: {one_line(report.database)}")
+    show(f"Schema revision: {report.current_revision} (latest {report.head_revision}, {pending})")
+    show(f"Districts in the roster: {report.districts:,}")
     if report.column_names:
         names = ", ".join(f"{logical} → {physical}" for logical, physical in report.column_names.items())
-        out.print(f"The app's column names in use (districtbench's name → the database's): {names}")
+        show(f"The app's column names in use (districtbench's name → the database's): {names}")
 
     counts = ("year", "with data", "complete", "failed")
     sources = console.table(
@@ -101,19 +89,19 @@ def print_status(report: StatusReport) -> None:
         "source", *counts, "no rows for", "last fetch", right=counts, whole=("source", "last fetch"), plain=True,
     )
     for row in report.sources:
-        failed = f"[red]{row.units_failed}[/red]" if row.units_failed else "0"
-        empty = f"[yellow]{', '.join(row.empty_states)}[/yellow]" if row.empty_states else ""
+        failed = console.styled(row.units_failed, "red") if row.units_failed else "0"
+        empty = console.styled(", ".join(row.empty_states), "yellow") if row.empty_states else ""
         sources.add_row(
-            console.safe(row.source), str(row.year), f"{row.districts_with_data:,}", str(row.units_complete), failed,
+            one_line(row.source), str(row.year), f"{row.districts_with_data:,}", str(row.units_complete), failed,
             empty, _when(row.last_fetch),
         )
     if report.sources:
-        out.print(sources)
+        show(sources)
         if any(row.empty_states for row in report.sources):
-            out.print("[dim]no rows for: states whose unit of that year completed without a single row "
-                      "(the API has no records of them).[/dim]")
+            show(console.styled("no rows for: states whose unit of that year completed without a single row "
+                                "(the API has no records of them).", "dim"))
     else:
-        out.print("Data per source and year: no data yet — run `districtbench run` (or `backfill`).")
+        show("Data per source and year: no data yet — run `districtbench run` (or `backfill`).")
 
     compute = console.table(
         "Last compute per family", "family", "status", "updated", "NULLed", "completed", "error",
@@ -121,12 +109,12 @@ def print_status(report: StatusReport) -> None:
     )
     for run in report.compute:
         compute.add_row(
-            console.safe(run.family), console.safe(run.status), f"{run.records_updated:,}", f"{run.records_failed:,}",
-            _when(run.completed_at), console.safe(run.error_message or ""),
+            one_line(run.family), one_line(run.status), f"{run.records_updated:,}", f"{run.records_failed:,}",
+            _when(run.completed_at), one_line(run.error_message or ""),
         )
     if not report.compute:
         compute.add_row("—", "never run", "", "", "", "run `districtbench compute`")
-    out.print(compute)
+    show(compute)
 
     if report.as_of:
         as_of = console.table(
@@ -136,7 +124,7 @@ def print_status(report: StatusReport) -> None:
         for row in report.as_of:
             bases = ", ".join(f"{'none' if year is None else year} ({count})" for year, count in row.base_years.items())
             as_of.add_row(row.figure, ", ".join(f"{year} ({count})" for year, count in row.years.items()), bases)
-        out.print(as_of)
+        show(as_of)
 
     coverage = console.table(
         "Coverage of computed columns (districts with a value)", "column", "districts", "share",
@@ -145,17 +133,17 @@ def print_status(report: StatusReport) -> None:
     for column, count in report.coverage.items():
         share = f"{100 * count / report.districts:.1f} %" if report.districts else "—"
         coverage.add_row(column, f"{count:,}", share)
-    out.print(coverage)
+    show(coverage)
     peers = report.peers
     if peers:
         groups = ", ".join(f"{name} {count:,}" for name, count in peers["by_locale_group"].items())
         share = f" ({100 * peers['districts'] / report.districts:.1f} %)" if report.districts else ""
-        out.print(
+        show(
             f"Peer groups ({peers['scope']} scope): {peers['districts']:,} districts{share} — {groups}; "
             f"{peers['full_groups']:,} with all 20 peers; {peers['peer_averages']:,} peer averages."
         )
     else:
-        out.print("Peer groups: none yet — `districtbench compute` (family peers) builds them.")
+        show("Peer groups: none yet — `districtbench compute` (family peers) builds them.")
 
 
 def register(app: typer.Typer) -> None:

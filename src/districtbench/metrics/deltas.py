@@ -12,9 +12,9 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from districtbench.db import tables
+from districtbench.db.states import NATIONAL_FIPS
 from districtbench.metrics.apply import Output, bounded
 from districtbench.metrics.arith import column_range
-from districtbench.metrics.averages import NATIONAL_FIPS
 from districtbench.metrics.base import FamilyOutcome, MetricFamily
 from districtbench.metrics.context import RunContext
 from districtbench.metrics.definitions import METRICS, Metric

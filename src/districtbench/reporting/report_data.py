@@ -17,12 +17,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from districtbench.db import layout
+from districtbench.db.states import NATIONAL_FIPS
 from districtbench.errors import UsageError
 from districtbench.metrics.definitions import METRICS, Metric
 from districtbench.reporting.provenance import fetch_dates, figure_years, source_years
 from districtbench.metrics.measures import Measures
 from districtbench.reporting.series import Series, area_series, national_series
-from districtbench.reporting.show import NATIONAL_FIPS, DistrictView, district_view
+from districtbench.reporting.show import DistrictView, district_view
 
 ENDS = 5  # districts listed at each end of a metric
 LARGEST = 10
