@@ -119,14 +119,16 @@ class AppState:
         return None
 
     def migrated_engine(self) -> Engine:
-        """The engine, after checking the schema is at the latest revision."""
+        """The engine, after checking the schema is at the latest revision and every plugin
+        branch at its head."""
         from districtbench.db.revision import at_head
 
         engine = self.engine()
-        if not at_head(engine):
+        plugins = list(self.plugin_migrations)
+        if not at_head(engine, plugins):
             from districtbench.db.migrations import require_current
 
-            require_current(engine)  # raises, saying what is missing
+            require_current(engine, plugins)  # raises, saying what is missing
         return engine
 
     def existing_engine(self) -> Engine:

@@ -34,7 +34,7 @@ from districtbench.db.plugin_migrations import PluginMigrations
 from districtbench.db.dryrun import StatementRecorder
 from districtbench.db.migration_report import MigrationReport, recorded_rows, snapshot
 from districtbench.db.engine import own_schema
-from districtbench.db.revision import VERSION_TABLE, at_head
+from districtbench.db.revision import VERSION_TABLE, at_head, plugin_statuses
 from districtbench.db.timestamps import utcnow
 from districtbench.errors import ConfigurationError, DistrictbenchError, NotMigratedError, UsageError
 
@@ -107,13 +107,12 @@ def _masked(engine_or_connection) -> str:
     return engine_or_connection.engine.url.render_as_string(hide_password=True)
 
 
-def require_current(engine: Engine) -> None:
-    """Raise NotMigratedError unless the schema is at the latest revision."""
-    if at_head(engine):
+def require_current(engine: Engine, plugins: Sequence[PluginMigrations] = ()) -> None:
+    """Raise NotMigratedError unless the schema is at the latest revision and every plugin
+    branch in `plugins` at its head; the message says which is behind."""
+    if at_head(engine, plugins):
         return
     current, head = current_revision(engine), head_revision()
-    if current == head:
-        return
     database = _masked(engine)
     hint = "Run `districtbench migrate` first."
     if current is None:
@@ -123,10 +122,32 @@ def require_current(engine: Engine) -> None:
         raise NotMigratedError(f"The database {database} {state} (no schema revision).", hint=hint)
     if current not in {rev for rev, _ in revisions()}:
         raise _unknown_revision(database, current)
-    raise NotMigratedError(
-        f"The database {database} is at the older schema revision {current} (latest: {head}).",
-        hint=hint,
-    )
+    if current != head:
+        raise NotMigratedError(
+            f"The database {database} is at the older schema revision {current} (latest: {head}).",
+            hint=hint,
+        )
+    _require_plugins_current(engine, database, plugins)
+
+
+def _require_plugins_current(engine: Engine, database: str, plugins: Sequence[PluginMigrations]) -> None:
+    with engine.connect() as connection:
+        behind = [branch for branch in plugin_statuses(connection, plugins) if not branch.up_to_date]
+    unknown = [branch for branch in behind if not branch.known]
+    if unknown:
+        listed = "; ".join(f"{branch.name} is at {branch.current}, latest known {branch.head}" for branch in unknown)
+        raise ConfigurationError(
+            f"The database {database} has plugin tables migrated by a newer version of the plugin ({listed}).",
+            hint="Upgrade the plugin, or take its branch back with the newer version "
+                 "(`districtbench migrate --downgrade REV --plugin NAME`).",
+        )
+    if behind:
+        listed = "; ".join(f"plugin {branch.name} at {branch.current or 'none (its tables are missing)'}, "
+                           f"latest {branch.head}, pending {', '.join(branch.pending)}" for branch in behind)
+        raise NotMigratedError(
+            f"The database {database} is not migrated for its plugins' tables: {listed}.",
+            hint="Run `districtbench migrate` first (it upgrades every plugin branch after the core).",
+        )
 
 
 def _unknown_revision(database: str, current: str) -> ConfigurationError:

@@ -67,15 +67,20 @@ class BranchReport:
                 f": {'; '.join(parts) or 'no table changes'}.")
 
 
-def _config(base: "Config", branch: PluginMigrations) -> "Config":
-    from alembic.config import Config
-
+def _validated(branch: PluginMigrations) -> Path:
     directory = Path(branch.directory)
     if not NAME.fullmatch(branch.name or ""):
         raise PluginError(f"Plugin migration branch {branch.name!r}: the name must be lower case letters, digits "
                           "and _, starting with a letter, at most 30 characters.")
     if not directory.is_dir():
         raise PluginError(f"Plugin migration branch {branch.name!r}: {directory} is not a folder.")
+    return directory
+
+
+def _config(base: "Config", branch: PluginMigrations) -> "Config":
+    from alembic.config import Config
+
+    directory = _validated(branch)
     cfg = Config(output_buffer=base.output_buffer, stdout=base.stdout)
     cfg.set_main_option("script_location", base.get_main_option("script_location"))
     cfg.set_main_option("path_separator", "os")
@@ -85,16 +90,64 @@ def _config(base: "Config", branch: PluginMigrations) -> "Config":
     return cfg
 
 
-def _check_scripts(cfg: "Config", branch: PluginMigrations) -> None:
+def _scripts(branch: PluginMigrations):
+    """The branch's revision scripts (Alembic's ScriptDirectory), checked to be one chain."""
     from alembic.script import ScriptDirectory
 
-    scripts = ScriptDirectory.from_config(cfg)
+    directory = _validated(branch)
+    scripts = ScriptDirectory(str(directory), version_locations=[str(directory)])
     roots = [script for script in scripts.walk_revisions() if script.down_revision is None]
     if len(roots) != 1 or branch.name not in (roots[0].branch_labels or ()):
         raise PluginError(
             f"Plugin migration branch {branch.name!r}: its folder must hold one chain of revisions whose first "
             f"has down_revision = None and branch_labels = ({branch.name!r},).",
         )
+    return scripts
+
+
+@dataclass(frozen=True)
+class BranchStatus:
+    """Where one plugin branch stands: its revision in the database, its head, and the
+    revisions `migrate` would run (oldest first). `known`: the database's revision is one of
+    the branch's scripts (False: a newer version of the plugin migrated it)."""
+
+    name: str
+    current: str | None
+    head: str
+    pending: tuple[str, ...]
+    known: bool = True
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.known and not self.pending
+
+    def line(self) -> str:
+        """`plugin NAME: current REV, latest REV, pending REV, REV` (`migrate --status`)."""
+        if not self.known:
+            state = "unknown to the installed plugin"
+        else:
+            state = f"pending {', '.join(self.pending)}" if self.pending else "up to date"
+        return f"plugin {self.name}: current {self.current or 'none'}, latest {self.head}, {state}"
+
+
+def status(connection: "Connection", branch: PluginMigrations) -> BranchStatus:
+    """Read the branch's version table (no Alembic run) and compare it with its scripts."""
+    from alembic.util import CommandError
+
+    from districtbench.db.revision import stored_revisions
+
+    scripts = _scripts(branch)
+    try:
+        head = scripts.get_current_head()
+    except CommandError as exc:
+        raise PluginError(f"Plugin migration branch {branch.name!r}: {exc}") from None
+    stored = stored_revisions(connection, branch.version_table)
+    current = stored[0] if stored else None
+    chain = [script.revision for script in scripts.walk_revisions("base", head)]  # newest first
+    if current is not None and current not in chain:
+        return BranchStatus(branch.name, current, head, (), known=False)
+    newer = chain[:chain.index(current)] if current is not None else chain
+    return BranchStatus(branch.name, current, head, tuple(reversed(newer)))
 
 
 def current(connection: "Connection", branch: PluginMigrations) -> str | None:
@@ -134,7 +187,7 @@ def run(connection: "Connection", base: "Config", branch: PluginMigrations, targ
     from alembic.util import CommandError
 
     cfg = _config(base, branch)
-    _check_scripts(cfg, branch)
+    _scripts(branch)
     before, columns, start = _tables(connection), _app_columns(connection), current(connection, branch)
     try:
         (command.downgrade if downgrade else command.upgrade)(cfg, target)
