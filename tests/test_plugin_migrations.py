@@ -231,3 +231,20 @@ def test_a_plugin_branch_migrated_by_a_newer_plugin_is_a_configuration_error(db_
     assert code == 2, output
     assert "portal_notes is at portal_notes_0002, latest known portal_notes_0001" in output
     assert "Upgrade the plugin" in output
+
+
+def test_the_core_and_a_plugin_branch_describe_their_changes_in_the_same_words():
+    from districtbench.db.migration_report import BranchReport, MigrationReport
+
+    branch = BranchReport("portal_notes", "portal_notes_0001", "portal_notes_0002", ["portal_note_tags"], ["old_notes"])
+    core = MigrationReport("sqlite:///x.db", "0006_x", "0007_figure_sources", created_tables=["portal_note_tags"],
+                           dropped_tables=["old_notes"], added_columns=["districts.a", "districts.b"])
+    core.plugins = [branch, BranchReport("other", "other_0001", "other_0001")]
+    assert core.summary().splitlines() == [
+        "Migrated sqlite:///x.db from 0006_x to 0007_figure_sources: created tables portal_note_tags; "
+        "dropped tables old_notes; added 2 columns.",
+        "Plugin portal_notes: migrated from portal_notes_0001 to portal_notes_0002: created tables "
+        "portal_note_tags; dropped tables old_notes.",
+        "Plugin other: already up to date (revision other_0001).",
+    ]
+    assert BranchReport("x", None, "x_0001").summary() == "Plugin x: migrated from nothing to x_0001: no table changes."

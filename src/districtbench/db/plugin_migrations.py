@@ -17,7 +17,7 @@ dropped.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from typing import TYPE_CHECKING
@@ -27,6 +27,8 @@ from districtbench.errors import PluginError
 
 if TYPE_CHECKING:  # pragma: no cover — Alembic and SQLAlchemy are imported when a branch runs
     from alembic.config import Config
+
+    from districtbench.db.migration_report import BranchReport
     from sqlalchemy.engine import Connection
 
 NAME = re.compile(r"[a-z][a-z0-9_]{0,29}")
@@ -42,29 +44,6 @@ class PluginMigrations:
     @property
     def version_table(self) -> str:
         return f"{VERSION_TABLE}_{self.name}"
-
-
-@dataclass
-class BranchReport:
-    """What one plugin branch did in a `migrate`."""
-
-    name: str
-    from_revision: str | None
-    to_revision: str | None
-    created_tables: list[str] = field(default_factory=list)
-    dropped_tables: list[str] = field(default_factory=list)
-
-    @property
-    def changed(self) -> bool:
-        return self.from_revision != self.to_revision
-
-    def summary(self) -> str:
-        if not self.changed:
-            return f"Plugin {self.name}: already up to date (revision {self.to_revision or 'none'})."
-        parts = [f"{label} {', '.join(names)}" for label, names in
-                 (("created tables", self.created_tables), ("dropped tables", self.dropped_tables)) if names]
-        return (f"Plugin {self.name}: migrated from {self.from_revision or 'nothing'} to {self.to_revision or 'nothing'}"
-                f": {'; '.join(parts) or 'no table changes'}.")
 
 
 def _validated(branch: PluginMigrations) -> Path:
@@ -181,10 +160,12 @@ def _app_columns(connection: "Connection") -> dict[str, list[str]]:
 
 
 def run(connection: "Connection", base: "Config", branch: PluginMigrations, target: str = "heads",
-        downgrade: bool = False) -> BranchReport:
+        downgrade: bool = False) -> "BranchReport":
     """Upgrade the branch to `target` (or downgrade it to `target`) on the open connection."""
     from alembic import command
     from alembic.util import CommandError
+
+    from districtbench.db.migration_report import BranchReport
 
     cfg = _config(base, branch)
     _scripts(branch)
