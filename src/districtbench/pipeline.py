@@ -99,10 +99,10 @@ def run_pipeline(
     if not years_checked:  # `run` checks them before it opens the database
         check_years(sources, years)
     report = PipelineReport(migrated=ensure_migrated(engine, plugin_migrations))
-    preflight.check(engine, backfill=True, compute=True)  # before any request
+    preflight.check(engine, backfill=True, compute=True)  # before any request; the backfill's too
     report.backfill = run_backfill(
         engine, client, sources, years, states, concurrency=concurrency, progress=progress, strict_years=False,
-        availability=availability,
+        availability=availability, preflight_checked=True,
     )
     if after_backfill is not None:
         after_backfill(report.backfill)
