@@ -59,6 +59,7 @@ class MigrationReport:
     findings: list[Finding] = field(default_factory=list)
     statements: list[str] = field(default_factory=list)  # dry run: the SQL, in order
     plugins: list[BranchReport] = field(default_factory=list)  # one per plugin branch
+    moved_back: list[str] = field(default_factory=list)  # "table → schema": bookkeeping a downgrade put back
 
     @property
     def changed(self) -> bool:
@@ -87,6 +88,8 @@ class MigrationReport:
                             ("adopted existing tables", self.adopted_tables),
                             ("dropped tables", self.dropped_tables)],
                            [("added", self.added_columns), ("dropped", self.dropped_columns)])
+        if self.moved_back:
+            details += f"; moved back to the app's schema, where revision 0003 found them: {', '.join(self.moved_back)}"
         start = self.from_revision or "no districtbench schema"
         end = self.to_revision or "no districtbench schema"
         return f"Migrated {self.database} from {start} to {end}: {details}."
@@ -121,3 +124,13 @@ def recorded_rows(connection: Connection) -> list[str]:
     c = tables.created_objects
     query = sa.select(c.c.table_name, c.c.name).where(c.c.kind == "row").order_by(c.c.id)
     return [f"{table} {name}" for table, name in connection.execute(query)]
+
+
+def recorded_moves(connection: Connection) -> list[tuple[str, str]]:
+    """(table, the app's schema it was in): bookkeeping revision 0003 moved into districtbench's schema."""
+    schema = own_schema(connection)
+    if not sa.inspect(connection).has_table(tables.created_objects.name, schema=schema):
+        return []
+    c = tables.created_objects
+    query = sa.select(c.c.table_name, c.c.name).where(c.c.kind == "moved").order_by(c.c.id)
+    return [(table, name) for table, name in connection.execute(query)]

@@ -32,7 +32,7 @@ from districtbench.config import mask_text
 from districtbench.db import findings, layout, ownschema, plugin_migrations, tables
 from districtbench.db.plugin_migrations import PluginMigrations
 from districtbench.db.dryrun import StatementRecorder
-from districtbench.db.migration_report import MigrationReport, recorded_rows, snapshot
+from districtbench.db.migration_report import MigrationReport, recorded_moves, recorded_rows, snapshot
 from districtbench.db.engine import own_schema
 from districtbench.db.revision import VERSION_TABLE, at_head, plugin_statuses
 from districtbench.db.timestamps import utcnow
@@ -253,7 +253,7 @@ def downgrade(engine: Engine, revision: str, *, dry_run: bool = False) -> Migrat
     with _migration(engine, dry_run=dry_run) as (connection, cfg, recorder):
         before, start = snapshot(connection), _current(connection)
         ownschema.prepare(connection)
-        rows = recorded_rows(connection)
+        rows, moves = recorded_rows(connection), recorded_moves(connection)
         try:
             command.downgrade(cfg, revision)
         except CommandError as exc:
@@ -262,13 +262,35 @@ def downgrade(engine: Engine, revision: str, *, dry_run: bool = False) -> Migrat
                 hint=_known_hint(),
             ) from None
         end = _current(connection)
-        if end is None:
+        remaining = recorded_rows(connection)
+        moved = _move_bookkeeping_back(connection, end, moves)
+        if end is None or moved:
             ownschema.remove_if_unused(connection)
         report = MigrationReport.compare(_masked(engine), start, end, before, snapshot(connection))
-        report.removed_rows = [row for row in rows if row not in recorded_rows(connection)]
+        report.moved_back = moved
+        report.removed_rows = [row for row in rows if row not in remaining]
         if recorder is not None:
             report.statements = list(recorder.statements)
     return report
+
+
+_OWN_SCHEMA_REVISION = "0003_own_schema"
+
+
+def _move_bookkeeping_back(connection: Connection, end: str | None, moves: list[tuple[str, str]]) -> list[str]:
+    """Below revision 0003, what 0003 moved out of the app's schema (`moves`: table, schema)
+    goes back there, for the older districtbench that keeps it there; "table → schema" each.
+    A table of that name there already is never overwritten (it stays where it is)."""
+    order = [rev for rev, _ in revisions()]
+    if end is None or not moves or order.index(end) >= order.index(_OWN_SCHEMA_REVISION):
+        return []
+    schema, inspector, moved = own_schema(connection), sa.inspect(connection), []
+    for name, app in moves:
+        if inspector.has_table(name, schema=schema) and not inspector.has_table(name, schema=app):
+            connection.execute(sa.text(f"ALTER TABLE {ownschema.quoted(schema)}.{ownschema.quoted(name)} "
+                                       f"SET SCHEMA {ownschema.quoted(app)}"))
+            moved.append(f"{name} → {app}")
+    return moved
 
 
 def _known_hint() -> str:
