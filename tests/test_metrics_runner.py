@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from districtbench.db import tables
 from districtbench.errors import PluginError, UsageError
 from districtbench.metrics.base import FamilyOutcome, MetricFamily
-from districtbench.metrics.runner import added_dependencies, dependency_order, resolve_families, run_families
+from districtbench.metrics.runner import dependency_order, plan_families, resolve_families, run_families
 from districtbench.plugins.hookspecs import hookimpl
 from districtbench.plugins.host import Registry
 from tests.metrics_helpers import directory, district, insert, read_districts, read_logs, read_states, registry, run
@@ -37,10 +37,13 @@ def test_built_in_families_run_in_dependency_order():
 
 
 def test_named_families_bring_every_family_they_run_after():
-    assert added_dependencies(registry(), ["deltas"]) == ["latest", "ratios", "averages"]
-    assert added_dependencies(registry(), ["deltas", "latest"]) == ["ratios", "averages"]
-    assert added_dependencies(registry(), ["latest"]) == []
-    assert added_dependencies(registry(), ["all"]) == added_dependencies(registry(), None) == []
+    def added(names):
+        return plan_families(registry(), names).added
+
+    assert added(["deltas"]) == ["latest", "ratios", "averages"]
+    assert added(["deltas", "latest"]) == ["ratios", "averages"]
+    assert added(["latest"]) == []
+    assert added(["all"]) == added(None) == []
 
 
 def test_order_is_a_topological_sort_of_runs_after():

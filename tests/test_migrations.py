@@ -593,3 +593,50 @@ def test_the_quick_check_reads_the_revision_alembic_reads(fresh_engine):
     assert both() == ([HEAD], HEAD) and revision.at_head(fresh_engine)
     migrations.downgrade(fresh_engine, "base")
     assert both() == ([], None) and not revision.at_head(fresh_engine)
+
+
+BOOKKEEPING = ("districtbench_created_objects", "districtbench_fetch_units", "districtbench_alembic_version")
+
+
+def test_a_downgrade_below_0003_moves_the_bookkeeping_back_where_0003_found_it(fresh_engine, db_kind):
+    """An older installation kept its bookkeeping in the app's schema; 0003 moved it into
+    districtbench's own. Going back below 0003 puts it back there (PostgreSQL); a database
+    this districtbench created has it in its own schema from 0001 on and keeps it there."""
+    migrations.upgrade(fresh_engine, "0002_benchmarks")
+    if db_kind == "postgresql":  # the older installation's layout: everything in the app's schema
+        with fresh_engine.begin() as connection:
+            for name in BOOKKEEPING:
+                connection.execute(sa.text(f'ALTER TABLE "{OWN_SCHEMA}"."{name}" SET SCHEMA public'))
+            connection.execute(sa.text(f'DROP SCHEMA "{OWN_SCHEMA}"'))
+    old = table_names(fresh_engine)
+    assert migrations.upgrade(fresh_engine).to_revision == HEAD
+    if db_kind == "postgresql":
+        assert set(BOOKKEEPING) <= table_names(fresh_engine)[OWN_SCHEMA]
+        assert not set(BOOKKEEPING) & table_names(fresh_engine)[None]
+
+    report = migrations.downgrade(fresh_engine, "0002_benchmarks")
+    assert report.to_revision == "0002_benchmarks" and migrations.current_revision(fresh_engine) == "0002_benchmarks"
+    assert table_names(fresh_engine) == old  # every table where it was at 0002, in the same schema
+    if db_kind == "postgresql":
+        assert report.moved_back == [f"{name} → public" for name in BOOKKEEPING]
+        assert "moved back to the app's schema, where revision 0003 found them" in report.summary()
+        with fresh_engine.connect() as connection:  # the schema districtbench created is gone with them
+            assert connection.execute(sa.text(f"SELECT 1 FROM pg_namespace WHERE nspname = '{OWN_SCHEMA}'")).first() is None
+    else:
+        assert report.moved_back == []
+
+    assert migrations.upgrade(fresh_engine).to_revision == HEAD  # and forward again, as from the older installation
+    assert revision.at_head(fresh_engine)
+    if db_kind == "postgresql":
+        assert set(BOOKKEEPING) <= table_names(fresh_engine)[OWN_SCHEMA]
+
+
+def test_a_downgrade_below_0003_of_a_database_this_districtbench_created_keeps_its_schema(fresh_engine, db_kind):
+    migrations.upgrade(fresh_engine, "0002_benchmarks")
+    at_0002 = table_names(fresh_engine)
+    migrations.upgrade(fresh_engine)
+    report = migrations.downgrade(fresh_engine, "0002_benchmarks")
+    assert report.moved_back == [] and "moved back" not in report.summary()
+    assert table_names(fresh_engine) == at_0002
+    if db_kind == "postgresql":
+        assert set(BOOKKEEPING) <= at_0002[OWN_SCHEMA]

@@ -319,3 +319,88 @@ def test_check_without_a_database_finds_the_apps_names_in_the_schema_file(migrat
     changed = CliRunner().invoke(build_app(), ["prisma", "--check", str(schema_file)])
     assert changed.exit_code == 1
     assert "model State (states): field name (column name" in changed.stdout
+
+
+def check_output(url: str, schema_file, text: str, *args: str):
+    schema_file.write_text(text)
+    result = ex.cli(url, "prisma", *args, "--check", str(schema_file))
+    return result.exit_code, " ".join(result.stdout.split()), " ".join(result.stderr.split())
+
+
+def test_check_names_a_default_that_differs_from_the_database(migrated_app, tmp_path):
+    url, engine, added = migrated_app
+    schema_file = tmp_path / "schema.prisma"
+    schema = pasted(ex.cli(url, "prisma").stdout)
+    code, _, err = check_output(url, schema_file, schema, "--all")
+    assert code == 0, err
+    assert "with their defaults" in err and "backed by foreign keys" in err
+
+    # the app's own column: districtbench declares DEFAULT 0 for states.total_districts
+    changed = schema.replace('totalDistricts        Int        @default(0)', 'totalDistricts        Int        @default(1)')
+    assert changed != schema
+    line = next(n for n, text in enumerate(changed.splitlines(), start=1) if "@default(1)" in text)
+    code, out, _ = check_output(url, schema_file, changed, "--all")
+    assert code == 1
+    assert (f"model State (states): field totalDistricts (column total_districts, line {line}) has @default(1); "
+            "districtbench declares @default(0)") in out
+    code, _, err = check_output(url, schema_file, changed)  # the app's column, not one districtbench added
+    assert code == 0, err
+
+    # a column districtbench added (nullable, no default): a @default in the schema is drift
+    assert "swd_pct" in added["districts"]
+    changed = re.sub(r'^( *swdPct +Decimal\? )', r'\1@default(0) ', schema, flags=re.M)
+    assert changed != schema
+    code, out, _ = check_output(url, schema_file, changed)
+    assert code == 1
+    assert ("model District (districts): field swdPct (column swd_pct, line" in out
+            and "has @default(0), but the database column has no default (districtbench added it without one)" in out)
+
+
+def test_check_names_a_default_missing_from_a_table_districtbench_created(db_url, tmp_path):
+    schema_file = tmp_path / "schema.prisma"
+    schema = ex.cli(db_url, "prisma").stdout  # whole models: districtbench created every table
+    code, _, err = check_output(db_url, schema_file, schema)
+    assert code == 0, err
+    changed = re.sub(r'^( *recordsFailed +Int +)@default\(0\) ', r'\1', schema, flags=re.M)
+    assert changed != schema
+    code, out, _ = check_output(db_url, schema_file, changed)
+    assert code == 1
+    assert ("model DataRefreshLog (data_refresh_logs): field recordsFailed (column records_failed, line" in out
+            and "has no @default, but the database column has one: districtbench declares @default(0)" in out)
+
+
+def test_check_names_a_relation_no_foreign_key_backs(migrated_app, tmp_path, db_kind):
+    url, engine, added = migrated_app
+    schema_file = tmp_path / "schema.prisma"
+    schema = pasted(ex.cli(url, "prisma").stdout)
+
+    # a relation the app declared in Prisma but never migrated: districts.state_abbrev has no foreign key
+    unbacked = schema.replace(
+        "  state              State    @relation(fields: [stateFips], references: [fips])",
+        "  state              State    @relation(fields: [stateFips], references: [fips])\n"
+        '  stateByAbbrev      State?   @relation("abbrev", fields: [stateAbbrev], references: [abbrev])',
+    ).replace("  districts             District[]\n", '  districts             District[]\n  byAbbrev   District[] @relation("abbrev")\n')
+    assert unbacked.count("abbrev") > schema.count("abbrev") + 2
+    code, out, _ = check_output(url, schema_file, unbacked)
+    assert code == 1
+    assert ('model District (districts): field stateByAbbrev (line' in out
+            and 'declares @relation(fields: [stateAbbrev], references: [abbrev]) to State (states), but the database '
+                'has no foreign key on districts(state_abbrev) (expected one referencing states(abbrev))') in out
+    assert out.count("model ") == 1  # the backed relations (District.state, DistrictDataHistory.district) pass
+
+    # a relation whose foreign key references other columns
+    other = schema.replace("@relation(fields: [stateFips], references: [fips])",
+                           "@relation(fields: [stateFips], references: [abbrev])")
+    code, out, _ = check_output(url, schema_file, other)
+    assert code == 1
+    assert "model District (districts): field state (line" in out
+    assert "but the database's foreign key on districts(state_fips) differs:" in out
+    assert "references states(fips) (expected states(abbrev))" in out
+
+    if db_kind == "postgresql":  # SQLite keeps no name for an inline REFERENCES
+        named = schema.replace("@relation(fields: [stateFips], references: [fips])",
+                               '@relation(fields: [stateFips], references: [fips], map: "districts_state_fk")')
+        code, out, _ = check_output(url, schema_file, named)
+        assert code == 1
+        assert ("named 'districts_state_fk', but the database's foreign key on it is named "
+                "'districts_state_fips_fkey'") in out

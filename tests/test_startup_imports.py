@@ -76,3 +76,14 @@ def test_export_imports_no_http_client_nor_progress(tmp_path):
     modules, process = modules_after(["--database-url", url, "export", "-o", str(tmp_path / "out.csv")], tmp_path)
     assert process.returncode == 0, process.stderr
     assert [name for name in ("requests", "urllib3", "rich.progress") if imported(modules, name)] == []
+
+
+def test_show_checks_plugin_branches_without_importing_the_built_in_sources_or_families(tmp_path):
+    """The schema check looks at the installed plugins' migration branches; the built-ins
+    register none, so a command that needs no sources or families does not import them."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    _, migrated = modules_after(["--database-url", url, "migrate"], tmp_path)
+    assert migrated.returncode == 0, migrated.stderr
+    modules, process = modules_after(["--database-url", url, "show", "0100005"], tmp_path)
+    assert "No data yet" in process.stderr  # past the schema check: it ran
+    assert [name for name in ("districtbench.sources.finance", "districtbench.metrics.peers") if imported(modules, name)] == []

@@ -12,8 +12,12 @@
      are copied into it and the old column — recorded as districtbench's — is dropped;
    - columns it added NOT NULL or with a default to a table it did not create become nullable
      without a default (PostgreSQL), so the app's own INSERTs work again.
-The downgrade drops the column map. It does not move the bookkeeping back, re-add the old
-columns or restore NOT NULL: the older layout broke the app's writes.
+Each table moved (the version table with them) is recorded as a `moved` row of the bookkeeping.
+The downgrade drops the column map. It does not re-add the old columns or restore NOT NULL:
+the older layout broke the app's writes. The tables it moved go back to the app's schema once
+the whole downgrade is done (`migrations.downgrade`: the revisions below still read the
+bookkeeping where it is now); a database that had them in districtbench's schema from 0001 on
+(this districtbench created it) keeps them there.
 
 Revision ID: 0003_own_schema
 Revises: 0002_benchmarks
@@ -26,6 +30,7 @@ from alembic import op
 
 from districtbench.db import adoption, layout
 from districtbench.db.adoption import TableSpec
+from districtbench.db.revision import VERSION_TABLE
 from districtbench.db.timestamps import utcnow
 
 revision = "0003_own_schema"
@@ -36,6 +41,7 @@ depends_on = None
 TIMESTAMP = sa.dialects.postgresql.TIMESTAMP(precision=3)
 MOVED = ("districtbench_created_objects", "districtbench_fetch_units")
 APP_TABLES = ("states", "districts", "district_data_history", "data_refresh_logs")
+MOVED_KIND = "moved"  # a bookkeeping row: (kind, table moved, the app's schema it was in)
 
 
 def _column_map() -> TableSpec:
@@ -56,15 +62,21 @@ def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _move_bookkeeping() -> None:
+def _move_bookkeeping() -> list[tuple[str, str]]:
+    """Move the older installation's bookkeeping; returns (table, the schema it was in)."""
     schema = adoption.own_schema()
     if schema is None or adoption.offline():
-        return
+        return []
     inspector = sa.inspect(op.get_bind())
     app_schema = inspector.default_schema_name
+    moved = []
     for name in MOVED:
         if inspector.has_table(name, schema=app_schema) and not inspector.has_table(name, schema=schema):
             op.execute(f"ALTER TABLE {_quoted(app_schema)}.{_quoted(name)} SET SCHEMA {_quoted(schema)}")
+            moved.append((name, app_schema))
+    if moved:  # that installation kept its version table there too (`ownschema.prepare` moved it)
+        moved.append((VERSION_TABLE, app_schema))
+    return moved
 
 
 def _repair_old_names() -> None:
@@ -98,8 +110,10 @@ def _relax_added_columns() -> None:
 
 
 def upgrade() -> None:
-    _move_bookkeeping()
+    moved = _move_bookkeeping()
     adoption.create_bookkeeping()
+    for name, schema in moved:  # for a downgrade below this revision (module doc)
+        adoption.record(revision, MOVED_KIND, name, schema)
     adoption.ensure_table(revision, _column_map())
     if adoption.offline():
         return

@@ -19,6 +19,7 @@ from districtbench.backfill.availability import Availability
 from districtbench.backfill.progress import BackfillProgress
 from districtbench.backfill.report import COMPLETE, SKIPPED, BackfillReport
 from districtbench.db import layout, migrations, preflight, revision, tables
+from districtbench.db.plugin_migrations import PluginMigrations
 from districtbench.db.states import BY_FIPS
 from districtbench.errors import UsageError
 from districtbench.metrics.runner import ComputeResult, run_families
@@ -63,14 +64,15 @@ def check_years(sources: Sequence[Source], years: YearSpec) -> None:
     )
 
 
-def ensure_migrated(engine: Engine) -> list[str]:
-    """Upgrade to the latest revision when needed; returns a line saying what was done."""
-    if revision.at_head(engine):
+def ensure_migrated(engine: Engine, plugins: Sequence[PluginMigrations] = ()) -> list[str]:
+    """Upgrade the core and the plugin branches to their heads when needed; returns lines
+    saying what was done."""
+    if revision.at_head(engine, plugins):
         return []
-    before = migrations.current_revision(engine)
-    migrations.upgrade(engine)
-    after = migrations.current_revision(engine)
-    return [f"migrated the database from {before or 'an empty schema'} to {after}"]
+    report = migrations.upgrade(engine, plugins=plugins)
+    lines = [f"migrated the database from {report.from_revision or 'an empty schema'} to {report.to_revision}"] \
+        if report.changed else []
+    return lines + [branch.summary() for branch in report.plugins if branch.changed]
 
 
 def run_pipeline(
@@ -88,17 +90,19 @@ def run_pipeline(
     compute_anyway: bool = False,
     years_checked: bool = False,
     compute_options: dict[str, str] | None = None,
+    plugin_migrations: Sequence[PluginMigrations] = (),
 ) -> PipelineReport:
-    """`sources` as declared; with `availability`, as the API's catalog describes them."""
+    """`sources` as declared; with `availability`, as the API's catalog describes them.
+    `plugin_migrations`: the plugins' branches, migrated with the core when needed."""
     if availability is not None:
         sources = availability.sources
     if not years_checked:  # `run` checks them before it opens the database
         check_years(sources, years)
-    report = PipelineReport(migrated=ensure_migrated(engine))
-    preflight.check(engine, backfill=True, compute=True)  # before any request
+    report = PipelineReport(migrated=ensure_migrated(engine, plugin_migrations))
+    preflight.check(engine, backfill=True, compute=True)  # before any request; the backfill's too
     report.backfill = run_backfill(
         engine, client, sources, years, states, concurrency=concurrency, progress=progress, strict_years=False,
-        availability=availability,
+        availability=availability, preflight_checked=True,
     )
     if after_backfill is not None:
         after_backfill(report.backfill)

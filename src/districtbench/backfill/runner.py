@@ -59,6 +59,7 @@ def run_backfill(
     strict_years: bool = False,
     availability: Availability | None = None,
     plan: Plan | None = None,
+    preflight_checked: bool = False,
 ) -> BackfillReport:
     """Backfill every (source, year, state) unit; returns what happened to each.
 
@@ -85,7 +86,9 @@ def run_backfill(
     for note in plan.notes:
         progress.note(note)
     # before any request: a role that may not write, or a table that refuses the rows, is exit 2
-    preflight.check(engine, backfill=True, roster=any(unit.source.provides_roster for unit in plan.units))
+    # (`preflight_checked`: the caller's own check covered a backfill with the roster, as `run`'s does)
+    if not preflight_checked:
+        preflight.check(engine, backfill=True, roster=any(unit.source.provides_roster for unit in plan.units))
     done = set() if force else completed_units(engine, {source.name for source in sources})
     totals = Counter(unit.source.name for unit in plan.units)
     progress.plan(dict(Counter((unit.source.name, unit.year) for unit in plan.units)))

@@ -223,7 +223,7 @@ def build_app(plugin_manager=None) -> typer.Typer:
             console.register_secret_url(resolved.database_url)
             return resolved
 
-        ctx.obj = AppState(settings, plugin_manager=plugin_manager)
+        ctx.obj = AppState(settings, plugin_manager=plugin_manager, installed_plugins=installed_plugins)
         ctx.call_on_close(ctx.obj.close)
         if not ctx.meta.get(HELP_ONLY_KEY):
             ctx.obj.settings  # a bad URL or variable: one error line before the command starts
@@ -232,12 +232,13 @@ def build_app(plugin_manager=None) -> typer.Typer:
         importlib.import_module(module_name).register(app)
 
     pm = plugin_manager
+    installed_plugins = None  # the installed plugins alone (AppState.plugin_migrations)
     if pm is None:
         # installed plugins now (their commands belong in --help, their load warnings first);
         # the built-ins when a command needs sources or families (AppState.pm)
         with shown_as_warnings():
             pm = build_plugin_manager(default_plugins=(), plugins_dir=configured_plugins_dir())
-        plugin_manager = _with_built_ins_when_needed(pm)
+        plugin_manager, installed_plugins = _with_built_ins_when_needed(pm), pm
     pm.hook.register_commands(app=app)
     return app
 

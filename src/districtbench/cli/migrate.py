@@ -33,8 +33,8 @@ def register(app: typer.Typer) -> None:
         status: bool = typer.Option(
             False,
             "--status",
-            help="Show the database's current and the latest schema revision; exit code 2 if a "
-            "migration is pending.",
+            help="Show the database's current and the latest schema revision, and each plugin branch's "
+            "(current, latest, pending revisions); exit code 2 if a migration is pending.",
         ),
         downgrade: Optional[str] = typer.Option(
             None,
@@ -82,16 +82,30 @@ def register(app: typer.Typer) -> None:
             return
         engine = state.engine()
         if status:
-            current, head = migrations.current_revision(engine), migrations.head_revision()
-            typer.echo(f"database: {state.settings.masked_database_url}")
-            typer.echo(f"current revision: {current or 'none (no districtbench schema)'}")
-            typer.echo(f"latest revision: {head}")
-            typer.echo(f"migration pending: {'no' if current == head else 'yes'}")
-            migrations.require_current(engine)
+            _print_status(state, engine)
             return
         report = migrations.upgrade(engine, plugins=list(state.plugin_migrations))
         console.info(report.summary())
         print_findings(report)
+
+
+def _print_status(state, engine) -> None:
+    """The core's revisions, one line per plugin branch; exit 2 (the check's error) if behind."""
+    from districtbench.db import migrations
+    from districtbench.db.revision import plugin_statuses
+
+    plugins = list(state.plugin_migrations)
+    current, head = migrations.current_revision(engine), migrations.head_revision()
+    with engine.connect() as connection:
+        branches = plugin_statuses(connection, plugins)
+    typer.echo(f"database: {state.settings.masked_database_url}")
+    typer.echo(f"current revision: {current or 'none (no districtbench schema)'}")
+    typer.echo(f"latest revision: {head}")
+    for branch in branches:
+        typer.echo(branch.line())
+    pending = current != head or not all(branch.up_to_date for branch in branches)
+    typer.echo(f"migration pending: {'yes' if pending else 'no'}")
+    migrations.require_current(engine, plugins)
 
 
 def print_findings(report) -> None:

@@ -43,6 +43,24 @@ def expected_models(state, everything: bool, schema_models=None):
     return fields.added_models(added, physical), f"what districtbench added to the app's tables of {state.settings.masked_database_url}"
 
 
+def database_foreign_keys(state):
+    """The foreign keys on districtbench's tables in the database (table → keys; None: no
+    database to read them from)."""
+    import sqlalchemy as sa
+
+    from districtbench.db import tables
+    from districtbench.prisma.check import ForeignKey
+
+    if state.unavailable_reason() is not None:
+        return None
+    with state.engine().connect() as connection:
+        inspector = sa.inspect(connection)
+        present = set(inspector.get_table_names())
+        return {table: [ForeignKey(key.get("name"), tuple(key["constrained_columns"]), key["referred_table"],
+                                   tuple(key["referred_columns"])) for key in inspector.get_foreign_keys(table)]
+                for table in tables.APP_TABLES if table in present}
+
+
 def render(models, source: str) -> str:
     lines = [
         f"// districtbench {__version__}: the Prisma fields of {source}.",
@@ -63,8 +81,9 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         check: Optional[Path] = typer.Option(
             None, "--check", metavar="FILE", dir_okay=False,
-            help="Compare the app's schema.prisma with these fields instead: list what is missing or typed "
-            "differently; exit 1 if anything is (for the app's CI).",
+            help="Compare the app's schema.prisma with these fields instead: list what is missing, typed "
+            "differently or has another @default, and (with a database) each @relation no foreign key backs; "
+            "exit 1 if anything is (for the app's CI).",
         ),
         everything: bool = typer.Option(
             False, "--all", help="Every column districtbench declares on the app's tables, not only what it added.",
@@ -76,7 +95,7 @@ def register(app: typer.Typer) -> None:
 
         Example: districtbench prisma > districtbench.prisma
         """
-        from districtbench.prisma.check import compare
+        from districtbench.prisma.check import compare, relations
         from districtbench.prisma.schema_file import parse
 
         state = get_state(ctx)
@@ -92,11 +111,17 @@ def register(app: typer.Typer) -> None:
         app_models = parse(text, str(check))
         models, source = expected_models(state, everything, app_models)
         problems = compare(models, app_models)
+        keys = database_foreign_keys(state)
+        if keys is not None:
+            problems += relations(app_models, keys)
         for problem in problems:
             typer.echo(problem.text())
         checked = sum(1 for model in models for f in model.fields if f.scalar is not None)
         if problems:
             console.error_line(f"{check}: {len(problems)} difference(s) from {source}.")
-            console.info("Paste the lines shown (`districtbench prisma` prints them all), then run the check again.")
+            console.info("Paste the lines shown (`districtbench prisma` prints them all), fix the relations the "
+                         "database does not back, then run the check again.")
             raise typer.Exit(1)
-        console.info(f"{check} declares all {checked} fields ({source}).")
+        backed = ("its relations on districtbench's tables are backed by foreign keys" if keys is not None
+                  else "relations not checked without a database")
+        console.info(f"{check} declares all {checked} fields with their defaults ({source}); {backed}.")

@@ -73,6 +73,7 @@ def execute_run(
             availability=availability,
             years_checked=True,
             compute_options={"peer_scope": peer_scope},
+            plugin_migrations=list(state.plugin_migrations),
         )
     if level == "verbose" and report.compute is not None:
         print_compute_summary(report.compute)

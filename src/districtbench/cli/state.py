@@ -43,6 +43,10 @@ class AppState:
     # The plugins, or a function giving them on first use (the CLI's app: the built-in
     # sources and families are imported only by a command that needs them).
     plugin_manager: pluggy.PluginManager | Callable[[], pluggy.PluginManager] | None = None
+    # The installed plugins without the built-ins, when the app has them apart (the CLI's app):
+    # enough for the migration branches, which no built-in registers, so a command that needs
+    # no sources or families does not import them just to check the schema.
+    installed_plugins: pluggy.PluginManager | None = None
     _engine: Engine | None = field(default=None, repr=False)
 
     @cached_property
@@ -71,7 +75,8 @@ class AppState:
         """The plugins' own migration branches, run by `migrate` after the core's head."""
         from districtbench.plugins.host import collect_migrations
 
-        return collect_migrations(self.pm)
+        lean = self.installed_plugins is not None and "pm" not in self.__dict__
+        return collect_migrations(self.installed_plugins if lean else self.pm)
 
     @cached_property
     def measures(self):
@@ -119,14 +124,16 @@ class AppState:
         return None
 
     def migrated_engine(self) -> Engine:
-        """The engine, after checking the schema is at the latest revision."""
+        """The engine, after checking the schema is at the latest revision and every plugin
+        branch at its head."""
         from districtbench.db.revision import at_head
 
         engine = self.engine()
-        if not at_head(engine):
+        plugins = list(self.plugin_migrations)
+        if not at_head(engine, plugins):
             from districtbench.db.migrations import require_current
 
-            require_current(engine)  # raises, saying what is missing
+            require_current(engine, plugins)  # raises, saying what is missing
         return engine
 
     def existing_engine(self) -> Engine:

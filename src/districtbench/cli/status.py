@@ -28,7 +28,7 @@ def build_status(state) -> StatusReport:
     import sqlalchemy as sa
 
     from districtbench.db import layout
-    from districtbench.db.revision import HEAD_REVISION
+    from districtbench.db.revision import HEAD_REVISION, plugin_statuses
     from districtbench.reporting.status import (
         StatusReport,
         column_coverage,
@@ -55,6 +55,8 @@ def build_status(state) -> StatusReport:
             as_of=figure_year_summary(connection, columns),
             peers=peer_coverage(connection),
             column_names={f"{table}.{logical}": physical for table, logical, physical, _ in t.renamed()},
+            plugin_branches={branch.name: branch.current
+                             for branch in plugin_statuses(connection, list(state.plugin_migrations))},
         )
 
 
@@ -78,6 +80,9 @@ def print_status(report: StatusReport) -> None:
     pending = "migration pending" if report.migration_pending else "up to date"
     show(f"Database: {one_line(report.database)}")
     show(f"Schema revision: {report.current_revision} (latest {report.head_revision}, {pending})")
+    if report.plugin_branches:
+        branches = ", ".join(f"{name} at {revision} (its latest)" for name, revision in report.plugin_branches.items())
+        show(f"Plugin schema branches: {branches}")
     show(f"Districts in the roster: {report.districts:,}")
     if report.column_names:
         names = ", ".join(f"{logical} → {physical}" for logical, physical in report.column_names.items())

@@ -13,6 +13,35 @@ from districtbench.db.engine import own_schema
 from districtbench.db.findings import Finding
 
 
+def _changes(named: list[tuple[str, list[str]]], counted: list[tuple[str, list[str]]] = ()) -> str:
+    """"created tables a, b; dropped tables c; added 3 columns", or "no table changes"."""
+    parts = [f"{label} {', '.join(names)}" for label, names in named if names]
+    parts += [f"{label} {len(names)} columns" for label, names in counted if names]
+    return "; ".join(parts) or "no table changes"
+
+
+@dataclass
+class BranchReport:
+    """What one plugin branch (`plugin_migrations`) did in a `migrate`."""
+
+    name: str
+    from_revision: str | None
+    to_revision: str | None
+    created_tables: list[str] = field(default_factory=list)
+    dropped_tables: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return self.from_revision != self.to_revision
+
+    def summary(self) -> str:
+        if not self.changed:
+            return f"Plugin {self.name}: already up to date (revision {self.to_revision or 'none'})."
+        details = _changes([("created tables", self.created_tables), ("dropped tables", self.dropped_tables)])
+        return (f"Plugin {self.name}: migrated from {self.from_revision or 'nothing'} to "
+                f"{self.to_revision or 'nothing'}: {details}.")
+
+
 @dataclass
 class MigrationReport:
     """What one upgrade or downgrade did, from the tables before and after it."""
@@ -29,7 +58,8 @@ class MigrationReport:
     renamed: list[tuple[str, str, str, str]] = field(default_factory=list)  # layout.Layout.renamed()
     findings: list[Finding] = field(default_factory=list)
     statements: list[str] = field(default_factory=list)  # dry run: the SQL, in order
-    plugins: list = field(default_factory=list)  # plugin_migrations.BranchReport, one per plugin branch
+    plugins: list[BranchReport] = field(default_factory=list)  # one per plugin branch
+    moved_back: list[str] = field(default_factory=list)  # "table → schema": bookkeeping a downgrade put back
 
     @property
     def changed(self) -> bool:
@@ -54,18 +84,14 @@ class MigrationReport:
     def _core_summary(self) -> str:
         if not self.changed:
             return f"Database {self.database} is already up to date (revision {self.to_revision})."
-        parts = [
-            f"{label} {', '.join(names)}"
-            for label, names in (("created tables", self.created_tables),
-                                 ("adopted existing tables", self.adopted_tables),
-                                 ("dropped tables", self.dropped_tables))
-            if names
-        ]
-        parts += [f"{label} {len(names)} columns" for label, names in
-                  (("added", self.added_columns), ("dropped", self.dropped_columns)) if names]
+        details = _changes([("created tables", self.created_tables),
+                            ("adopted existing tables", self.adopted_tables),
+                            ("dropped tables", self.dropped_tables)],
+                           [("added", self.added_columns), ("dropped", self.dropped_columns)])
+        if self.moved_back:
+            details += f"; moved back to the app's schema, where revision 0003 found them: {', '.join(self.moved_back)}"
         start = self.from_revision or "no districtbench schema"
         end = self.to_revision or "no districtbench schema"
-        details = "; ".join(parts) or "no table changes"
         return f"Migrated {self.database} from {start} to {end}: {details}."
 
     def mapping_lines(self) -> list[str]:
@@ -98,3 +124,13 @@ def recorded_rows(connection: Connection) -> list[str]:
     c = tables.created_objects
     query = sa.select(c.c.table_name, c.c.name).where(c.c.kind == "row").order_by(c.c.id)
     return [f"{table} {name}" for table, name in connection.execute(query)]
+
+
+def recorded_moves(connection: Connection) -> list[tuple[str, str]]:
+    """(table, the app's schema it was in): bookkeeping revision 0003 moved into districtbench's schema."""
+    schema = own_schema(connection)
+    if not sa.inspect(connection).has_table(tables.created_objects.name, schema=schema):
+        return []
+    c = tables.created_objects
+    query = sa.select(c.c.table_name, c.c.name).where(c.c.kind == "moved").order_by(c.c.id)
+    return [(table, name) for table, name in connection.execute(query)]

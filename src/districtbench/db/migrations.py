@@ -32,9 +32,9 @@ from districtbench.config import mask_text
 from districtbench.db import findings, layout, ownschema, plugin_migrations, tables
 from districtbench.db.plugin_migrations import PluginMigrations
 from districtbench.db.dryrun import StatementRecorder
-from districtbench.db.migration_report import MigrationReport, recorded_rows, snapshot
+from districtbench.db.migration_report import MigrationReport, recorded_moves, recorded_rows, snapshot
 from districtbench.db.engine import own_schema
-from districtbench.db.revision import VERSION_TABLE, at_head
+from districtbench.db.revision import VERSION_TABLE, at_head, plugin_statuses
 from districtbench.db.timestamps import utcnow
 from districtbench.errors import ConfigurationError, DistrictbenchError, NotMigratedError, UsageError
 
@@ -107,13 +107,12 @@ def _masked(engine_or_connection) -> str:
     return engine_or_connection.engine.url.render_as_string(hide_password=True)
 
 
-def require_current(engine: Engine) -> None:
-    """Raise NotMigratedError unless the schema is at the latest revision."""
-    if at_head(engine):
+def require_current(engine: Engine, plugins: Sequence[PluginMigrations] = ()) -> None:
+    """Raise NotMigratedError unless the schema is at the latest revision and every plugin
+    branch in `plugins` at its head; the message says which is behind."""
+    if at_head(engine, plugins):
         return
     current, head = current_revision(engine), head_revision()
-    if current == head:
-        return
     database = _masked(engine)
     hint = "Run `districtbench migrate` first."
     if current is None:
@@ -123,10 +122,32 @@ def require_current(engine: Engine) -> None:
         raise NotMigratedError(f"The database {database} {state} (no schema revision).", hint=hint)
     if current not in {rev for rev, _ in revisions()}:
         raise _unknown_revision(database, current)
-    raise NotMigratedError(
-        f"The database {database} is at the older schema revision {current} (latest: {head}).",
-        hint=hint,
-    )
+    if current != head:
+        raise NotMigratedError(
+            f"The database {database} is at the older schema revision {current} (latest: {head}).",
+            hint=hint,
+        )
+    _require_plugins_current(engine, database, plugins)
+
+
+def _require_plugins_current(engine: Engine, database: str, plugins: Sequence[PluginMigrations]) -> None:
+    with engine.connect() as connection:
+        behind = [branch for branch in plugin_statuses(connection, plugins) if not branch.up_to_date]
+    unknown = [branch for branch in behind if not branch.known]
+    if unknown:
+        listed = "; ".join(f"{branch.name} is at {branch.current}, latest known {branch.head}" for branch in unknown)
+        raise ConfigurationError(
+            f"The database {database} has plugin tables migrated by a newer version of the plugin ({listed}).",
+            hint="Upgrade the plugin, or take its branch back with the newer version "
+                 "(`districtbench migrate --downgrade REV --plugin NAME`).",
+        )
+    if behind:
+        listed = "; ".join(f"plugin {branch.name} at {branch.current or 'none (its tables are missing)'}, "
+                           f"latest {branch.head}, pending {', '.join(branch.pending)}" for branch in behind)
+        raise NotMigratedError(
+            f"The database {database} is not migrated for its plugins' tables: {listed}.",
+            hint="Run `districtbench migrate` first (it upgrades every plugin branch after the core).",
+        )
 
 
 def _unknown_revision(database: str, current: str) -> ConfigurationError:
@@ -232,7 +253,7 @@ def downgrade(engine: Engine, revision: str, *, dry_run: bool = False) -> Migrat
     with _migration(engine, dry_run=dry_run) as (connection, cfg, recorder):
         before, start = snapshot(connection), _current(connection)
         ownschema.prepare(connection)
-        rows = recorded_rows(connection)
+        rows, moves = recorded_rows(connection), recorded_moves(connection)
         try:
             command.downgrade(cfg, revision)
         except CommandError as exc:
@@ -241,13 +262,35 @@ def downgrade(engine: Engine, revision: str, *, dry_run: bool = False) -> Migrat
                 hint=_known_hint(),
             ) from None
         end = _current(connection)
-        if end is None:
+        remaining = recorded_rows(connection)
+        moved = _move_bookkeeping_back(connection, end, moves)
+        if end is None or moved:
             ownschema.remove_if_unused(connection)
         report = MigrationReport.compare(_masked(engine), start, end, before, snapshot(connection))
-        report.removed_rows = [row for row in rows if row not in recorded_rows(connection)]
+        report.moved_back = moved
+        report.removed_rows = [row for row in rows if row not in remaining]
         if recorder is not None:
             report.statements = list(recorder.statements)
     return report
+
+
+_OWN_SCHEMA_REVISION = "0003_own_schema"
+
+
+def _move_bookkeeping_back(connection: Connection, end: str | None, moves: list[tuple[str, str]]) -> list[str]:
+    """Below revision 0003, what 0003 moved out of the app's schema (`moves`: table, schema)
+    goes back there, for the older districtbench that keeps it there; "table → schema" each.
+    A table of that name there already is never overwritten (it stays where it is)."""
+    order = [rev for rev, _ in revisions()]
+    if end is None or not moves or order.index(end) >= order.index(_OWN_SCHEMA_REVISION):
+        return []
+    schema, inspector, moved = own_schema(connection), sa.inspect(connection), []
+    for name, app in moves:
+        if inspector.has_table(name, schema=schema) and not inspector.has_table(name, schema=app):
+            connection.execute(sa.text(f"ALTER TABLE {ownschema.quoted(schema)}.{ownschema.quoted(name)} "
+                                       f"SET SCHEMA {ownschema.quoted(app)}"))
+            moved.append(f"{name} → {app}")
+    return moved
 
 
 def _known_hint() -> str:

@@ -17,7 +17,7 @@ dropped.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from typing import TYPE_CHECKING
@@ -27,6 +27,8 @@ from districtbench.errors import PluginError
 
 if TYPE_CHECKING:  # pragma: no cover — Alembic and SQLAlchemy are imported when a branch runs
     from alembic.config import Config
+
+    from districtbench.db.migration_report import BranchReport
     from sqlalchemy.engine import Connection
 
 NAME = re.compile(r"[a-z][a-z0-9_]{0,29}")
@@ -44,38 +46,20 @@ class PluginMigrations:
         return f"{VERSION_TABLE}_{self.name}"
 
 
-@dataclass
-class BranchReport:
-    """What one plugin branch did in a `migrate`."""
-
-    name: str
-    from_revision: str | None
-    to_revision: str | None
-    created_tables: list[str] = field(default_factory=list)
-    dropped_tables: list[str] = field(default_factory=list)
-
-    @property
-    def changed(self) -> bool:
-        return self.from_revision != self.to_revision
-
-    def summary(self) -> str:
-        if not self.changed:
-            return f"Plugin {self.name}: already up to date (revision {self.to_revision or 'none'})."
-        parts = [f"{label} {', '.join(names)}" for label, names in
-                 (("created tables", self.created_tables), ("dropped tables", self.dropped_tables)) if names]
-        return (f"Plugin {self.name}: migrated from {self.from_revision or 'nothing'} to {self.to_revision or 'nothing'}"
-                f": {'; '.join(parts) or 'no table changes'}.")
-
-
-def _config(base: "Config", branch: PluginMigrations) -> "Config":
-    from alembic.config import Config
-
+def _validated(branch: PluginMigrations) -> Path:
     directory = Path(branch.directory)
     if not NAME.fullmatch(branch.name or ""):
         raise PluginError(f"Plugin migration branch {branch.name!r}: the name must be lower case letters, digits "
                           "and _, starting with a letter, at most 30 characters.")
     if not directory.is_dir():
         raise PluginError(f"Plugin migration branch {branch.name!r}: {directory} is not a folder.")
+    return directory
+
+
+def _config(base: "Config", branch: PluginMigrations) -> "Config":
+    from alembic.config import Config
+
+    directory = _validated(branch)
     cfg = Config(output_buffer=base.output_buffer, stdout=base.stdout)
     cfg.set_main_option("script_location", base.get_main_option("script_location"))
     cfg.set_main_option("path_separator", "os")
@@ -85,16 +69,64 @@ def _config(base: "Config", branch: PluginMigrations) -> "Config":
     return cfg
 
 
-def _check_scripts(cfg: "Config", branch: PluginMigrations) -> None:
+def _scripts(branch: PluginMigrations):
+    """The branch's revision scripts (Alembic's ScriptDirectory), checked to be one chain."""
     from alembic.script import ScriptDirectory
 
-    scripts = ScriptDirectory.from_config(cfg)
+    directory = _validated(branch)
+    scripts = ScriptDirectory(str(directory), version_locations=[str(directory)])
     roots = [script for script in scripts.walk_revisions() if script.down_revision is None]
     if len(roots) != 1 or branch.name not in (roots[0].branch_labels or ()):
         raise PluginError(
             f"Plugin migration branch {branch.name!r}: its folder must hold one chain of revisions whose first "
             f"has down_revision = None and branch_labels = ({branch.name!r},).",
         )
+    return scripts
+
+
+@dataclass(frozen=True)
+class BranchStatus:
+    """Where one plugin branch stands: its revision in the database, its head, and the
+    revisions `migrate` would run (oldest first). `known`: the database's revision is one of
+    the branch's scripts (False: a newer version of the plugin migrated it)."""
+
+    name: str
+    current: str | None
+    head: str
+    pending: tuple[str, ...]
+    known: bool = True
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.known and not self.pending
+
+    def line(self) -> str:
+        """`plugin NAME: current REV, latest REV, pending REV, REV` (`migrate --status`)."""
+        if not self.known:
+            state = "unknown to the installed plugin"
+        else:
+            state = f"pending {', '.join(self.pending)}" if self.pending else "up to date"
+        return f"plugin {self.name}: current {self.current or 'none'}, latest {self.head}, {state}"
+
+
+def status(connection: "Connection", branch: PluginMigrations) -> BranchStatus:
+    """Read the branch's version table (no Alembic run) and compare it with its scripts."""
+    from alembic.util import CommandError
+
+    from districtbench.db.revision import stored_revisions
+
+    scripts = _scripts(branch)
+    try:
+        head = scripts.get_current_head()
+    except CommandError as exc:
+        raise PluginError(f"Plugin migration branch {branch.name!r}: {exc}") from None
+    stored = stored_revisions(connection, branch.version_table)
+    current = stored[0] if stored else None
+    chain = [script.revision for script in scripts.walk_revisions("base", head)]  # newest first
+    if current is not None and current not in chain:
+        return BranchStatus(branch.name, current, head, (), known=False)
+    newer = chain[:chain.index(current)] if current is not None else chain
+    return BranchStatus(branch.name, current, head, tuple(reversed(newer)))
 
 
 def current(connection: "Connection", branch: PluginMigrations) -> str | None:
@@ -128,13 +160,15 @@ def _app_columns(connection: "Connection") -> dict[str, list[str]]:
 
 
 def run(connection: "Connection", base: "Config", branch: PluginMigrations, target: str = "heads",
-        downgrade: bool = False) -> BranchReport:
+        downgrade: bool = False) -> "BranchReport":
     """Upgrade the branch to `target` (or downgrade it to `target`) on the open connection."""
     from alembic import command
     from alembic.util import CommandError
 
+    from districtbench.db.migration_report import BranchReport
+
     cfg = _config(base, branch)
-    _check_scripts(cfg, branch)
+    _scripts(branch)
     before, columns, start = _tables(connection), _app_columns(connection), current(connection, branch)
     try:
         (command.downgrade if downgrade else command.upgrade)(cfg, target)

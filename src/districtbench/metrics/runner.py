@@ -126,11 +126,6 @@ def plan_families(registry: Registry, names: Iterable[str] | None) -> FamilyPlan
     return FamilyPlan(families, [family.name for family in families if family.name not in requested])
 
 
-def added_dependencies(registry: Registry, names: Iterable[str] | None) -> list[str]:
-    """The families `resolve_families` adds to the named ones (in running order)."""
-    return plan_families(registry, names).added
-
-
 def run_families(
     engine: Engine,
     registry: Registry,

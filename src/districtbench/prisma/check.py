@@ -5,12 +5,22 @@ model name) must have a field mapped to the same column, of the same type: the s
 the same native type (Prisma's defaults count: `DateTime` is `@db.Timestamp(3)`, `Int`
 `@db.Integer`, `String` `@db.Text`), and optional where the column is nullable. A column the
 app declares required where districtbench declares NOT NULL may be optional in the app's
-schema (districtbench adds columns to the app's tables as nullable). Defaults and relation
-fields are not compared.
+schema (districtbench adds columns to the app's tables as nullable).
+
+Defaults: a field's `@default(...)` must be the one districtbench declares (`0`, `now()`,
+`autoincrement()`); where the database's defaults are known exactly (districtbench created the
+table, or added the column — without a default), a default on one side only is a difference
+too. Without a database, a default the app gives one of its own columns is its business.
+
+Relations (with a database only): each `@relation(fields: [...], references: [...])` of a model
+of districtbench's tables must be backed by a foreign key in the database on those columns,
+referencing that table's columns (and named `map:`, when the relation names it).
+`onDelete`/`onUpdate` are not compared.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from districtbench.prisma.fields import PrismaField, PrismaModel
@@ -55,11 +65,89 @@ def compare(expected: list[PrismaModel], models: list[SchemaModel]) -> list[Prob
                 problems.append(Problem(have.name, want.table, f"missing the field for column {wanted.column}:",
                                         wanted.line()))
                 continue
-            mismatch = _mismatch(wanted, field)
-            if mismatch:
-                problems.append(Problem(have.name, want.table, f"field {field.name} (column {wanted.column}, line "
-                                        f"{field.line}) {mismatch}", wanted.line()))
+            for mismatch in (_mismatch(wanted, field), _default_mismatch(wanted, field, want.defaults_known)):
+                if mismatch:
+                    problems.append(Problem(have.name, want.table, f"field {field.name} (column {wanted.column}, "
+                                            f"line {field.line}) {mismatch}", wanted.line()))
     return problems
+
+
+def _default_mismatch(wanted: PrismaField, field: SchemaField, known: bool) -> str | None:
+    want, have = wanted.default, field.attributes.get("default")
+    if want is not None and have is not None:
+        if _squeezed(want) == _squeezed(have):
+            return None
+        return f"has @default({have}); districtbench declares @default({want})"
+    if not known or want == have:
+        return None
+    if want is None:
+        return f"has @default({have}), but the database column has no default (districtbench added it without one)"
+    return f"has no @default, but the database column has one: districtbench declares @default({want})"
+
+
+def _squeezed(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+@dataclass(frozen=True)
+class ForeignKey:
+    """A foreign key as the database has it (SQLAlchemy's inspector)."""
+
+    name: str | None
+    columns: tuple[str, ...]
+    referred_table: str
+    referred_columns: tuple[str, ...]
+
+
+def _names(args: str, key: str) -> tuple[str, ...] | None:
+    match = re.search(rf"\b{key}\s*:\s*\[([^\]]*)\]", args)
+    return tuple(name.strip() for name in match.group(1).split(",") if name.strip()) if match else None
+
+
+def relations(models: list[SchemaModel], foreign_keys: dict[str, list[ForeignKey]]) -> list[Problem]:
+    """Each relation of a model of the tables in `foreign_keys` (its table → the database's
+    foreign keys on it) that no foreign key backs, or one that differs."""
+    by_name = {model.name: model for model in models}
+    problems: list[Problem] = []
+    for model in models:
+        if model.table not in foreign_keys:
+            continue
+        for field in model.fields:
+            args = field.attributes.get("relation")
+            fields, references = (_names(args, "fields"), _names(args, "references")) if args else (None, None)
+            target = by_name.get(field.type)
+            if not fields or not references or target is None:
+                continue  # the back side of a relation, or one to a model the file lacks
+            problem = _unbacked(model, target, fields, references, _string_arg(args, "map"), foreign_keys[model.table])
+            if problem:
+                declared = f"@relation(fields: [{', '.join(fields)}], references: [{', '.join(references)}])"
+                problems.append(Problem(model.name, model.table, f"field {field.name} (line {field.line}) declares "
+                                        f"{declared} to {target.name} ({target.table}), {problem}"))
+    return problems
+
+
+def _string_arg(args: str, key: str) -> str | None:
+    match = re.search(rf'\b{key}\s*:\s*"([^"]*)"', args)
+    return match.group(1) if match else None
+
+
+def _unbacked(model: SchemaModel, target: SchemaModel, fields, references, name, keys: list[ForeignKey]) -> str | None:
+    column_of = {f.name: f.column for f in model.fields}
+    target_column_of = {f.name: f.column for f in target.fields}
+    columns = tuple(column_of.get(f, f) for f in fields)
+    referred = tuple(target_column_of.get(f, f) for f in references)
+    wanted = f"{target.table}({', '.join(referred)})"
+    on_columns = [key for key in keys if key.columns == columns]
+    if not on_columns:
+        return f"but the database has no foreign key on {model.table}({', '.join(columns)}) (expected one referencing {wanted})"
+    for key in on_columns:
+        if (key.referred_table, key.referred_columns) == (target.table, referred):
+            if name is None or key.name is None or key.name == name:
+                return None
+            return f"named {name!r}, but the database's foreign key on it is named {key.name!r}"
+    found = "; ".join(f"{key.name or 'unnamed'} references {key.referred_table}({', '.join(key.referred_columns)})"
+                      for key in on_columns)
+    return f"but the database's foreign key on {model.table}({', '.join(columns)}) differs: {found} (expected {wanted})"
 
 
 def _mismatch(wanted: PrismaField, field: SchemaField) -> str | None:

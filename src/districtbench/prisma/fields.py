@@ -71,6 +71,14 @@ class PrismaField:
     attributes: tuple[str, ...] = ()  # "@id", "@default(0)", "@map(\"x\")", "@db.Decimal(5, 2)"
     scalar: Scalar | None = None  # None: a relation field
 
+    @property
+    def default(self) -> str | None:
+        """What `@default(...)` holds (`0`, `now()`, `autoincrement()`); None: no default."""
+        for attribute in self.attributes:
+            if attribute.startswith("@default(") and attribute.endswith(")"):
+                return attribute[len("@default("):-1]
+        return None
+
     def line(self, name_width: int = 0, type_width: int = 0) -> str:
         type_text = self.type + ("?" if self.optional else "")
         return f"{self.name:<{name_width}} {type_text:<{type_width}} {' '.join(self.attributes)}".rstrip()
@@ -83,6 +91,9 @@ class PrismaModel:
     fields: list[PrismaField] = field(default_factory=list)
     attributes: list[str] = field(default_factory=list)  # "@@unique([...])", "@@map(\"t\")"
     whole: bool = False  # districtbench created the table: the model is complete
+    # the database's defaults of these fields are exactly the ones declared (districtbench created
+    # the table or added the columns), not only districtbench's declaration of an app's table
+    defaults_known: bool = False
 
     def render(self) -> str:
         name_width = max((len(f.name) for f in self.fields), default=0)
@@ -181,4 +192,6 @@ def added_models(added: list[tuple[str, str, str]], physical: dict[tuple[str, st
                 which = "unique" if name in tables.UNIQUES.get(table, {}) else "index"
                 model.attributes.append(f'@@{which}([{listed}], map: "{name}")')
     add_relations(models, created)
+    for model in models.values():
+        model.defaults_known = True
     return [models[table] for table in MODEL_NAMES if table in models]

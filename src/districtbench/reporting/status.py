@@ -61,6 +61,8 @@ class StatusReport:
     as_of: list[FigureYears] = field(default_factory=list)
     # family `peers`: districts with a peer group by scope and locale group, and peer benchmarks
     peers: dict = field(default_factory=dict)
+    # the plugins' own migration branches: name -> the revision its tables are at (its head)
+    plugin_branches: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         def encode(value):
