@@ -80,8 +80,20 @@ def test_ctrl_c_at_any_moment_of_start_up(tmp_path, how):
     subprocess.run(command, cwd=tmp_path, env=WIDE, capture_output=True, check=True, timeout=60)
     start_up = time.perf_counter() - began
     caught = 0
+    # a sweep of 30 moments; on a loaded machine the run's length moves between sweeps, so
+    # up to two more sweeps are made until 8 interrupts have landed in start-up
+    for sweep in range(3):
+        if caught >= 8:
+            break
+        caught += _sweep(command, start_up, tmp_path, offset=sweep / 3)
+    assert caught >= 8  # most of start-up is districtbench's own imports
+
+
+def _sweep(command: list[str], start_up: float, cwd: Path, offset: float) -> int:
+    """SIGINT at 30 moments over 1.25 runs' length; how many came in start-up (one line, 130)."""
+    caught = 0
     for step in range(30):
-        code, err = _interrupt_after(command, start_up * step / 24, tmp_path)
+        code, err = _interrupt_after(command, start_up * (step + offset) / 24, cwd)
         if code == 130:
             assert err == ONE_LINE or err in ONE_LINE_LATER, err
             caught += err == ONE_LINE
@@ -89,4 +101,4 @@ def test_ctrl_c_at_any_moment_of_start_up(tmp_path, how):
             assert PACKAGE_DIR not in err, err  # the signal came before districtbench's code ran
         else:
             assert code == 0 and "Traceback" not in err, err  # it had finished
-    assert caught >= 8  # most of start-up is districtbench's own imports
+    return caught
