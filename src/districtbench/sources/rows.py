@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING, Any, Mapping
 
 from districtbench.sources.base import UnitRows
 from districtbench.sources.roster import roster_row
@@ -81,8 +81,9 @@ def parse_unit(source: DistrictSource, task: TaskListings) -> UnitRows:
         out.skipped.update(dropped)
     context = source.batch_context(records)
     columns, extras = source.columns, source.extras
-    fitters = [(column, _fitter(column)) for column in columns]
-    extra_fitters = [(column, _fitter(column)) for column in extras]
+    # (column, quantum, limit): INTEGER (None, INT_MAX); NUMERIC (10**-scale, bound - 1)
+    specs = [(column, *_limits(column)) for column in columns]
+    extra_specs = [(column, *_limits(column)) for column in extras]
     extra_rows = out.extras
     provides_roster = source.provides_roster
     parse_row = source.parse_row
@@ -107,13 +108,9 @@ def parse_unit(source: DistrictSource, task: TaskListings) -> UnitRows:
                     raise DropRow(roster)
                 for reason, count in counts:
                     nulled[reason] += count
-            row = {"leaid": leaid}
-            for column, fitted in fitters:
-                row[column] = fitted(values[column], nulled)
+            row = _fitted({"leaid": leaid}, specs, values, nulled)
             if extras:
-                extra = {"leaid": leaid}
-                for column, fitted in extra_fitters:
-                    extra[column] = fitted(values.get(column), nulled)
+                extra = _fitted({"leaid": leaid}, extra_specs, values, nulled)
         except DropRow as drop:
             out.skipped[drop.reason] += 1
             nulled.clear()
@@ -150,26 +147,41 @@ def fit_value(column: str, value: Any, nulled: Counter) -> int | Decimal | None:
     """`value` (None, an int, a float, a Decimal — or what `values.raw_number` reads as a
     number) in the Python type of `column`; None, counted, if it is no number or does not
     fit. A value already fitted comes back as it is."""
-    return _fitter(column)(value, nulled)
+    if value is None:
+        return None
+    quantum, limit = _limits(column)
+    if quantum is None:
+        if type(value) is int and -limit <= value <= limit:
+            return value
+    elif type(value) is Decimal and -limit < value < limit:
+        return value.quantize(quantum, rounding=ROUND_HALF_UP)
+    return _general(column, value, nulled)
+
+
+def _fitted(row: dict[str, Any], specs: list, values: Mapping[str, Any], nulled: Counter) -> dict[str, Any]:
+    """`row` with the values of the `specs` columns fitted (`fit_value`, its common case —
+    a value already fitted, as `measure` returns it — inline: one call per row, not per value)."""
+    for column, quantum, limit in specs:
+        value = values[column]
+        if value is None:
+            pass
+        elif quantum is None:
+            if not (type(value) is int and -limit <= value <= limit):
+                value = _general(column, value, nulled)
+        elif type(value) is Decimal and -limit < value < limit:
+            value = value.quantize(quantum, rounding=ROUND_HALF_UP)
+        else:
+            value = _general(column, value, nulled)
+        row[column] = value
+    return row
 
 
 @functools.lru_cache(maxsize=None)
-def _fitter(column: str) -> Callable[[Any, Counter], Any]:
-    quantum, _, _ = _column_spec(column)
-
-    if quantum is None:
-        def fitted(value: Any, nulled: Counter) -> Any:
-            if value is None or (type(value) is int and -INT_MAX <= value <= INT_MAX):
-                return value
-            return _general(column, value, nulled)
-    else:
-        def fitted(value: Any, nulled: Counter) -> Any:
-            if value is None:
-                return None
-            if type(value) is Decimal:
-                return fit(column, value, nulled)
-            return _general(column, value, nulled)
-    return fitted
+def _limits(column: str) -> tuple[Decimal | None, int | Decimal]:
+    """(None, INT_MAX) for an INTEGER column; (10**-scale, 10**(precision-scale) - 1) for a
+    NUMERIC one: below that, rounding to the scale can never reach the bound."""
+    quantum, bound, _ = _column_spec(column)
+    return (None, INT_MAX) if quantum is None else (quantum, bound - 1)
 
 
 def _general(column: str, value: Any, nulled: Counter) -> int | Decimal | None:
