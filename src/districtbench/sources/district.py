@@ -22,9 +22,9 @@ from districtbench.sources.values import Row, district_records, measure
 class DistrictSource(Source):
     """`measures`: (history column, API field) pairs copied through `values.measure`.
     `subgroup_columns`: columns that are 99 on the all-students row (checked where present).
-    `leaid_field`: the field holding the district's NCES id. `fips_field`: the field holding
-    the state's FIPS code, checked against the leaid's first two digits; None when the
-    records have none (the state is then the leaid's first two digits).
+    `leaid_field`: the record field holding the NCES district id (7 digits, or fewer: padded).
+    `fips_field`: the one holding the state's FIPS code, checked against the leaid and the
+        unit's state; None: the record has none, the leaid's first two digits are its state.
     """
 
     measures: tuple[tuple[str, str], ...] = ()

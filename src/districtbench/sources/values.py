@@ -87,10 +87,7 @@ def normalize_fips(value: Any) -> str:
 
 def district_leaid(record: Row, state_fips: str, leaid_field: str = "leaid", fips_field: str | None = "fips") -> str:
     """The validated leaid of a district (or school) row of the unit's state, or DropRow.
-
-    The leaid is read from `leaid_field`; the fips from `fips_field` and checked against the
-    leaid's first two digits — or, with `fips_field` None, the leaid's first two digits are
-    the row's state."""
+    Without a `fips_field` the state is the leaid's first two digits."""
     leaid = record.get(leaid_field)
     # common case first: already a 7-digit string (what normalize_leaid would return as is)
     if not (type(leaid) is str and len(leaid) == 7 and leaid.isdigit() and leaid.isascii()):
@@ -100,8 +97,8 @@ def district_leaid(record: Row, state_fips: str, leaid_field: str = "leaid", fip
     else:
         fips = record.get(fips_field)
         fips = _FIPS_TEXT[fips] if type(fips) is int and 0 <= fips <= 99 else normalize_fips(fips)
-        if leaid[:2] != fips:
-            raise DropRow(FIPS_MISMATCH)
+    if leaid[:2] != fips:
+        raise DropRow(FIPS_MISMATCH)
     if fips != state_fips:
         raise DropRow(OTHER_STATE)
     return leaid
@@ -152,14 +149,13 @@ def district_records(
     state_fips: str,
     skipped: Counter,
     subgroup_columns: Iterable[str] | None = None,
-    *,
     leaid_field: str = "leaid",
     fips_field: str | None = "fips",
 ) -> dict[str, Row]:
     """Validated, de-duplicated district rows of the unit: leaid -> record, sorted by leaid.
 
-    With `subgroup_columns`, rows that are not the all-students total are dropped first;
-    `leaid_field` and `fips_field` as for `district_leaid`.
+    With `subgroup_columns`, rows that are not the all-students total are dropped first.
+    `leaid_field`, `fips_field`: where the row has them (no fips field: the leaid's state).
     """
     subgroup_columns = tuple(subgroup_columns or ())
     keyed: list[tuple[str, Row]] = []
