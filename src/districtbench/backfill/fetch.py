@@ -15,8 +15,8 @@ from districtbench.backfill.plan import FetchTask, Unit
 from districtbench.db.states import BY_FIPS
 from districtbench.db.timestamps import utcnow
 from districtbench.errors import DistrictbenchError, FetchError
-from districtbench.sources.base import UnitRows
 from districtbench.sources import rows as host_rows
+from districtbench.sources.base import UnitRows
 from districtbench.sources.district import DistrictSource
 from districtbench.sources.request import Endpoint
 from districtbench.sources.values import DropRow, normalize_fips

@@ -61,9 +61,15 @@ def write_units(connection: sa.Connection, items: list[tuple[Unit, UnitRows]], n
             roster_units.setdefault(unit.source.history_source, []).append((unit, rows))
     in_roster: set[str] = set()  # leaids upserted into `districts` just now
     for group in roster_units.values():
-        # Roster rows dropped here are counted through their history row (unknown district);
-        # a district twice (the same listing's row, from two sources) is written once.
-        roster = _dedupe([record for _, rows in group for record in rows.roster], Counter(), roster=True)
+        # The same listing's roster rows usually come out equal for each source (made once
+        # by the host, sources/rows.py): each distinct list once, a district in two lists once.
+        # Roster rows dropped here are counted through their history row (unknown district).
+        distinct: list[list[dict[str, Any]]] = []
+        for _, rows in group:
+            if not any(rows.roster == seen for seen in distinct):
+                distinct.append(rows.roster)
+        merged = distinct[0] if len(distinct) == 1 else [record for rows in distinct for record in rows]
+        roster = _dedupe(merged, Counter(), roster=True)
         upsert_roster(connection, roster, group[0][0], now, t)
         in_roster.update(record["leaid"] for record in roster)
     skipped = [Counter(rows.skipped) for _, rows in items]
