@@ -10,8 +10,15 @@ families are plugins of exactly this contract. See the README, "Writing a plugin
 
 Sources (what the backfill host fetches, checks and writes):
     Source, DistrictSource, UnitRows, Endpoint, paginators (UrbanEnvelope, OffsetLimit,
-    PlainList, Cursor), row helpers (DropRow, measure, percent, fit, to_number, ratio,
-    normalize_leaid, normalize_fips), MissingFieldError.
+    PlainList, Cursor), row helpers (DropRow, measure, percent, percent_value, fit,
+    fit_value, to_number, raw_number, ratio, normalize_leaid, normalize_fips,
+    district_leaid, group_unique), MissingFieldError.
+    The row contract: a DistrictSource says how ONE record becomes its values (`parse_row`,
+    raising DropRow to drop it, or just `measures`); the host checks leaid and fips (its
+    `leaid_field`, `fips_field`), filters subgroup rows (`subgroup_columns`), removes
+    duplicates, sorts, fits the values to their columns and counts what it dropped or
+    nulled. Hooks: `batch_context` (what every row needs to know about its unit) and
+    `district_records` (a district record assembled from several rows).
 Tables of its own (hook `register_migrations`): PluginMigrations(name, directory), and in
     its Alembic scripts `own_schema()`, the schema its tables go into; `own_table(name,
     *columns)` to read and write one in a family's statements.
@@ -34,15 +41,20 @@ from districtbench.plugins.hookspecs import hookimpl
 from districtbench.sources.base import MissingFieldError, Source, UnitRows
 from districtbench.sources.district import DistrictSource
 from districtbench.sources.request import Endpoint
+from districtbench.sources.rows import fit_value
 from districtbench.sources.values import (
     DropRow,
     Row,
+    district_leaid,
     fit,
+    group_unique,
     measure,
     normalize_fips,
     normalize_leaid,
     percent,
+    percent_value,
     ratio,
+    raw_number,
     to_number,
 )
 
@@ -77,12 +89,17 @@ __all__ = [
     "MissingFieldError",
     "DropRow",
     "Row",
+    "district_leaid",
     "fit",
+    "fit_value",
+    "group_unique",
     "measure",
     "normalize_fips",
     "normalize_leaid",
     "percent",
+    "percent_value",
     "ratio",
+    "raw_number",
     "to_number",
     # metric families
     "MetricFamily",

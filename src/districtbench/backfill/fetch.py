@@ -15,9 +15,11 @@ from districtbench.backfill.plan import FetchTask, Unit
 from districtbench.db.states import BY_FIPS
 from districtbench.db.timestamps import utcnow
 from districtbench.errors import DistrictbenchError, FetchError
+from districtbench.sources import rows as host_rows
 from districtbench.sources.base import UnitRows
+from districtbench.sources.district import DistrictSource
 from districtbench.sources.request import Endpoint
-from districtbench.sources.values import DropRow, normalize_fips, sibling_units
+from districtbench.sources.values import DropRow, normalize_fips
 
 
 class Client(Protocol):
@@ -115,18 +117,23 @@ def parse_task(fetched: Fetched) -> list[UnitResult]:
     """Check and parse each unit of a fetched task (failures become reasons)."""
     if fetched.failed is not None:
         return fetched.failed
-    with sibling_units():  # enrollment and ell share the work done on one directory page
-        return [_parse(unit, fetched) for unit in fetched.task.units]
+    # every unit of the task reads the same listings: the host derives the district records
+    # and roster rows of each listing once for all of them (sources/rows.py)
+    shared = host_rows.TaskListings(fetched.listings, fetched.task.state_fips)
+    return [_parse(unit, fetched, shared) for unit in fetched.task.units]
 
 
-def _parse(unit: Unit, fetched: Fetched) -> UnitResult:
+def _parse(unit: Unit, fetched: Fetched, shared: host_rows.TaskListings) -> UnitResult:
     source = unit.source
     keys = [endpoint.key for endpoint in source.endpoints]
     mine = {key: fetched.listings[key] for key in keys}
     try:
         # a field renamed on every page, or on some pages only, fails the unit — never NULLs
         source.check_required(mine, {key: fetched.page_sizes.get(key, ()) for key in keys})
-        rows = source.parse_unit(mine, unit.year, unit.state_fips)
+        if _row_contract(source):
+            rows = host_rows.parse_unit(source, shared)
+        else:
+            rows = source.parse_unit(mine, unit.year, unit.state_fips)
         if not isinstance(rows, UnitRows):
             raise TypeError(f"parse_unit returned {type(rows).__name__}, not UnitRows")
     except DistrictbenchError as exc:
@@ -134,3 +141,9 @@ def _parse(unit: Unit, fetched: Fetched) -> UnitResult:
     except Exception as exc:
         return UnitResult(unit, None, f"parse error: {type(exc).__name__}: {exc}", fetched.started)
     return UnitResult(unit, rows, None, fetched.started)
+
+
+def _row_contract(source) -> bool:
+    """A row-level source the host parses itself (one not overriding `parse_unit`, whose
+    default checks the fields again and parses the listings alone)."""
+    return isinstance(source, DistrictSource) and type(source).parse_unit is DistrictSource.parse_unit

@@ -3,7 +3,8 @@
 A unit is (source, year, state). Units whose sources read the same endpoints (same filters)
 for the same (year, state) form one fetch task, asking for the union of their fields, so
 `enrollment` and `ell` fetch each directory page once and no worker waits on another for the
-same page.
+same page; the host then derives each listing's district records and roster rows once for
+all the task's units (sources/rows.py, `TaskListings`).
 
 Order: units of roster-providing (directory) sources first, newest year first, then the
 others. The roster rule itself does not depend on this order (see writer.py); the order only

@@ -49,21 +49,29 @@ def write_units(connection: sa.Connection, items: list[tuple[Unit, UnitRows]], n
     per unit.
 
     Units of one fetch share their listing (enrollment and ell read one directory page), so
-    their identical roster rows are upserted once, and when they write the same history
-    rows (same `source`, same districts) those go in one upsert setting the union of their
-    columns — each row written once instead of once per source.
+    their roster rows go in one upsert, one row per district; and when they write the same
+    history rows (same `source`, same districts) those go in one upsert setting the union
+    of their columns — each row written once instead of once per source.
     """
     relax_commit_flush(connection)
     t = layout.of(connection)
-    roster_written = None
-    in_roster: set[str] = set()  # leaids upserted into `districts` just now
+    roster_units: dict[str, list[tuple[Unit, UnitRows]]] = {}  # by history source (the roster rule's)
     for unit, rows in items:
-        if unit.source.provides_roster and rows.roster is not roster_written and rows.roster != roster_written:
-            # Roster rows dropped here are counted through their history row (unknown district).
-            roster = _dedupe(rows.roster, Counter(), roster=True)
-            upsert_roster(connection, roster, unit, now, t)
-            in_roster.update(record["leaid"] for record in roster)
-            roster_written = rows.roster
+        if unit.source.provides_roster:
+            roster_units.setdefault(unit.source.history_source, []).append((unit, rows))
+    in_roster: set[str] = set()  # leaids upserted into `districts` just now
+    for group in roster_units.values():
+        # The same listing's roster rows usually come out equal for each source (made once
+        # by the host, sources/rows.py): each distinct list once, a district in two lists once.
+        # Roster rows dropped here are counted through their history row (unknown district).
+        distinct: list[list[dict[str, Any]]] = []
+        for _, rows in group:
+            if not any(rows.roster == seen for seen in distinct):
+                distinct.append(rows.roster)
+        merged = distinct[0] if len(distinct) == 1 else [record for rows in distinct for record in rows]
+        roster = _dedupe(merged, Counter(), roster=True)
+        upsert_roster(connection, roster, group[0][0], now, t)
+        in_roster.update(record["leaid"] for record in roster)
     skipped = [Counter(rows.skipped) for _, rows in items]
     records = [_dedupe(rows.history, counter) for (_, rows), counter in zip(items, skipped)]
     wanted = {record["leaid"] for group in records for record in group}
@@ -109,7 +117,7 @@ def _history_groups(items, kept) -> list[list[int]]:
 
 
 def _same_leaids(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
-    return len(a) == len(b) and all(x is y or x["leaid"] == y["leaid"] for x, y in zip(a, b))
+    return len(a) == len(b) and all(x["leaid"] == y["leaid"] for x, y in zip(a, b))
 
 
 def relax_commit_flush(connection: sa.Connection) -> None:

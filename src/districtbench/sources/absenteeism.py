@@ -11,21 +11,20 @@ sum, or the rate would be biased low.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Iterable, Mapping
 
 from districtbench.plugins.hookspecs import hookimpl
-from districtbench.sources.base import Source, UnitRows
+from districtbench.sources.district import DistrictSource
 from districtbench.sources.request import Endpoint
 from districtbench.sources.values import (
-    INT_MAX,
     NO_FIPS,
     NO_LEAID,
     NOT_SUBGROUP_TOTAL,
     DropRow,
     Row,
     district_leaid,
-    fit,
     group_unique,
     is_subgroup_total,
     percent_value,
@@ -119,63 +118,54 @@ def _total_rows(records: Iterable[Row], field: str, skipped: Counter | None):
         yield identifier, record
 
 
-def _sum(total: int | Decimal, column: str, nulled: Counter) -> int | None:
-    """A district's sum of school counts for an INTEGER extras column (None if it does not fit)."""
-    if type(total) is int and 0 <= total <= INT_MAX:
-        return total
-    return fit(column, Decimal(total), nulled)
-
-
-class AbsenteeismSource(Source):
-    def parse_unit(
-        self, listings: Mapping[str, list[dict[str, Any]]], year: int, state_fips: str
-    ) -> UnitRows:
-        self.check_required(listings)
-        out = UnitRows()
+@dataclass(frozen=True)
+class AbsenteeismSource(DistrictSource):
+    def district_records(
+        self, listings: Mapping[str, list[dict[str, Any]]], state_fips: str, skipped: Counter, nulled: Counter
+    ) -> dict[str, Row]:
+        """leaid → the district's sums over its schools: `absent`, `enrolled` (the schools
+        where both counts are present) and `used` (how many schools)."""
         absent_rows = listings.get(ABSENT) or []
         enrolled_rows = listings.get(ENROLLED) or []
         field = join_field(absent_rows, enrolled_rows)
-        enrolled = group_unique(_total_rows(enrolled_rows, field, None), out.skipped, DUPLICATE_ENROLLMENT)
-        schools = group_unique(_total_rows(absent_rows, field, out.skipped), out.skipped, DUPLICATE_SCHOOL)
+        enrolled = group_unique(_total_rows(enrolled_rows, field, None), skipped, DUPLICATE_ENROLLMENT)
+        schools = group_unique(_total_rows(absent_rows, field, skipped), skipped, DUPLICATE_SCHOOL)
 
-        sums: dict[str, list] = {}  # leaid -> [Σ absent, Σ enrollment, schools used]
+        sums: dict[str, dict[str, Any]] = {}
         for identifier, record in schools.items():
             try:
-                leaid = district_leaid(record, state_fips)
+                leaid = district_leaid(record, state_fips, self.leaid_field, self.fips_field)
             except DropRow as drop:
                 no_district = drop.reason in (NO_LEAID, NO_FIPS)
-                out.skipped[SCHOOL_NO_DISTRICT if no_district else drop.reason] += 1
+                skipped[SCHOOL_NO_DISTRICT if no_district else drop.reason] += 1
                 continue
-            totals = sums.setdefault(leaid, [0, 0, 0])
-            absent = absent_count(record, out.nulled)
+            totals = sums.setdefault(leaid, {"absent": 0, "enrolled": 0, "used": 0})
+            absent = absent_count(record, nulled)
             if absent is None:
-                out.skipped[SCHOOL_COUNT_MISSING] += 1
+                skipped[SCHOOL_COUNT_MISSING] += 1
                 continue
             match = enrolled.get(identifier)
-            pupils = count(match.get("enrollment_crdc"), "enrollment_crdc", out.nulled) if match else None
+            pupils = count(match.get("enrollment_crdc"), "enrollment_crdc", nulled) if match else None
             if pupils is None:
-                out.skipped[SCHOOL_NO_ENROLLMENT] += 1
+                skipped[SCHOOL_NO_ENROLLMENT] += 1
                 continue
-            totals[0] += absent
-            totals[1] += pupils
-            totals[2] += 1
+            totals["absent"] += absent
+            totals["enrolled"] += pupils
+            totals["used"] += 1
+        return {leaid: sums[leaid] for leaid in sorted(sums)}
 
-        for leaid in sorted(sums):
-            absent, pupils, used = sums[leaid]
-            rate = ratio(absent, pupils, 100)
-            if rate is None and used:
-                out.nulled[f"zero denominator: {COLUMN}"] += 1
-            try:
-                value = percent_value(rate, COLUMN, out.nulled)
-            except DropRow as drop:
-                out.skipped[drop.reason] += 1
-                continue
-            out.history.append({"leaid": leaid, COLUMN: value})
-            # the sums the rate is made of (NULL with the rate): pooled averages add them up
-            fits = value is not None
-            out.extras.append({"leaid": leaid, "absent_students": _sum(absent, "absent_students", out.nulled) if fits else None,
-                               "crdc_enrollment": _sum(pupils, "crdc_enrollment", out.nulled) if fits else None})
-        return out
+    def parse_row(self, record: Row, nulled: Counter, context: Any) -> dict[str, Any]:
+        rate = ratio(record["absent"], record["enrolled"], 100)
+        if rate is None and record["used"]:
+            nulled[f"zero denominator: {COLUMN}"] += 1
+        value = percent_value(rate, COLUMN, nulled)
+        # the sums the rate is made of (NULL with the rate): pooled averages add them up
+        fits = value is not None
+        return {
+            COLUMN: value,
+            "absent_students": record["absent"] if fits else None,
+            "crdc_enrollment": record["enrolled"] if fits else None,
+        }
 
 
 SOURCE = AbsenteeismSource(

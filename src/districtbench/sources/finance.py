@@ -13,7 +13,7 @@ from typing import Any
 from districtbench.plugins.hookspecs import hookimpl
 from districtbench.sources.district import DistrictSource
 from districtbench.sources.request import Endpoint
-from districtbench.sources.values import Row, fit, ratio, to_number
+from districtbench.sources.values import Row, ratio, to_number
 
 FINANCE = "school-districts/ccd/finance/{year}/"
 YEARS = (1991, *range(1994, 2021))
@@ -38,10 +38,10 @@ class FinanceSource(DistrictSource):
         per_pupil = ratio(spending, pupils) if spending and spending > 0 else None
         if per_pupil is None and spending and pupils == 0:
             nulled["zero denominator: expenditure_pp"] += 1
-        values["expenditure_pp"] = fit("expenditure_pp", per_pupil, nulled)
+        values["expenditure_pp"] = per_pupil  # fitted to its column by the host, like the next two
         # the two parts of the per-pupil figure: pooled averages add them up
-        values["current_spending"] = fit("current_spending", spending, nulled)
-        values["pupils"] = fit("pupils", pupils, nulled)
+        values["current_spending"] = spending
+        values["pupils"] = pupils
         return values
 
 

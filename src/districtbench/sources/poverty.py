@@ -15,7 +15,7 @@ from typing import Any, Mapping
 from districtbench.plugins.hookspecs import hookimpl
 from districtbench.sources.district import DistrictSource
 from districtbench.sources.request import Endpoint
-from districtbench.sources.values import MISSING_CODES, Row, fit, percent_value, raw_number, ratio, to_number
+from districtbench.sources.values import MISSING_CODES, Row, percent_value, raw_number, ratio, to_number
 
 SAIPE = "school-districts/saipe/{year}/"
 YEARS = (1995, 1997, *range(1999, 2025))
@@ -46,11 +46,8 @@ class PovertySource(DistrictSource):
             value = _pct(record, nulled)
             if value is not None and is_share:
                 value *= 100
-        return {
-            "poverty_pct": percent_value(value, "poverty_pct", nulled),
-            "children": fit("children", children, nulled),
-            "poor_children": fit("poor_children", poor, nulled),
-        }
+        # the counts are fitted to their columns by the host
+        return {"poverty_pct": percent_value(value, "poverty_pct", nulled), "children": children, "poor_children": poor}
 
 
 SOURCE = PovertySource(

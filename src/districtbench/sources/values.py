@@ -16,13 +16,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
-import threading
 from collections import Counter
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any, Iterable, Mapping
 
 import sqlalchemy as sa
 
@@ -87,14 +85,18 @@ def normalize_fips(value: Any) -> str:
     return text.zfill(2)
 
 
-def district_leaid(record: Row, state_fips: str) -> str:
-    """The validated leaid of a district (or school) row of the unit's state, or DropRow."""
-    leaid = record.get("leaid")
+def district_leaid(record: Row, state_fips: str, leaid_field: str = "leaid", fips_field: str | None = "fips") -> str:
+    """The validated leaid of a district (or school) row of the unit's state, or DropRow.
+    Without a `fips_field` the state is the leaid's first two digits."""
+    leaid = record.get(leaid_field)
     # common case first: already a 7-digit string (what normalize_leaid would return as is)
     if not (type(leaid) is str and len(leaid) == 7 and leaid.isdigit() and leaid.isascii()):
         leaid = normalize_leaid(leaid)
-    fips = record.get("fips")
-    fips = _FIPS_TEXT[fips] if type(fips) is int and 0 <= fips <= 99 else normalize_fips(fips)
+    if fips_field is None:
+        fips = leaid[:2]
+    else:
+        fips = record.get(fips_field)
+        fips = _FIPS_TEXT[fips] if type(fips) is int and 0 <= fips <= 99 else normalize_fips(fips)
     if leaid[:2] != fips:
         raise DropRow(FIPS_MISMATCH)
     if fips != state_fips:
@@ -147,10 +149,13 @@ def district_records(
     state_fips: str,
     skipped: Counter,
     subgroup_columns: Iterable[str] | None = None,
+    leaid_field: str = "leaid",
+    fips_field: str | None = "fips",
 ) -> dict[str, Row]:
     """Validated, de-duplicated district rows of the unit: leaid -> record, sorted by leaid.
 
     With `subgroup_columns`, rows that are not the all-students total are dropped first.
+    `leaid_field`, `fips_field`: where the row has them (no fips field: the leaid's state).
     """
     subgroup_columns = tuple(subgroup_columns or ())
     keyed: list[tuple[str, Row]] = []
@@ -159,42 +164,10 @@ def district_records(
             skipped[NOT_SUBGROUP_TOTAL] += 1
             continue
         try:
-            keyed.append((district_leaid(record, state_fips), record))
+            keyed.append((district_leaid(record, state_fips, leaid_field, fips_field), record))
         except DropRow as drop:
             skipped[drop.reason] += 1
     return group_unique(keyed, skipped, DUPLICATE_LEAID)
-
-
-# --- work shared by the sibling units of one fetch ---------------------------------------
-
-_sharing = threading.local()
-
-
-@contextlib.contextmanager
-def sibling_units() -> Iterator[None]:
-    """Inside this block (in this thread), sources parsing the SAME listing object share what
-    they derive from it alone (`shared`): enrollment and ell read one directory page, and
-    need its validated district rows and roster rows only once. The host opens it around
-    the units of one fetch; the listings must not change inside it."""
-    previous = getattr(_sharing, "cache", None)
-    _sharing.cache = {}
-    try:
-        yield
-    finally:
-        _sharing.cache = previous
-
-
-def shared(listing: list, key: tuple, compute: Callable[[], Any]) -> Any:
-    """compute(), or, inside `sibling_units`, what it returned for this listing and key."""
-    cache = getattr(_sharing, "cache", None)
-    if cache is None:
-        return compute()
-    entry = cache.get((id(listing), key))
-    if entry is not None and entry[0] is listing:
-        return entry[1]
-    value = compute()
-    cache[(id(listing), key)] = (listing, value)  # the entry keeps the listing (and its id) alive
-    return value
 
 
 # --- measures ----------------------------------------------------------------------------
