@@ -20,10 +20,15 @@ from districtbench.sources.values import DropRow, Row, district_records, measure
 class DistrictSource(Source):
     """`measures`: (history column, API field) pairs copied through `values.measure`.
     `subgroup_columns`: columns that are 99 on the all-students row (checked where present).
+    `leaid_field`: the record field holding the NCES district id (7 digits, or fewer: padded).
+    `fips_field`: the one holding the state's FIPS code, checked against the leaid and the
+        unit's state; None: the record has none, the leaid's first two digits are its state.
     """
 
     measures: tuple[tuple[str, str], ...] = ()
     subgroup_columns: tuple[str, ...] = ()
+    leaid_field: str = "leaid"
+    fips_field: str | None = "fips"
 
     @property
     def endpoint(self) -> str:
@@ -48,8 +53,8 @@ class DistrictSource(Source):
         # validated rows (and, below, roster rows) depend on the listing alone: a sibling
         # source reading the same listing in the same fetch reuses them (values.sibling_units)
         records, dropped, rosters = shared(
-            listing, ("district_records", state_fips, self.subgroup_columns),
-            lambda: _validated(listing, state_fips, self.subgroup_columns),
+            listing, ("district_records", state_fips, self.subgroup_columns, self.leaid_field, self.fips_field),
+            lambda: _validated(listing, state_fips, self.subgroup_columns, self.leaid_field, self.fips_field),
         )
         out.skipped.update(dropped)
         context = self.batch_context(records)
@@ -99,9 +104,10 @@ class DistrictSource(Source):
         return out
 
 
-def _validated(listing: list[dict[str, Any]], state_fips: str, subgroup_columns: tuple[str, ...]):
+def _validated(listing: list[dict[str, Any]], state_fips: str, subgroup_columns: tuple[str, ...],
+               leaid_field: str, fips_field: str | None):
     """(leaid → record, rows dropped by reason, roster results so far: leaid → (roster row or
     the DropRow reason, its nulled counts))."""
     dropped: Counter = Counter()
-    records = district_records(listing, state_fips, dropped, subgroup_columns)
+    records = district_records(listing, state_fips, dropped, subgroup_columns, leaid_field, fips_field)
     return records, dropped, {}

@@ -87,14 +87,18 @@ def normalize_fips(value: Any) -> str:
     return text.zfill(2)
 
 
-def district_leaid(record: Row, state_fips: str) -> str:
-    """The validated leaid of a district (or school) row of the unit's state, or DropRow."""
-    leaid = record.get("leaid")
+def district_leaid(record: Row, state_fips: str, leaid_field: str = "leaid", fips_field: str | None = "fips") -> str:
+    """The validated leaid of a district (or school) row of the unit's state, or DropRow.
+    Without a `fips_field` the state is the leaid's first two digits."""
+    leaid = record.get(leaid_field)
     # common case first: already a 7-digit string (what normalize_leaid would return as is)
     if not (type(leaid) is str and len(leaid) == 7 and leaid.isdigit() and leaid.isascii()):
         leaid = normalize_leaid(leaid)
-    fips = record.get("fips")
-    fips = _FIPS_TEXT[fips] if type(fips) is int and 0 <= fips <= 99 else normalize_fips(fips)
+    if fips_field is None:
+        fips = leaid[:2]
+    else:
+        fips = record.get(fips_field)
+        fips = _FIPS_TEXT[fips] if type(fips) is int and 0 <= fips <= 99 else normalize_fips(fips)
     if leaid[:2] != fips:
         raise DropRow(FIPS_MISMATCH)
     if fips != state_fips:
@@ -147,10 +151,13 @@ def district_records(
     state_fips: str,
     skipped: Counter,
     subgroup_columns: Iterable[str] | None = None,
+    leaid_field: str = "leaid",
+    fips_field: str | None = "fips",
 ) -> dict[str, Row]:
     """Validated, de-duplicated district rows of the unit: leaid -> record, sorted by leaid.
 
     With `subgroup_columns`, rows that are not the all-students total are dropped first.
+    `leaid_field`, `fips_field`: where the row has them (no fips field: the leaid's state).
     """
     subgroup_columns = tuple(subgroup_columns or ())
     keyed: list[tuple[str, Row]] = []
@@ -159,7 +166,7 @@ def district_records(
             skipped[NOT_SUBGROUP_TOTAL] += 1
             continue
         try:
-            keyed.append((district_leaid(record, state_fips), record))
+            keyed.append((district_leaid(record, state_fips, leaid_field, fips_field), record))
         except DropRow as drop:
             skipped[drop.reason] += 1
     return group_unique(keyed, skipped, DUPLICATE_LEAID)
