@@ -34,6 +34,7 @@ from districtbench.plugins.hookspecs import hookimpl
 from districtbench.sources.base import MissingFieldError, Source, UnitRows
 from districtbench.sources.district import DistrictSource
 from districtbench.sources.request import Endpoint
+from districtbench.urban.paginators import Cursor, OffsetLimit, PlainList, UrbanEnvelope
 from districtbench.sources.values import (
     DropRow,
     Row,
@@ -74,6 +75,10 @@ __all__ = [
     "DistrictSource",
     "UnitRows",
     "Endpoint",
+    "UrbanEnvelope",
+    "OffsetLimit",
+    "PlainList",
+    "Cursor",
     "MissingFieldError",
     "DropRow",
     "Row",
