@@ -86,6 +86,7 @@ def _resolve_source(source: Source, catalog: Catalog, warnings: list[str]) -> So
     from_catalog = True
     for endpoint in source.endpoints:
         if endpoint.own_api:
+            from_catalog = False
             endpoint_years[endpoint.key] = source.years
             endpoints.append(endpoint)
             continue
