@@ -15,6 +15,7 @@ URL not rewritten by --api-url.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import shutil
 from decimal import ROUND_HALF_UP, Decimal
@@ -117,6 +118,16 @@ def test_a_state_portal_plugin_reaches_show_and_the_trends(db_url, tmp_path, mon
     assert "texas_portal: covers TX only" not in backfill.output  # only TX was asked
 
 
+def test_the_readme_source_section_is_the_example():
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("### A source"):readme.index("### Measures and precedence")]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    shown, example = {}, {}
+    exec(compile(code, "README.md", "exec"), shown)
+    exec(compile((EXAMPLES / "texas_portal.py").read_text(), "texas_portal.py", "exec"), example)
+    assert shown["TEXAS_PORTAL"] == dataclasses.replace(example["TEXAS_PORTAL"], description="")
+
+
 # --- paginators over HTTP -------------------------------------------------------------------
 
 
@@ -174,7 +185,7 @@ def test_a_plain_list_and_what_is_not_one(portal, fake_api):
         assert rows == portal_rows(2019)
         with pytest.raises(FetchError) as caught:  # an error object where a list belongs
             client.fetch_all(portal.portal_url + "/tapr-districts.json", {"no_such": 1}, PlainList())
-        assert "HTTP 400" in caught.value.reason
+        assert caught.value.reason == "HTTP 400: No such column: no_such"
     with UrbanClient(fake_api.url, sleep=lambda s: None) as client:
         with pytest.raises(FetchError) as caught:  # the Urban envelope is not a plain list
             client.fetch_all("school-districts/ccd/directory/2018/", {"fips": 5}, PlainList())

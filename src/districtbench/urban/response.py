@@ -117,8 +117,9 @@ def _bounded_int(text: str) -> int | float:
 
 
 def api_error(response: requests.Response) -> str:
-    """The API's own message for a 4xx (`[{"API ERROR": "..."}]` or `{"detail": "..."}`),
-    cleaned of control characters (it is shown to the user)."""
+    """The API's own message for a 4xx (`[{"API ERROR": "..."}]` or `{"detail": "..."}`, or a
+    Socrata portal's `{"message": "..."}`), cleaned of control characters (it is shown to the
+    user)."""
     try:
         payload = json.loads(response.raw.read(4096, decode_content=True) or b"null")
     except Exception:  # noqa: BLE001 - a best-effort detail only
@@ -126,7 +127,7 @@ def api_error(response: requests.Response) -> str:
     if isinstance(payload, list) and payload and isinstance(payload[0], dict):
         payload = payload[0]
     if isinstance(payload, dict):
-        message = payload.get("API ERROR") or payload.get("detail")
+        message = payload.get("API ERROR") or payload.get("detail") or payload.get("message")
         if isinstance(message, str) and message:
             return f": {printable(message)[:200]}"
     return ""
