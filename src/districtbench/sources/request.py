@@ -11,9 +11,10 @@
 The host asks `path(year)?fips=N&<filters>&fields=<fields>`, paged by the endpoint's paginator
 (the Urban envelope, following `next` to the end, unless it names another), once per (year,
 state) for every source that reads the same endpoint with the same filters (their fields are
-merged). An endpoint of another API names its own `base_url` (not rewritten by `--api-url`). Before a run it checks the endpoint against the API's catalog and varlist:
-years, which filters are filter variables (only those are sent: the API ignores any other and
-answers unfiltered), and whether every required field still exists. A source keeps checking
+merged). An endpoint of another API names its own `base_url` (not rewritten by `--api-url`).
+Before a run the host checks an Urban endpoint against the API's catalog and varlist: years,
+which filters are filter variables (only those are sent: the API ignores any other and answers
+unfiltered), and whether every required field still exists. A source keeps checking
 the all-students rows itself: a filter the API ignores must not let subgroup rows through.
 """
 

@@ -191,7 +191,7 @@ class UrbanClient:
         own copies of the rows.
         """
         url = self.listing_url(path, paginator.first_params(params or {}))
-        key = normalize_url(url) if paginator is URBAN_ENVELOPE else f"{normalize_url(url)} {paginator!r}"
+        key = normalize_url(url) if paginator == URBAN_ENVELOPE else f"{normalize_url(url)} {paginator!r}"
         with self._lock:
             flight = self._cache.get(key)
             owner = flight is None
