@@ -93,7 +93,7 @@ class MemoryClient:
         self.request_count = 0
         self._lock = threading.Lock()
 
-    def fetch_pages(self, path, params=None):
+    def fetch_pages(self, path, params=None, paginator=None):
         fips = (params or {}).get("fips")
         with self._lock:
             self.calls[(path, fips)] += 1

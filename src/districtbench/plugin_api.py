@@ -57,6 +57,7 @@ from districtbench.sources.values import (
     raw_number,
     to_number,
 )
+from districtbench.urban.paginators import Cursor, OffsetLimit, PlainList, UrbanEnvelope
 
 
 
@@ -86,6 +87,10 @@ __all__ = [
     "DistrictSource",
     "UnitRows",
     "Endpoint",
+    "UrbanEnvelope",
+    "OffsetLimit",
+    "PlainList",
+    "Cursor",
     "MissingFieldError",
     "DropRow",
     "Row",

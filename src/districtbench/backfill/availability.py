@@ -11,7 +11,8 @@ whether every field it needs still exists. Pure: the catalog is read elsewhere.
   request, naming the field (the API answers an unknown `fields=` name with an empty column,
   so the rows alone could not tell).
 - Without a catalog — or for an endpoint it does not describe — the source's built-in years
-  and its declarations are used, with a warning.
+  and its declarations are used, with a warning. An endpoint of another API (its own base
+  URL) is not the catalog's to describe: its built-in years and declarations, no warning.
 """
 
 from __future__ import annotations
@@ -84,6 +85,11 @@ def _resolve_source(source: Source, catalog: Catalog, warnings: list[str]) -> So
     notes: list[str] = []
     from_catalog = True
     for endpoint in source.endpoints:
+        if endpoint.own_api:
+            from_catalog = False
+            endpoint_years[endpoint.key] = source.years
+            endpoints.append(endpoint)
+            continue
         entry = catalog.entry_for(endpoint.template)
         years: tuple[int, ...] | None = None
         if entry is None:

@@ -20,10 +20,12 @@ from districtbench.sources.base import UnitRows
 from districtbench.sources.district import DistrictSource
 from districtbench.sources.request import Endpoint
 from districtbench.sources.values import DropRow, normalize_fips
+from districtbench.urban.paginators import Paginator
 
 
 class Client(Protocol):
-    def fetch_pages(self, path: str, params: dict | None = None) -> list[list[dict]]: ...
+    def fetch_pages(self, path: str, params: dict | None = None,
+                    paginator: Paginator = ...) -> list[list[dict]]: ...
 
 
 @dataclass
@@ -77,13 +79,14 @@ def fetch_task(client: Client, task: FetchTask) -> Fetched:
 
 
 def _fetch_pages(client: Client, endpoint: Endpoint, task: FetchTask) -> list[list[dict[str, Any]]]:
-    path, params = endpoint.path(task.year), endpoint.params(task.state_fips)
-    pages = client.fetch_pages(path, params)
+    path, params = endpoint.path(task.year), endpoint.params(task.state_fips, task.year)
+    paginator = endpoint.paginator
+    pages = client.fetch_pages(path, params, paginator)
     if endpoint.filters and not any(pages):
         # The all-students filters matched nothing. A state without data answers the same,
         # but so would an API that codes its totals differently one year — and that must not
         # pass for "no data": ask again without them; the source keeps the totals itself.
-        pages = client.fetch_pages(path, {k: v for k, v in params.items() if k not in endpoint.filters})
+        pages = client.fetch_pages(path, {k: v for k, v in params.items() if k not in endpoint.filters}, paginator)
     return pages
 
 

@@ -124,7 +124,12 @@ def plan_units(
             notes.append(f"{source.name}: skipping {', '.join(plain)} (not available for this source)")
         if explained:
             notes.append(f"{source.name}: skipping {', '.join(explained)}")
-        units += [Unit(source, year, fips) for year in chosen for fips in states]
+        covered = list(states) if source.states is None else [fips for fips in states if fips in source.states]
+        if source.states is not None and len(covered) < len(states):
+            names = ", ".join(BY_FIPS.get(fips, (fips,))[0] for fips in source.states)
+            notes.append(f"{source.name}: covers {names} only" + ("" if covered else "; none of the states asked")
+                         if len(source.states) <= 5 else f"{source.name}: covers {len(source.states)} states only")
+        units += [Unit(source, year, fips) for year in chosen for fips in covered]
     units.sort(key=_run_order(states))
     return Plan(units=units, notes=notes)
 

@@ -42,7 +42,7 @@ def sources_as_the_api_has_them(
     from districtbench.urban.catalog import CatalogUnavailable, load_catalog
     from districtbench.urban.client import UrbanClient
 
-    templates = [endpoint.template for source in sources for endpoint in source.endpoints]
+    templates = [endpoint.template for source in sources for endpoint in source.endpoints if not endpoint.own_api]
     with UrbanClient(settings.api_url, max_retries=CATALOG_RETRIES, backoff_base=backoff_base,
                      deadline=60, listing_timeout=120, give_up_after=0, keep_results=False) as client:
         try:

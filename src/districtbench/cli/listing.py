@@ -6,6 +6,7 @@ import typer
 from districtbench import console
 from districtbench.cli.catalog import refresh_option, sources_as_the_api_has_them
 from districtbench.cli.state import get_state
+from districtbench.db.states import BY_FIPS
 from districtbench.formatting import format_years
 
 
@@ -26,9 +27,12 @@ def register(app: typer.Typer) -> None:
             source = status.source
             endpoints = "\n".join(
                 f"{endpoint.key} ({format_years(status.endpoint_years.get(endpoint.key, ()))})"
+                + (f" at {endpoint.resolved_base_url()}" if endpoint.own_api else "")
                 for endpoint in source.endpoints
             )
             skipped = "".join(f"\n{year} skipped: {why}" for year, why in status.gaps.items())
+            if source.states is not None:
+                skipped += "\n" + ", ".join(BY_FIPS.get(fips, (fips,))[0] for fips in source.states) + " only"
             rows.append((
                 source.name,
                 endpoints,

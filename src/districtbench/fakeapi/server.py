@@ -17,7 +17,9 @@
 - HTTP 500 for a year the endpoint does not have (the real API does not answer 404) and for a
   bare grade segment (`assessments/2015/8/`); 404 for an unknown path or a page past the end;
   200 with count 0 for a valid query without rows.
-- Faults (faults.py) make it misbehave on demand; `latency`: every answer leaves that long
+- With a `portal` (portal.py, a fake Socrata-style state portal), `GET /resource/…` is the
+  portal's: plain JSON lists paged with `$limit`/`$offset`.
+- Faults (faults.py) make it misbehave on demand, on the portal's paths too; `latency`: every answer leaves that long
   after its request came in (the time spent preparing it included, when shorter).
 """
 
@@ -34,6 +36,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from districtbench.fakeapi.dataset import Dataset
 from districtbench.fakeapi.faults import Fault, FaultTable, make_fault
+from districtbench.fakeapi.portal import StatePortal
 from districtbench.fakeapi.table import Table
 
 PREFIX = "/api/v1/"
@@ -107,8 +110,9 @@ class FakeUrbanApi:
     """The fake Urban API. `url` (…/api/v1, no trailing slash) is valid once started."""
 
     def __init__(self, dataset: Dataset, *, page_size: int = 1000, latency: float = 0.0,
-                 host: str = "127.0.0.1", port: int = 0):
+                 host: str = "127.0.0.1", port: int = 0, portal: StatePortal | None = None):
         self.dataset = dataset
+        self.portal = portal
         self.page_size = page_size
         self.latency = latency
         self.host, self.port = host, port
@@ -156,6 +160,13 @@ class FakeUrbanApi:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    @property
+    def portal_url(self) -> str:
+        """The base URL of the portal's datasets (…/resource)."""
+        if self._httpd is None:
+            raise RuntimeError("FakeUrbanApi is not started")
+        return f"http://{self.host}:{self.port}/resource"
 
     @property
     def url(self) -> str:
@@ -235,6 +246,8 @@ class FakeUrbanApi:
 
     def _answer(self, target: str, faults: list[Fault]) -> _Response:
         parts = urlsplit(target)
+        if self.portal is not None and self.portal.serves(parts.path):
+            return _Response(*self.portal.answer(parts.path, parse_qsl(parts.query, keep_blank_values=True)))
         if not parts.path.startswith(PREFIX):
             return _json(404, {"detail": "Not found."})
         relative = parts.path[len(PREFIX):]

@@ -123,6 +123,8 @@ class Source:
         state and year: the highest priority, then the one registered first (the built-ins,
         priority 0, come before installed and plugins-folder sources). The default lets a
         plugin's source fill the state-years the federal data lacks; priority 1 overrides it.
+    states: the states it covers, as two-digit FIPS codes (`("48",)`, Texas); None (the
+        default): every state. A backfill makes units only for these (of the states asked).
     """
 
     name: str
@@ -136,6 +138,7 @@ class Source:
     extras: tuple[str, ...] = ()
     provides: tuple[str, ...] | None = None
     priority: int = 0
+    states: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         legacy = self.required_fields or {}
@@ -144,6 +147,12 @@ class Source:
         )
         object.__setattr__(self, "endpoints", endpoints)
         object.__setattr__(self, "years", tuple(self.years))
+        if self.states is not None:
+            if isinstance(self.states, str) or not all(
+                    isinstance(code, str) and len(code) == 2 and code.isdigit() for code in self.states):
+                raise ValueError(f"source {self.name!r}: states must be two-digit FIPS codes such as "
+                                 f"(\"48\",), not {self.states!r}")
+            object.__setattr__(self, "states", tuple(self.states))
 
     @property
     def provided_measures(self) -> tuple[str, ...]:

@@ -8,19 +8,25 @@
         required=("race", "sex", "ncessch|crdc_id", "enrollment_crdc"),
     )
 
-The host asks `path(year)?fips=N&<filters>&fields=<fields>`, following `next` to the end, once
-per (year, state) for every source that reads the same endpoint with the same filters (their
-fields are merged). Before a run it checks the endpoint against the API's catalog and varlist:
-years, which filters are filter variables (only those are sent: the API ignores any other and
-answers unfiltered), and whether every required field still exists. A source keeps checking
+The host asks `path(year)?fips=N&<filters>&fields=<fields>`, paged by the endpoint's paginator
+(the Urban envelope, following `next` to the end, unless it names another), once per (year,
+state) for every source that reads the same endpoint with the same filters (their fields are
+merged). An endpoint of another API names its own `base_url` (not rewritten by `--api-url`).
+Before a run the host checks an Urban endpoint against the API's catalog and varlist: years,
+which filters are filter variables (only those are sent: the API ignores any other and answers
+unfiltered), and whether every required field still exists. A source keeps checking
 the all-students rows itself: a filter the API ignores must not let subgroup rows through.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import string
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
+
+from districtbench.urban.paginators import Paginator, UrbanEnvelope
 
 FieldSpec = str  # "name", or "a|b": either name (the API has published some fields under two)
 
@@ -40,6 +46,15 @@ class Endpoint:
         state filter, every filter and each required field (one name of an `a|b`).
     required: fields that must be in the response: one absent from every row of a page fails
         the unit, naming the field and the page (the API has renamed fields before).
+    paginator: how the listing is paged and where its records are (`urban.paginators`):
+        `UrbanEnvelope()` by default; `OffsetLimit`, `PlainList`, `Cursor` for other APIs.
+    base_url: an absolute base URL (`https://data.example.gov/resource`) the template is
+        relative to; None: the Urban API's (`--api-url`). An absolute one is never rewritten
+        by `--api-url`, and its endpoint is not looked up in the Urban API's catalog.
+    base_url_env: an environment variable that, when set, replaces `base_url` (a mirror, or a
+        local fake in tests and demos).
+    year_param: for an API that filters by year with a query parameter instead of a path
+        segment: its name (`year=2021` is sent); the template then needs no `{year}`.
     """
 
     template: str
@@ -48,6 +63,10 @@ class Endpoint:
     filters: Mapping[str, Any] = field(default_factory=dict)
     fields: tuple[str, ...] = ()
     required: tuple[FieldSpec, ...] = ()
+    paginator: Paginator = UrbanEnvelope()
+    base_url: str | None = None
+    base_url_env: str | None = None
+    year_param: str | None = None
 
     def __post_init__(self) -> None:
         # frozen and hashable: mappings are stored as sorted tuples of pairs, read back as dicts
@@ -56,9 +75,13 @@ class Endpoint:
         object.__setattr__(self, "fields", tuple(self.fields))
         object.__setattr__(self, "required", tuple(self.required))
         placeholders = {name for _, name, _, _ in string.Formatter().parse(self.template) if name}
-        if "year" not in placeholders or placeholders - {"year"} != set(self.segments):
-            raise ValueError(f"{self.template!r}: placeholders {sorted(placeholders)} need `year` "
-                             f"and a segment value for each other one (got {sorted(self.segments)})")
+        year_needed = self.year_param is None
+        if ("year" in placeholders) != year_needed or placeholders - {"year"} != set(self.segments):
+            raise ValueError(f"{self.template!r}: placeholders {sorted(placeholders)} need "
+                             + ("`year` " if year_needed else "no `year` (it is the query's `year_param`) ")
+                             + f"and a segment value for each other one (got {sorted(self.segments)})")
+        if self.base_url is not None and "://" not in self.base_url:
+            raise ValueError(f"{self.template!r}: base_url must be absolute (https://…), not {self.base_url!r}")
         if self.fields:
             needed = [*self.filters, *([self.state_filter] if self.state_filter else [])]
             needed += [spec for spec in self.required if not any(n in self.fields for n in spec.split("|"))]
@@ -73,13 +96,31 @@ class Endpoint:
         return self.template.format(year="{year}", **self.segments)
 
     def path(self, year: int) -> str:
-        return self.template.format(year=year, **self.segments)
+        """The path relative to the Urban API's base URL, or — with a base URL of its own —
+        the absolute URL (`base_url_env`, when set, first)."""
+        path = self.template.format(year=year, **self.segments) if self.year_param is None \
+            else self.template.format(**self.segments)
+        base = self.resolved_base_url()
+        return path if base is None else base.rstrip("/") + "/" + path.lstrip("/")
 
-    def params(self, state_fips: str | None) -> dict[str, Any]:
+    def resolved_base_url(self, environ: Mapping[str, str] = os.environ) -> str | None:
+        """The base URL this endpoint is asked at: `$base_url_env` if set, else `base_url`
+        (None: the Urban API's)."""
+        override = (environ.get(self.base_url_env) or "").strip() if self.base_url_env else ""
+        return override or self.base_url
+
+    @property
+    def own_api(self) -> bool:
+        """Asked at a base URL of its own, not the Urban API's (no catalog applies)."""
+        return self.base_url is not None or self.base_url_env is not None
+
+    def params(self, state_fips: str | None, year: int | None = None) -> dict[str, Any]:
         """The query of one state's listing, `fips` first."""
         params: dict[str, Any] = {}
         if self.state_filter and state_fips is not None:
             params[self.state_filter] = int(state_fips)  # ?fips=6, never ?fips=06
+        if self.year_param and year is not None:
+            params[self.year_param] = year
         params.update(self.filters)
         if self.fields:
             params["fields"] = ",".join(self.fields)
@@ -118,9 +159,10 @@ def merged(endpoints: Iterable[Endpoint]) -> Endpoint:
             fields = []
             break
         fields += [name for name in endpoint.fields if name not in fields]
-    return Endpoint(first.template, dict(first.segments), first.state_filter, dict(first.filters), tuple(fields))
+    return dataclasses.replace(first, fields=tuple(fields), required=())
 
 
 def request_identity(endpoint: Endpoint) -> tuple:
     """What must be equal for two declarations to be served by one request (fields aside)."""
-    return (endpoint.key, endpoint.state_filter, endpoint.filters)
+    return (endpoint.key, endpoint.state_filter, endpoint.filters, endpoint.paginator,
+            endpoint.base_url, endpoint.base_url_env, endpoint.year_param)

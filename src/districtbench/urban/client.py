@@ -1,10 +1,15 @@
-"""The one module that talks HTTP to the Urban Institute Education Data Portal API.
+"""The one module that talks HTTP to the APIs a source reads (the Urban Institute Education
+Data Portal API, and any other a plugin's source declares).
 
-`UrbanClient.fetch_pages(path, params)` returns every page of a listing (`fetch_all` the rows):
-it follows `next` to the end, checks that the rows add up to `count` and that every page
-belongs to the listing asked for, retries what is worth retrying, and shares a listing between
+`UrbanClient.fetch_pages(path, params, paginator)` returns every page of a listing (`fetch_all`
+the rows): the paginator (paginators.py; the Urban envelope by default) says which records a
+page holds and which request comes next — following `next` and checking the rows against
+`count` is the Urban envelope's part. The client retries what is worth retrying, refuses a
+next URL it has fetched already and a listing past `max_pages`, and shares a listing between
 the threads that ask for it at once. Anything else raises `FetchError(url, reason)` with a
 plain reason. See urban-api.md and the README ("How it works").
+
+A path may be an absolute URL (a source with a base URL of its own): it is asked as it is.
 
 Bounds: a request has a wall-clock deadline, a whole listing has one too (pages, retries and
 waits included), and a body has a size cap. After `give_up_after` requests in a row failed for
@@ -27,21 +32,23 @@ from requests.adapters import HTTPAdapter
 
 from districtbench import __version__
 from districtbench.errors import FetchError
-from districtbench.text import printable
+from districtbench.urban.paginators import Paginator, UrbanEnvelope
 from districtbench.urban.response import (
     Retryable,
     TooLarge,
     api_error,
+    decode_json,
     is_challenge,
-    parse_page,
     read_body,
     short_reason,
 )
-from districtbench.urban.urls import listing_identity, normalize_url, parse_retry_after, redact_url
+from districtbench.urban.urls import listing_identity, normalize_url, parse_retry_after, shown_url
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 POOL_SIZE = 16
 MAX_BODY_BYTES = 128 * 1024 * 1024  # ten times a real 10,000-row page
+MAX_PAGES = 10_000  # a real listing has at most a few dozen pages
+URBAN_ENVELOPE = UrbanEnvelope()
 BLOCKED = "blocked by the API's bot protection (HTTP 403 with a challenge page) — resumable, try later"
 
 
@@ -64,14 +71,15 @@ class Traffic:
 
 
 class UrbanClient:
-    """HTTP client for the Urban API: retries, deadlines, pagination, count check, caps.
+    """HTTP client: retries, deadlines, caps, single flight; pagination by strategy.
 
     base_url: e.g. `https://educationdata.urban.org/api/v1`.
     connect_timeout, read_timeout: per socket operation (s). deadline: wall-clock limit for
     one request, headers and whole body (s); a slow trickle is aborted once it passes (checked
     between reads, so it can overshoot by at most one read_timeout). listing_timeout: the
     same for a whole listing, every page, retry and wait included (s).
-    max_body_bytes: the largest body read; a larger one fails the listing.
+    max_body_bytes: the largest body read; a larger one fails the listing. max_pages: the
+    most pages of one listing (a server that pages without end fails it).
     max_retries: further attempts after the first, on connection errors, timeouts, 429 and
     500/502/503/504; waits backoff_base × 1, 2, 4, … s, or `Retry-After` (capped at
     max_retry_after). sleep: how to wait (tests inject their own).
@@ -93,6 +101,7 @@ class UrbanClient:
         session: requests.Session | None = None,
         keep_results: bool = True,
         give_up_after: int = 5,
+        max_pages: int = MAX_PAGES,
     ):
         self.base_url = base_url.rstrip("/") + "/"
         self.connect_timeout = connect_timeout
@@ -100,6 +109,7 @@ class UrbanClient:
         self.deadline = deadline
         self.listing_timeout = listing_timeout
         self.max_body_bytes = max_body_bytes
+        self.max_pages = max(1, int(max_pages))
         self.max_retries = max(0, int(max_retries))
         self.backoff_base = backoff_base
         self.max_retry_after = max_retry_after
@@ -156,28 +166,32 @@ class UrbanClient:
 
     # --- listings ----------------------------------------------------------------------
     def listing_url(self, path: str, params: Mapping[str, object] | None = None) -> str:
-        """The URL of page 1 of a listing (`fips` is always sent unpadded)."""
-        url = urljoin(self.base_url, path.lstrip("/"))
+        """The URL of page 1 of a listing (`fips` is always sent unpadded); an absolute `path`
+        is not joined to the base URL."""
+        url = urljoin(self.base_url, path.lstrip("/")) if "://" not in path else path
         query = [(key, _param_text(key, value)) for key, value in (params or {}).items()
                  if value is not None]
         if query:
             url += ("&" if "?" in url else "?") + urlencode(query, safe=",")
         return url
 
-    def fetch_all(self, path: str, params: Mapping[str, object] | None = None) -> list[dict]:
+    def fetch_all(self, path: str, params: Mapping[str, object] | None = None,
+                  paginator: Paginator = URBAN_ENVELOPE) -> list[dict]:
         """Every row of a listing (see `fetch_pages`)."""
-        return [row for page in self.fetch_pages(path, params) for row in page]
+        return [row for page in self.fetch_pages(path, params, paginator) for row in page]
 
-    def fetch_pages(self, path: str, params: Mapping[str, object] | None = None) -> list[list[dict]]:
-        """GET base_url/path?params, follow `next` to the end, return the `results` of each page.
+    def fetch_pages(self, path: str, params: Mapping[str, object] | None = None,
+                    paginator: Paginator = URBAN_ENVELOPE) -> list[list[dict]]:
+        """GET base_url/path?params and every following page `paginator` asks for; the records
+        of each page.
 
         Thread-safe. Results are cached per (path, params) for the client's lifetime (unless
         keep_results=False); when two threads ask for the same listing at once, only one
         fetch happens and the other waits. A failed fetch is not cached. Each call gets its
         own copies of the rows.
         """
-        url = self.listing_url(path, params)
-        key = normalize_url(url)
+        url = self.listing_url(path, paginator.first_params(params or {}))
+        key = normalize_url(url) if paginator == URBAN_ENVELOPE else f"{normalize_url(url)} {paginator!r}"
         with self._lock:
             flight = self._cache.get(key)
             owner = flight is None
@@ -186,7 +200,7 @@ class UrbanClient:
         assert flight is not None
         if owner:
             try:
-                flight.pages = self._fetch_listing(url)
+                flight.pages = self._fetch_listing(url, paginator)
             except BaseException as exc:
                 flight.error = exc
                 with self._lock:
@@ -207,43 +221,29 @@ class UrbanClient:
         assert flight.pages is not None
         return [[dict(row) for row in page] for page in flight.pages]
 
-    def _fetch_listing(self, first_url: str) -> list[list[dict]]:
+    def _fetch_listing(self, first_url: str, paginator: Paginator) -> list[list[dict]]:
         pages: list[list[dict]] = []
-        received = 0
         fetched: set[str] = set()
-        count: int | None = None
         url: str | None = first_url
-        identity = listing_identity(first_url)
+        walk = paginator.start(first_url)
         ends_at = time.monotonic() + self.listing_timeout
         while url is not None:
             if normalize_url(url) in fetched:
                 raise FetchError(_shown(url), "next link loops back to an already fetched URL")
-            if listing_identity(url) != identity:
-                raise FetchError(_shown(url), "next link leads to another listing (path or filters "
-                                              "changed); nothing of it is used")
+            if len(pages) >= self.max_pages:
+                raise FetchError(_shown(url), f"listing passed {self.max_pages:,} pages; nothing of it is used")
             fetched.add(normalize_url(url))
-            page = self._get_page(url, ends_at)
-            if count is None:
-                count = page["count"]
-            elif page["count"] != count:
-                raise FetchError(_shown(url), f"count changed from {count} to {page['count']} between pages")
-            pages.append(page["results"])
-            received += len(page["results"])
-            if received > count:
-                raise FetchError(_shown(url), f"rows received {received} > count {count}")
-            if page["next"] and not page["results"]:
-                raise FetchError(_shown(url), "empty page with a next link")
-            url = urljoin(url, page["next"]) if page["next"] else None
-        if received != count:
-            raise FetchError(_shown(first_url), f"rows received {received} != count {count}")
+            records, following = walk.page(self._get_json(url, ends_at), url)
+            with self._lock:
+                self._traffic_of(url).rows += len(records)
+            pages.append(records)
+            url = following
+        walk.end(first_url)
         return pages
 
-    def _get_page(self, url: str, ends_at: float) -> dict[str, Any]:
+    def _get_json(self, url: str, ends_at: float) -> Any:
         body, content_type = self._get(url, ends_at)
-        page = parse_page(body, content_type, _shown(url))
-        with self._lock:
-            self._traffic_of(url).rows += len(page["results"])
-        return page
+        return decode_json(body, content_type, _shown(url))
 
     def _traffic_of(self, url: str) -> Traffic:  # with self._lock held
         path = url.split("?", 1)[0]
@@ -355,9 +355,7 @@ def _all_500(statuses: list[int | None]) -> bool:
     return bool(statuses) and all(status == 500 for status in statuses)
 
 
-def _shown(url: str) -> str:
-    """A URL as it may appear in a message: no credentials, no control characters."""
-    return printable(redact_url(url))
+_shown = shown_url
 
 
 def _param_text(key: str, value: object) -> str:

@@ -5,7 +5,8 @@
   process to 5 GB).
 - `is_challenge`: a 403 with an HTML page is the API's bot protection (January 2025: days of
   "Enable JavaScript and cookies to continue"), not a missing permission.
-- `parse_page`: the DRF envelope `{"count", "next", "previous", "results"}`, checked.
+- `decode_json`: the JSON of a body, or a FetchError saying why not (HTML, truncated); what
+  the JSON must hold is the paginator's to check (paginators.py).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
 from districtbench.errors import FetchError
 from districtbench.text import printable
 
-ENVELOPE_KEYS = ("count", "next", "results")
 CHUNK_BYTES = 64 * 1024
 CHALLENGE_PEEK_BYTES = 16 * 1024
 # Integers longer than this are unconvertible values to the sources, not a reason to fail
@@ -97,30 +97,16 @@ def is_challenge(response: requests.Response) -> bool:
     return start.lstrip()[:1] == b"<" or b"Enable JavaScript" in start
 
 
-def parse_page(body: bytes, content_type: str, shown_url: str) -> dict[str, Any]:
-    """The checked envelope of one page; FetchError naming what is wrong."""
+def decode_json(body: bytes, content_type: str, shown_url: str) -> Any:
+    """The decoded JSON of one answer; FetchError naming what is wrong."""
     if "html" in content_type.lower() or body.lstrip()[:1] == b"<":
         raise FetchError(shown_url, "response is HTML, not JSON")
     try:
-        page = json.loads(body)
+        return json.loads(body)
     except ValueError as exc:
         if "integer string conversion" not in str(exc):
             raise FetchError(shown_url, f"truncated or malformed JSON ({len(body)} bytes)") from None
-        page = json.loads(body, parse_int=_bounded_int)
-    if not isinstance(page, dict):
-        raise FetchError(shown_url, f"response is a JSON {type(page).__name__}, not an object "
-                                    "with count/next/results")
-    missing = [key for key in ENVELOPE_KEYS if key not in page]
-    if missing:
-        raise FetchError(shown_url, f"missing envelope keys: {', '.join(missing)}")
-    count, results, nxt = page["count"], page["results"], page["next"]
-    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-        raise FetchError(shown_url, f"count is not a non-negative integer: {printable(repr(count))[:80]}")
-    if not isinstance(results, list) or not all(isinstance(r, dict) for r in results):
-        raise FetchError(shown_url, "results is not a list of objects")
-    if nxt is not None and not isinstance(nxt, str):
-        raise FetchError(shown_url, f"next is not a URL: {printable(repr(nxt))[:80]}")
-    return page
+        return json.loads(body, parse_int=_bounded_int)
 
 
 def _bounded_int(text: str) -> int | float:
@@ -131,8 +117,9 @@ def _bounded_int(text: str) -> int | float:
 
 
 def api_error(response: requests.Response) -> str:
-    """The API's own message for a 4xx (`[{"API ERROR": "..."}]` or `{"detail": "..."}`),
-    cleaned of control characters (it is shown to the user)."""
+    """The API's own message for a 4xx (`[{"API ERROR": "..."}]` or `{"detail": "..."}`, or a
+    Socrata portal's `{"message": "..."}`), cleaned of control characters (it is shown to the
+    user)."""
     try:
         payload = json.loads(response.raw.read(4096, decode_content=True) or b"null")
     except Exception:  # noqa: BLE001 - a best-effort detail only
@@ -140,7 +127,7 @@ def api_error(response: requests.Response) -> str:
     if isinstance(payload, list) and payload and isinstance(payload[0], dict):
         payload = payload[0]
     if isinstance(payload, dict):
-        message = payload.get("API ERROR") or payload.get("detail")
+        message = payload.get("API ERROR") or payload.get("detail") or payload.get("message")
         if isinstance(message, str) and message:
             return f": {printable(message)[:200]}"
     return ""

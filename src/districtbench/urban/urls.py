@@ -6,6 +6,8 @@ import email.utils
 import time
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from districtbench.text import printable
+
 
 def redact_url(url: str) -> str:
     """The URL without any user:password part (safe to show in messages)."""
@@ -14,6 +16,11 @@ def redact_url(url: str) -> str:
         return url
     host = parts.netloc.rsplit("@", 1)[1]
     return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+
+
+def shown_url(url: str) -> str:
+    """A URL as it may appear in a message: no credentials, no control characters."""
+    return printable(redact_url(url))
 
 
 def normalize_url(url: str) -> str:
