@@ -1,0 +1,222 @@
+"""Writing the three peer tables (`tables.PEER_TABLES`) as a full rewrite would leave them,
+touching only what differs, and counting the rows that change.
+
+Each table's rows are keyed by district (`leaid`, then `rank` or `metric`). The stored rows
+are read in a compact form — for `peers` and `peer_benchmarks` a few long strings built in
+SQL, ordered by key, compared whole and then value by value in numpy — and the rows of every
+district with a difference (new, gone or changed rows) are deleted and written anew. A
+stored distance is not read back when every `peer_groups` row is unchanged: a distance is a
+function of the two districts' features and of the z-scores' means and SDs over all
+eligible districts, all of which those rows hold; otherwise the stored rows are read whole.
+Counted per table: rows inserted, deleted or changed (a row is one key).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from typing import Callable
+from decimal import Decimal
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+
+from districtbench.db import tables
+from districtbench.db.engine import own_schema
+from districtbench.metrics.arith import WholeUnits
+from districtbench.metrics.context import RunContext
+from districtbench.metrics.quantities import RESULT_SCALE
+from districtbench.metrics.quartiles import FLAGS
+
+CHUNK = 5_000  # keys per DELETE statement
+
+
+@dataclass
+class Changes:
+    rows: dict[str, int] = field(default_factory=dict)  # table name -> rows changed
+    districts: set[str] = field(default_factory=set)  # districts with a changed row
+
+
+def _qualified(ctx: RunContext, table: sa.Table) -> str:
+    schema = own_schema(ctx.connection) if ctx.arith.postgresql else None
+    return table.name if schema is None else f'"{schema}".{table.name}'
+
+
+def _concat(ctx: RunContext, table: sa.Table, value: sa.ColumnElement, *order: sa.Column) -> str:
+    """The values of `value` over `table`'s rows in key order, joined by spaces."""
+    if ctx.arith.postgresql:
+        keys = [ctx.arith.binary(c) if isinstance(c.type, sa.String) else c for c in order]
+        separator = aggregate_order_by(sa.literal(" "), *keys)
+        query = sa.select(sa.func.string_agg(value, separator)).select_from(table)
+    else:
+        inner = sa.select(value.label("v")).select_from(table).order_by(*order).subquery()
+        query = sa.select(sa.func.group_concat(inner.c.v, sa.literal(" ")))
+    return ctx.connection.execute(query).scalar() or ""
+
+
+def _text(ctx: RunContext, expr: sa.ColumnElement) -> sa.ColumnElement:
+    return sa.func.coalesce(sa.cast(expr, sa.Text), sa.literal("N"))
+
+
+def _rewrite(ctx: RunContext, table: sa.Table, owners: set[str], all_owners: int, columns: list[str],
+             rows_of: Callable[[set[str] | None], list[tuple]]) -> None:
+    """Delete the rows of `owners` and insert theirs, `rows_of(owners)`; when that is most of
+    the `all_owners` stored, delete every row and insert `rows_of(None)` (all)."""
+    c = ctx.connection
+    if len(owners) * 2 >= all_owners:
+        c.execute(table.delete())
+        rows = rows_of(None)
+    else:
+        keys = sorted(owners)
+        for start in range(0, len(keys), CHUNK):
+            c.execute(table.delete().where(table.c.leaid.in_(keys[start:start + CHUNK])))
+        rows = rows_of(owners)
+    if not rows:
+        return
+    name = _qualified(ctx, table)
+    if ctx.arith.postgresql:
+        buffer = io.StringIO()
+        for row in rows:
+            buffer.write("\t".join("\\N" if v is None else str(v) for v in row) + "\n")
+        buffer.seek(0)
+        cursor = c.connection.dbapi_connection.cursor()
+        try:
+            cursor.copy_expert(f"COPY {name} ({', '.join(columns)}) FROM STDIN", buffer)
+        finally:
+            cursor.close()
+        c.exec_driver_sql(f"ANALYZE {name}")  # planner statistics of the refilled table
+    else:
+        marks = ", ".join("?" for _ in columns)
+        c.exec_driver_sql(f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({marks})", rows)
+
+
+def _decimal_text(units: int) -> str:
+    sign, units = ("-", -units) if units < 0 else ("", units)
+    unit = 10**RESULT_SCALE
+    return f"{sign}{units // unit}.{units % unit:0{RESULT_SCALE}d}"
+
+
+def write_groups(ctx: RunContext, rows: list[tuple], changes: Changes) -> bool:
+    """peer_groups: `rows` (leaid, scope, locale_group, enrollment, poverty, ell, swd,
+    peer_count, values as read). Returns whether any row changed."""
+    g = tables.peer_groups
+    stored = {r[0]: tuple(r) for r in ctx.connection.execute(sa.select(*g.c))}
+    new = {r[0]: r for r in rows}
+    differ = {leaid for leaid in stored.keys() | new.keys() if stored.get(leaid) != new.get(leaid)}
+    changes.rows[g.name] = len(differ)
+    changes.districts |= differ
+    def rows_of(owners: set[str] | None) -> list[tuple]:
+        chosen = [row for row in rows if owners is None or row[0] in owners]
+        if ctx.arith.postgresql:
+            return chosen
+        return [tuple(float(v) if isinstance(v, Decimal) else v for v in row) for row in chosen]
+
+    if differ:
+        _rewrite(ctx, g, differ, len(stored), list(g.c.keys()), rows_of)
+    return bool(differ)
+
+
+def write_peers(ctx: RunContext, leaids: list[str], peers: np.ndarray, dist: np.ndarray, counts: np.ndarray,
+                groups_changed: bool, changes: Changes) -> None:
+    p = tables.peers
+    names = np.array(leaids + [""], dtype=object)
+    owners = np.repeat(np.array(leaids, dtype=object), counts)
+    taken = np.arange(peers.shape[1])[None, :] < counts[:, None]
+    ranks = np.nonzero(taken)[1] + 1
+    peer_names = names[peers[taken]]
+    distances = dist[taken]
+    stored_owners = _concat(ctx, p, p.c.leaid, p.c.leaid, p.c.rank)
+    same_keys = stored_owners == " ".join(owners) and _concat(ctx, p, sa.cast(p.c.rank, sa.Text), p.c.leaid, p.c.rank) \
+        == " ".join(map(str, ranks.tolist()))
+    if same_keys and not groups_changed:
+        stored_peers = np.array(_concat(ctx, p, p.c.peer_leaid, p.c.leaid, p.c.rank).split(" ") if len(owners) else [],
+                                dtype=object)
+        differ_rows = stored_peers != peer_names
+        differ = set(owners[differ_rows].tolist())
+        changed = int(differ_rows.sum())
+    else:
+        stored = {(r[0], r[1]): (r[2], r[3]) for r in ctx.connection.execute(sa.select(p.c.leaid, p.c.rank,
+                                                                                        p.c.peer_leaid, p.c.distance))}
+        new = {(o, r): (n, d) for o, r, n, d in zip(owners.tolist(), ranks.tolist(), peer_names.tolist(),
+                                                    distances.tolist())}
+        keys = [key for key in stored.keys() | new.keys() if stored.get(key) != new.get(key)]
+        differ = {key[0] for key in keys}
+        changed = len(keys)
+    changes.rows[p.name] = changed
+    changes.districts |= differ
+    def rows_of(chosen_owners: set[str] | None) -> list[tuple]:
+        chosen = slice(None) if chosen_owners is None else np.isin(owners, np.array(sorted(chosen_owners), dtype=object))
+        found = distances[chosen].tolist()
+        return list(zip(owners[chosen].tolist(), ranks[chosen].tolist(), peer_names[chosen].tolist(),
+                        [repr(d) for d in found] if ctx.arith.postgresql else found))
+
+    if differ:
+        _rewrite(ctx, p, differ, len(set(stored_owners.split())) if stored_owners else 0,
+                 ["leaid", "rank", "peer_leaid", "distance"], rows_of)
+
+
+def write_benchmarks(ctx: RunContext, leaids: list[str], marks: dict, changes: Changes) -> None:
+    b = tables.peer_benchmarks
+    keys = sorted(marks)
+    n, m = len(leaids), len(keys)
+    owners = np.repeat(np.array(leaids, dtype=object), m)
+    metrics = np.tile(np.array(keys, dtype=object), n)
+    average = np.stack([marks[k].average for k in keys], axis=1).reshape(-1)
+    average_null = np.stack([marks[k].average_null for k in keys], axis=1).reshape(-1)
+    versus = np.stack([marks[k].versus for k in keys], axis=1).reshape(-1)
+    versus_null = np.stack([marks[k].versus_null for k in keys], axis=1).reshape(-1)
+    group = np.stack([marks[k].group for k in keys], axis=1).reshape(-1)
+    arith = WholeUnits(ctx.connection.dialect.name)
+    order = (b.c.leaid, b.c.metric)
+    stored_keys = _concat(ctx, b, b.c.leaid + sa.literal("/") + b.c.metric, *order)
+    flag_code = sa.case({label: sa.literal(str(code)) for code, label in FLAGS.items()}, value=b.c.peer_quartile,
+                        else_=sa.literal("0"))
+    if stored_keys == " ".join(f"{o}/{k}" for o, k in zip(owners.tolist(), metrics.tolist())):
+        tokens = [_concat(ctx, b, _text(ctx, arith.exact(b.c[c], RESULT_SCALE)), *order).split(" ")
+                  for c in ("peer_average", "vs_peers")]
+        stored_group = np.array(_concat(ctx, b, flag_code, *order).split(" "), dtype=np.int64) if n else group
+        differ_rows = group != stored_group
+        for token, values, null in zip(tokens, (average, versus), (average_null, versus_null)):
+            token = np.array(token) if n else np.array([], dtype=str)
+            stored_null = token == "N"
+            stored_values = np.where(stored_null, "0", token).astype(object if values.dtype == object else np.int64)
+            if values.dtype == object:
+                stored_values = np.array([int(v) for v in stored_values], dtype=object)
+            differ_rows |= (stored_null != null) | (~null & (stored_values != values))
+        changed = int(differ_rows.sum())
+        differ = set(owners[differ_rows].tolist())
+        stored_count = n
+    else:
+        units = [_text(ctx, arith.exact(b.c[c], RESULT_SCALE)) for c in ("peer_average", "vs_peers")]
+        stored = {(r[0], r[1]): (r[2], r[3], r[4])
+                  for r in ctx.connection.execute(sa.select(b.c.leaid, b.c.metric, *units, flag_code))}
+        new = {}
+        for i, key in enumerate(zip(owners.tolist(), metrics.tolist())):
+            new[key] = ("N" if average_null[i] else str(average[i]), "N" if versus_null[i] else str(versus[i]),
+                        str(group[i]))
+        differing = [key for key in stored.keys() | new.keys() if stored.get(key) != new.get(key)]
+        differ = {key[0] for key in differing}
+        changed = len(differing)
+        stored_count = len({key[0] for key in stored})
+    changes.rows[b.name] = changed
+    changes.districts |= differ
+    def rows_of(chosen_owners: set[str] | None) -> list[tuple]:
+        chosen = range(len(owners)) if chosen_owners is None else \
+            np.nonzero(np.isin(owners, np.array(sorted(chosen_owners), dtype=object)))[0].tolist()
+        rows = []
+        for i in chosen:
+            a = None if average_null[i] else _value(ctx, int(average[i]))
+            v = None if versus_null[i] else _value(ctx, int(versus[i]))
+            rows.append((owners[i], metrics[i], a, v, FLAGS.get(int(group[i]))))
+        return rows
+
+    if differ:
+        columns = ["leaid", "metric", "peer_average", "vs_peers", "peer_quartile"]
+        _rewrite(ctx, b, differ, stored_count, columns, rows_of)
+
+
+def _value(ctx: RunContext, units: int):
+    """A decimal as written: its text for COPY (PostgreSQL); on SQLite the double nearest to
+    it, as the SQL forms of `Arith` store a computed decimal."""
+    return _decimal_text(units) if ctx.arith.postgresql else units / 10**RESULT_SCALE
