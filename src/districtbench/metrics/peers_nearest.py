@@ -106,8 +106,6 @@ def nearest(z: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     low = np.array([z[rows].min(axis=0) for rows in leaves])
     high = np.array([z[rows].max(axis=0) for rows in leaves])
     sizes = np.array([len(rows) for rows in leaves])
-    squares = np.einsum("ij,ij->i", z, z)
-    slack = 1e-8 * (1.0 + float(squares.max()))  # far above the rounding error of the screen
     for first, last in _blocks(leaves):
         rows = np.concatenate(leaves[first:last + 1])
         points = z[rows]
@@ -123,18 +121,11 @@ def nearest(z: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         # Every point within a bound lies in a leaf whose box is that near to the block's.
         chosen = np.nonzero(reach <= bound.max() * (1 + SLACK) + SLACK)[0]
         candidates = np.sort(np.concatenate([leaves[j] for j in chosen]))
-        # Screen with the matrix product |a|² + |b|² − 2a·b, then the exact distances.
-        screen = points @ z[candidates].T
-        screen *= -2.0
-        screen += squares[rows][:, None]
-        screen += squares[candidates][None, :]
-        screen[candidates[None, :] == rows[:, None]] = np.inf
-        r, c = np.nonzero(screen <= (bound * bound + slack)[:, None])
-        diff = points[r] - z[candidates[c]]
-        total = diff[:, 0] * diff[:, 0]
-        for f in range(1, z.shape[1]):
-            total = total + diff[:, f] * diff[:, f]
-        out_i[rows], out_d[rows] = _pick(r, candidates[c], np.sqrt(total), len(rows), kk)
+        dist = distances(points, z[candidates])
+        dist[candidates[None, :] == rows[:, None]] = np.inf  # itself
+        limit = np.partition(dist, kk - 1, axis=1)[:, kk - 1]
+        r, c = np.nonzero(dist <= limit[:, None])
+        out_i[rows], out_d[rows] = _pick(r, candidates[c], dist[r, c], len(rows), kk)
     return out_i, out_d
 
 

@@ -20,7 +20,6 @@ from decimal import Decimal
 
 import numpy as np
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from districtbench.db import tables
 from districtbench.db.engine import own_schema
@@ -43,16 +42,16 @@ def _qualified(ctx: RunContext, table: sa.Table) -> str:
     return table.name if schema is None else f'"{schema}".{table.name}'
 
 
-def _concat(ctx: RunContext, table: sa.Table, value: sa.ColumnElement, *order: sa.Column) -> str:
-    """The values of `value` over `table`'s rows in key order, joined by spaces."""
-    if ctx.arith.postgresql:
-        keys = [ctx.arith.binary(c) if isinstance(c.type, sa.String) else c for c in order]
-        separator = aggregate_order_by(sa.literal(" "), *keys)
-        query = sa.select(sa.func.string_agg(value, separator)).select_from(table)
-    else:
-        inner = sa.select(value.label("v")).select_from(table).order_by(*order).subquery()
-        query = sa.select(sa.func.group_concat(inner.c.v, sa.literal(" ")))
-    return ctx.connection.execute(query).scalar() or ""
+def _concat(ctx: RunContext, table: sa.Table, values: list[sa.ColumnElement], *order: sa.Column) -> list[str]:
+    """Per expression of `values` (text), its values over `table`'s rows in key order joined
+    by spaces — one sorted read of the table for all of them. (Both databases aggregate the
+    rows of an ordered subquery in its order; the keys read this way are compared with the
+    expected keys, so a different order would only mean rewriting.)"""
+    keys = [ctx.arith.binary(c) if isinstance(c.type, sa.String) else c for c in order]
+    inner = sa.select(*[v.label(f"v{i}") for i, v in enumerate(values)]).select_from(table).order_by(*keys).subquery()
+    join = sa.func.string_agg if ctx.arith.postgresql else sa.func.group_concat
+    row = ctx.connection.execute(sa.select(*[join(inner.c[f"v{i}"], sa.literal(" ")) for i in range(len(values))])).one()
+    return [text or "" for text in row]
 
 
 def _text(ctx: RunContext, expr: sa.ColumnElement) -> sa.ColumnElement:
@@ -126,12 +125,11 @@ def write_peers(ctx: RunContext, leaids: list[str], peers: np.ndarray, dist: np.
     ranks = np.nonzero(taken)[1] + 1
     peer_names = names[peers[taken]]
     distances = dist[taken]
-    stored_owners = _concat(ctx, p, p.c.leaid, p.c.leaid, p.c.rank)
-    same_keys = stored_owners == " ".join(owners) and _concat(ctx, p, sa.cast(p.c.rank, sa.Text), p.c.leaid, p.c.rank) \
-        == " ".join(map(str, ranks.tolist()))
+    stored_owners, stored_ranks, stored_peers = _concat(ctx, p, [p.c.leaid, sa.cast(p.c.rank, sa.Text), p.c.peer_leaid],
+                                                        p.c.leaid, p.c.rank)
+    same_keys = stored_owners == " ".join(owners) and stored_ranks == " ".join(map(str, ranks.tolist()))
     if same_keys and not groups_changed:
-        stored_peers = np.array(_concat(ctx, p, p.c.peer_leaid, p.c.leaid, p.c.rank).split(" ") if len(owners) else [],
-                                dtype=object)
+        stored_peers = np.array(stored_peers.split(" ") if len(owners) else [], dtype=object)
         differ_rows = stored_peers != peer_names
         differ = set(owners[differ_rows].tolist())
         changed = int(differ_rows.sum())
@@ -169,13 +167,13 @@ def write_benchmarks(ctx: RunContext, leaids: list[str], marks: dict, changes: C
     group = np.stack([marks[k].group for k in keys], axis=1).reshape(-1)
     arith = WholeUnits(ctx.connection.dialect.name)
     order = (b.c.leaid, b.c.metric)
-    stored_keys = _concat(ctx, b, b.c.leaid + sa.literal("/") + b.c.metric, *order)
     flag_code = sa.case({label: sa.literal(str(code)) for code, label in FLAGS.items()}, value=b.c.peer_quartile,
                         else_=sa.literal("0"))
+    units = [_text(ctx, arith.exact(b.c[c], RESULT_SCALE)) for c in ("peer_average", "vs_peers")]
+    stored_keys, *texts, flags = _concat(ctx, b, [b.c.leaid + sa.literal("/") + b.c.metric, *units, flag_code], *order)
     if stored_keys == " ".join(f"{o}/{k}" for o, k in zip(owners.tolist(), metrics.tolist())):
-        tokens = [_concat(ctx, b, _text(ctx, arith.exact(b.c[c], RESULT_SCALE)), *order).split(" ")
-                  for c in ("peer_average", "vs_peers")]
-        stored_group = np.array(_concat(ctx, b, flag_code, *order).split(" "), dtype=np.int64) if n else group
+        tokens = [text.split(" ") for text in texts]
+        stored_group = np.array(flags.split(" "), dtype=np.int64) if n else group
         differ_rows = group != stored_group
         for token, values, null in zip(tokens, (average, versus), (average_null, versus_null)):
             token = np.array(token) if n else np.array([], dtype=str)
@@ -188,7 +186,6 @@ def write_benchmarks(ctx: RunContext, leaids: list[str], marks: dict, changes: C
         differ = set(owners[differ_rows].tolist())
         stored_count = n
     else:
-        units = [_text(ctx, arith.exact(b.c[c], RESULT_SCALE)) for c in ("peer_average", "vs_peers")]
         stored = {(r[0], r[1]): (r[2], r[3], r[4])
                   for r in ctx.connection.execute(sa.select(b.c.leaid, b.c.metric, *units, flag_code))}
         new = {}

@@ -25,6 +25,7 @@ from districtbench.metrics.definitions import METRICS
 from districtbench.metrics.quantities import RESULT_SCALE
 from districtbench.metrics.quartiles import MIN_DISTRICTS
 
+METRIC_KEYS = {metric.key for metric in METRICS}
 LIMIT = 2**62  # int64 arithmetic stays below this; beyond, Python integers
 for _metric in METRICS:  # values, averages and differences share one scale (one unit)
     assert column_scale(tables.districts.c[_metric.district_column]) == RESULT_SCALE, _metric.key
@@ -43,18 +44,14 @@ class MetricMarks:
 
 
 def integers(values) -> np.ndarray:
-    """A column of whole numbers as read (ints, their text, or NULL counted as 0): int64, or
-    Python integers (dtype object) where int64 would not hold them."""
-    values = [0 if v is None else v for v in values]
-    array = np.array(values)
-    if array.dtype.kind in "iu":
-        return array.astype(np.int64)
+    """A column of whole numbers as read (NULL counted as 0): int64, or Python integers
+    (dtype object) where int64 would not hold them."""
+    array = np.array(values, dtype=object)
+    array[array == None] = 0  # noqa: E711 (elementwise)
     try:
-        if array.dtype.kind == "U":
-            return array.astype(np.int64)
-    except (OverflowError, ValueError):
-        pass
-    return np.array([int(v) for v in values], dtype=object)
+        return array.astype(np.int64)
+    except OverflowError:
+        return np.array([int(v) for v in array], dtype=object)
 
 
 def _widened(a: np.ndarray, factor: int) -> np.ndarray:
@@ -80,25 +77,43 @@ def _summand(arith: WholeUnits, part: averages.Part) -> sa.ColumnElement:
         row = sa.case((part.row.is_not(None), lit(1)), else_=lit(0))
     else:
         row = sa.func.coalesce(part.row, lit(0))
-    return sa.cast(row, sa.Text) if arith.postgresql else row
+    return row
 
 
-def _read(ctx: RunContext, leaids: list[str]) -> tuple[dict, dict[str, averages.Sums]]:
+def _fetched(arith: WholeUnits, expr: sa.ColumnElement, as_text: bool) -> sa.ColumnElement:
+    """PostgreSQL: a whole NUMERIC as BIGINT (NULL where it would not fit: read again as text)."""
+    if not arith.postgresql:
+        return expr
+    if as_text:
+        return sa.cast(expr, sa.Text)
+    return sa.case((sa.func.abs(expr) < lit(LIMIT), sa.cast(expr, sa.BigInteger)), else_=sa.null())
+
+
+def _read(ctx: RunContext, leaids: list[str], as_text: bool = False) -> tuple[dict, dict[str, averages.Sums]]:
     """Per column label: its values for `leaids` (in that order)."""
     arith = WholeUnits(ctx.connection.dialect.name)
     d = averages.district_inputs(ctx)
     sums = averages.pooled_sums(arith, d)
-    selected = {"leaid": d.c.leaid, "no_rank": sa.case((d.c.enrollment == lit(0), lit(1)), else_=lit(0))}
+    selected = {"leaid": d.c.leaid, "no_rank__": sa.case((d.c.enrollment == lit(0), lit(1)), else_=lit(0))}
     for metric in METRICS:
-        value = arith.exact(d.c[metric.district_column], RESULT_SCALE)
-        selected[metric.key] = sa.cast(value, sa.Text) if arith.postgresql else value
+        # values fit: they are bounded by their column's type
+        selected[metric.key] = _fetched(arith, arith.exact(d.c[metric.district_column], RESULT_SCALE), as_text)
         for suffix, part in sums[metric.average_column].parts().items():
-            selected[f"{metric.key}__{suffix}"] = _summand(arith, part)
+            selected[f"{metric.key}__{suffix}"] = _fetched(arith, _summand(arith, part), as_text)
     rows = ctx.connection.execute(sa.select(*[e.label(k) for k, e in selected.items()])).all()
     columns = dict(zip(selected, zip(*rows))) if rows else {k: () for k in selected}
+    summands = [key for key in columns if "__" in key]
+    if arith.postgresql and not as_text and any(None in columns[key] for key in summands):
+        return _read(ctx, leaids, as_text=True)  # a sum part beyond BIGINT: exact Python integers
     position = {leaid: i for i, leaid in enumerate(columns["leaid"])}
     order = np.array([position[leaid] for leaid in leaids], dtype=np.int64)
-    return {key: [values[i] for i in order] for key, values in columns.items() if key != "leaid"}, sums
+    out = {}
+    for key, values in columns.items():
+        if key == "leaid":
+            continue
+        array = np.array(values, dtype=object)[order]
+        out[key] = array if key in METRIC_KEYS else integers(array)
+    return out, sums
 
 
 def marks(ctx: RunContext, leaids: list[str], peers: np.ndarray) -> dict[str, MetricMarks]:
@@ -108,13 +123,13 @@ def marks(ctx: RunContext, leaids: list[str], peers: np.ndarray) -> dict[str, Me
     n = len(leaids)
     padded = np.where(peers < 0, n, peers)  # row n: zeros / not a value
     circle = np.concatenate([np.arange(n)[:, None], padded], axis=1)  # itself and its peers
-    no_rank = integers(columns["no_rank"]).astype(bool)
+    no_rank = columns["no_rank__"].astype(bool)
     out = {}
     for metric in METRICS:
         s = sums[metric.average_column]
 
         def total(suffix: str, factor: int) -> np.ndarray:
-            summands = _widened(integers(columns[f"{metric.key}__{suffix}"]), peers.shape[1] + 1)
+            summands = _widened(columns[f"{metric.key}__{suffix}"], peers.shape[1] + 1)
             summed = np.append(summands, 0)[padded]
             return _widened(summed.sum(axis=1), factor) * factor
 
@@ -126,8 +141,8 @@ def marks(ctx: RunContext, leaids: list[str], peers: np.ndarray) -> dict[str, Me
             use = total("missing", parts["missing"].factor) > 0
             average, null = np.where(use, fallback, average), np.where(use, fb_null, null)
         raw = columns[metric.key]
-        value_null = np.array([v is None for v in raw] + [True])
-        values = integers(raw + [0])
+        value_null = np.append(raw == None, True)  # noqa: E711 (elementwise)
+        values = integers(np.append(raw, 0))
         versus_null = null | value_null[:n]
         versus = np.where(versus_null, 0, values[:n] - np.where(null, 0, average))
         ranked = ~(value_null | np.append(no_rank, True))
