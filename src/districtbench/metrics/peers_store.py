@@ -160,11 +160,12 @@ def write_benchmarks(ctx: RunContext, leaids: list[str], marks: dict, changes: C
     n, m = len(leaids), len(keys)
     owners = np.repeat(np.array(leaids, dtype=object), m)
     metrics = np.tile(np.array(keys, dtype=object), n)
-    average = np.stack([marks[k].average for k in keys], axis=1).reshape(-1)
-    average_null = np.stack([marks[k].average_null for k in keys], axis=1).reshape(-1)
-    versus = np.stack([marks[k].versus for k in keys], axis=1).reshape(-1)
-    versus_null = np.stack([marks[k].versus_null for k in keys], axis=1).reshape(-1)
-    group = np.stack([marks[k].group for k in keys], axis=1).reshape(-1)
+
+    def flat(name: str, empty) -> np.ndarray:  # per (district, metric) in key order
+        return np.stack([getattr(marks[k], name) for k in keys], axis=1).reshape(-1) if keys else empty
+
+    average, versus, group = (flat(name, np.empty(0, np.int64)) for name in ("average", "versus", "group"))
+    average_null, versus_null = (flat(name, np.empty(0, bool)) for name in ("average_null", "versus_null"))
     arith = WholeUnits(ctx.connection.dialect.name)
     order = (b.c.leaid, b.c.metric)
     flag_code = sa.case({label: sa.literal(str(code)) for code, label in FLAGS.items()}, value=b.c.peer_quartile,
