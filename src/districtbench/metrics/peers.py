@@ -32,12 +32,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
 import sqlalchemy as sa
 
 from districtbench.db import tables
 from districtbench.errors import UsageError
-from districtbench.metrics import peers_nearest, peers_store, peers_sums
 from districtbench.metrics.arith import lit
 from districtbench.metrics.base import FamilyOutcome, MetricFamily
 from districtbench.metrics.context import RunContext
@@ -97,6 +95,11 @@ def _eligible(ctx: RunContext) -> Eligible:
 
 
 def compute(ctx: RunContext) -> FamilyOutcome:
+    # numpy only when peers are computed: `metrics`, `run --help` and the like load this module
+    import numpy as np
+
+    from districtbench.metrics import peers_nearest, peers_store, peers_sums
+
     scope = check_scope(ctx.options.get(SCOPE_OPTION))
     e = _eligible(ctx)
     changes = peers_store.Changes()
