@@ -125,7 +125,7 @@ def bench(label: str, url: str, args) -> list[float]:
     print(f"\n{label}: loaded {n_d:,} districts and {n_h:,} history rows in {seconds:.1f} s", flush=True)
     warm_up_imports()
     runner = CliRunner()
-    times, without, fresh = [], [], []
+    times, without, fresh, peers = [], [], [], []
     for run in range(1, args.runs + 1):
         if run > 1 and args.change_rows:
             change_rows(url, args.change_rows, run)
@@ -140,8 +140,9 @@ def bench(label: str, url: str, args) -> list[float]:
         times.append(elapsed)
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         extra = f", districts table {districts_size(url)}" if url.startswith("postgresql") else ""
+        peers.append(peers_seconds(url))
         print(
-            f"  run {run}: compute all {elapsed:.3f} s (peers family {peers_seconds(url):.3f} s), without peers "
+            f"  run {run}: compute all {elapsed:.3f} s (peers family {peers[-1]:.3f} s), without peers "
             f"{without[-1]:.3f} s ({elapsed / without[-1]:.2f}x), process peak RSS {rss:.0f} MB{extra}, "
             f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs",
             flush=True,
@@ -154,6 +155,11 @@ def bench(label: str, url: str, args) -> list[float]:
     print(f"  compute all: min {min(times):.3f} s, max {max(times):.3f} s, mean {sum(times) / len(times):.3f} s")
     print(f"  without peers: min {min(without):.3f} s, max {max(without):.3f} s, "
           f"mean {sum(without) / len(without):.3f} s; ratio of the minima {min(times) / min(without):.2f}x")
+    # Issue 15 item 3: the peers family ≤ 2 s; compute all with peers ≤ 1.3 × without them.
+    print(f"  peers family: min {min(peers):.3f} s, median {median(peers):.3f} s (target ≤ 2 s); "
+          f"compute all with / without peers: median {median(times):.3f} s / {median(without):.3f} s = "
+          f"{median(times) / median(without):.2f}x, minima {min(times) / min(without):.2f}x (target ≤ 1.3x), "
+          f"load average {os.getloadavg()[0]:.2f}")
     # Not timed: tracing every allocation slows Python down by a third.
     tracemalloc.start()
     check(runner.invoke(build_app(), ["--database-url", url, "compute", "all"]))

@@ -258,3 +258,57 @@ def test_the_report_shows_the_peer_average_beside_state_and_us(loaded, browser, 
         checked += 1
     assert checked == 8
     page.page.close()
+
+
+def _changed_rows(before: dict, after: dict) -> set:
+    """Keys whose row is new, gone or different."""
+    return {key for key in before.keys() | after.keys() if before.get(key) != after.get(key)}
+
+
+def _expected_rows(inputs, scope="national"):
+    """The three tables' rows by key, from the reference."""
+    found = ref.peer_lists(inputs, scope)
+    groups = {leaid: (inputs[leaid]["enrollment"], inputs[leaid]["poverty"], inputs[leaid]["ell_pct"],
+                      inputs[leaid]["swd_pct"], len(peers)) for leaid, peers in found.items()}
+    peers = {(leaid, rank): peer for leaid, peers in found.items() for rank, peer in enumerate(peers, 1)}
+    return {tables.peer_groups.name: groups, tables.peers.name: peers,
+            tables.peer_benchmarks.name: ref.benchmarks(inputs, found)}
+
+
+def test_the_run_counts_the_peer_rows_it_changes(loaded):
+    """A first run writes every row; a re-run changes none; one district's new poverty figure
+    (a feature: every z-score, so nearly every distance, moves) and another's spending (a
+    benchmarked metric only) change exactly the rows the reference says change."""
+    engine, inputs = loaded
+    expected = _expected_rows(inputs)
+    first = _compute(engine)["peers"].outcome
+    assert first.rows_changed == {name: len(rows) for name, rows in expected.items()}
+    assert first.districts_updated == len(expected[tables.peer_groups.name])
+    again = _compute(engine)["peers"].outcome
+    assert again.rows_changed == {name: 0 for name in expected} and again.districts_updated == 0
+
+    full = [l for l in sorted(expected[tables.peer_groups.name]) if expected[tables.peer_groups.name][l][4] == 20]
+    poorer, spender = full[0], full[5]
+    steps = [
+        ("saipe", "poverty_pct", poorer, "poverty", inputs[poorer]["poverty"] + Decimal("7.5")),
+        ("ccd_finance", "expenditure_pp", spender, "expenditure_pp", inputs[spender]["expenditure_pp"] + Decimal("900")),
+    ]
+    for source, column, leaid, key, value in steps:
+        before = _expected_rows(inputs)
+        h = tables.district_data_history
+        with engine.begin() as c:
+            c.execute(h.update().where(h.c.leaid == leaid, h.c.source == source).values({column: value}))
+        inputs[leaid][key] = value
+        after = _expected_rows(inputs)
+        outcome = _compute(engine)["peers"].outcome
+        changed = {name: _changed_rows(before[name], after[name]) for name in before}
+        assert outcome.rows_changed == {name: len(keys) for name, keys in changed.items()}, (key, outcome)
+        owners = {k if isinstance(k, str) else k[0] for keys in changed.values() for k in keys}
+        assert outcome.districts_updated == len(owners)
+        if key == "poverty":
+            assert changed[tables.peer_groups.name] == {leaid}
+            assert len(changed[tables.peers.name]) > len(after[tables.peers.name]) // 2
+        else:
+            assert not changed[tables.peer_groups.name] and not changed[tables.peers.name]
+            assert 1 < len(changed[tables.peer_benchmarks.name]) < 100
+        _check(engine, inputs, "national")  # and the tables are what a full rewrite gives

@@ -90,6 +90,9 @@ def print_summary(result: ComputeResult) -> None:
                 f"{family.name}: no 3-year trend because the state has no year of data within latest − 4 … "
                 f"latest − 2 (districts): {detail}"
             )
+        if family.outcome.rows_changed:
+            detail = ", ".join(f"{table} {count:,}" for table, count in family.outcome.rows_changed.items())
+            console.note(f"{family.name}: rows inserted, deleted or changed: {detail}")
         if family.outcome.enrollment_weighted:
             detail = ", ".join(f"{column} {count:,}" for column, count in sorted(family.outcome.enrollment_weighted.items()))
             console.note(

@@ -150,3 +150,18 @@ def column_range(column: sa.Column) -> tuple[Decimal, Decimal]:
         high = Decimal(10) ** (type_.precision - scale) - Decimal(1).scaleb(-scale)
         return -high, high
     raise TypeError(f"{column} has no bounded numeric type")
+
+
+class WholeUnits(Arith):
+    """`Arith` whose exact values are whole numbers of 1/10^scale on both databases (the
+    SQLite form; on PostgreSQL as NUMERIC, so nothing overflows), for expressions whose
+    results leave SQL to be added up elsewhere as integers (`peers_sums`)."""
+
+    def exact(self, expr: ColumnElement, scale: int = 0) -> ColumnElement:
+        if not self.postgresql:
+            return super().exact(expr, scale)
+        value = sa.cast(expr, NUMERIC)
+        return value if scale == 0 else sa.func.round(value * lit(pow10(scale)))
+
+    def unit(self, scale: int) -> int:
+        return pow10(scale)

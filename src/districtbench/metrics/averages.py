@@ -28,9 +28,10 @@ The pooling is one construction, reusable for any grouping of districts (peer gr
 * `district_inputs(ctx) -> Subquery`: one row per district — `leaid`, `state_fips`, the
   current district values (`_inputs()`), the ratios' parts and the denominators
   (`weights.stage_columns()`); join another key onto it to group by that key;
-* `_sums(arith, d) -> dict[str, Sums]`: per output column, the aggregate expressions over
-  the rows of `d` (a FromClause with the columns of `district_inputs`) — exact sums, so
-  groups can be added up (the US row adds up the states' parts);
+* `pooled_sums(arith, d) -> dict[str, Sums]`: per output column, its `Part`s over the rows
+  of `d` (a FromClause with the columns of `district_inputs`) — exact sums, so groups can be
+  added up (the US row adds up the states' parts); a Part is an aggregate of a per-district
+  expression (`Part.row`), so the same sums can be taken outside SQL too (`peers_sums`);
 * `stage_sums(ctx, name, d, key) -> (stage, sums)`: a staging table of those parts grouped by
   `d`'s column `key` (`group` in the stage); `add_rows(ctx, stage, sums, key_value, where)`
   adds one row that sums up stage rows; `group_values(arith, stage, sums) -> {column: value}`:
@@ -61,20 +62,40 @@ AVERAGE_COLUMNS = EXTRA_COLUMNS + tuple(metric.average_column for metric in METR
 
 
 @dataclass(frozen=True)
+class Part:
+    """An aggregate over a group's districts of `row`, one expression per district: `how` is
+    "sum_exact" (`Arith.sum_exact`), "sum" (plain SUM: NULL stays NULL) or "count" (the
+    districts where `row` is not NULL); the result is multiplied by `factor`."""
+
+    row: ColumnElement
+    how: str = "sum_exact"
+    factor: int = 1
+
+    def aggregate(self, arith: Arith) -> ColumnElement:
+        if self.how == "count":
+            total = sa.func.count(self.row)
+        elif self.how == "sum":
+            total = sa.func.sum(self.row)
+        else:
+            total = arith.sum_exact(self.row)
+        return times(total, self.factor)
+
+
+@dataclass(frozen=True)
 class Sums:
     """One output column over a group of districts: `numerator / denominator` rounded to
     `decimals` (no denominator: the numerator is the value, a total or a count). With
     `fallback` (numerator, denominator), the value is that quotient instead wherever
     `missing` — the number of districts with a value but no denominators row — is > 0."""
 
-    numerator: ColumnElement
-    denominator: ColumnElement | None = None
+    numerator: Part
+    denominator: Part | None = None
     decimals: int | None = None
-    fallback: tuple[ColumnElement, ColumnElement] | None = None
-    missing: ColumnElement | None = None
+    fallback: tuple[Part, Part] | None = None
+    missing: Part | None = None
 
-    def parts(self) -> dict[str, ColumnElement]:
-        """Stage column suffix → aggregate expression."""
+    def parts(self) -> dict[str, Part]:
+        """Stage column suffix → part."""
         parts = {"num": self.numerator}
         if self.denominator is not None:
             parts["den"] = self.denominator
@@ -84,7 +105,7 @@ class Sums:
         return parts
 
 
-def _sums(arith: Arith, d: sa.FromClause) -> dict[str, Sums]:
+def pooled_sums(arith: Arith, d: sa.FromClause) -> dict[str, Sums]:
     """Per output column, its `Sums` over the rows (districts) of `d` (columns as in
     `district_inputs`) of a group — exact whole numbers, so groups can be added up. Scales
     come from `tables.districts`, `tables.district_data_history` and `tables.history_extras`."""
@@ -92,17 +113,17 @@ def _sums(arith: Arith, d: sa.FromClause) -> dict[str, Sums]:
     enrollment = d.c.enrollment
     qualifies = enrollment > 0
 
-    def total(condition: ColumnElement, expr: ColumnElement) -> ColumnElement:
-        return arith.sum_exact(sa.case((condition, expr), else_=sa.null()))
+    def total(condition: ColumnElement, expr: ColumnElement, factor: int = 1) -> Part:
+        return Part(sa.case((condition, expr), else_=sa.null()), factor=factor)
 
-    def count(condition: ColumnElement) -> ColumnElement:
-        return sa.func.count(sa.case((condition, lit(1)), else_=sa.null()))
+    def count(condition: ColumnElement) -> Part:
+        return Part(sa.case((condition, lit(1)), else_=sa.null()), "count")
 
-    def by_enrollment(column: str) -> tuple[ColumnElement, ColumnElement]:
+    def by_enrollment(column: str) -> tuple[Part, Part]:
         value, scale = d.c[column], column_scale(typed.c[column])
         included = sa.and_(qualifies, value.is_not(None))
         num = total(included, arith.exact(value, scale) * arith.exact(enrollment))
-        return num, times(total(included, arith.exact(enrollment)), arith.unit(scale))
+        return num, total(included, arith.exact(enrollment), arith.unit(scale))
 
     def own(average_column: str) -> Sums:
         item = POOLED_BY_AVERAGE[average_column]
@@ -114,7 +135,7 @@ def _sums(arith: Arith, d: sa.FromClause) -> dict[str, Sums]:
             w_scale = column_scale(tables.history_extras.c[pooling.weight])
             included = sa.and_(value.is_not(None), weight > 0)
             num = total(included, arith.exact(value, scale) * arith.exact(weight, w_scale))
-            den = times(total(included, arith.exact(weight, w_scale)), arith.unit(scale))
+            den = total(included, arith.exact(weight, w_scale), arith.unit(scale))
         else:
             parts = fraction(arith, Quantity(pooling.numerator, pooling.weight, pooling.factor), extra,
                              tables.history_extras)
@@ -124,8 +145,8 @@ def _sums(arith: Arith, d: sa.FromClause) -> dict[str, Sums]:
         return Sums(num, den, RESULT_SCALE, by_enrollment(item.column), missing)
 
     sums = {
-        "total_districts": Sums(sa.func.count(d.c.leaid)),
-        "total_enrollment": Sums(sa.func.sum(sa.case((qualifies, enrollment), else_=sa.null()))),
+        "total_districts": Sums(Part(d.c.leaid, "count")),
+        "total_enrollment": Sums(Part(sa.case((qualifies, enrollment), else_=sa.null()), "sum")),
         "avg_enrollment": Sums(total(qualifies, arith.exact(enrollment)), count(qualifies), 0),
         "avg_poverty_rate": own("avg_poverty_rate"),
     }
@@ -144,7 +165,7 @@ def _sums(arith: Arith, d: sa.FromClause) -> dict[str, Sums]:
 
 
 def _inputs() -> list[str]:
-    """The district columns `_sums` reads."""
+    """The district columns `pooled_sums` reads."""
     return ["enrollment", "children_poverty_percent", *[metric.district_column for metric in METRICS]]
 
 
@@ -165,22 +186,23 @@ def district_inputs(ctx: RunContext) -> sa.Subquery:
     )
 
 
-def _labels(sums: dict[str, Sums]) -> list[tuple[str, str, ColumnElement]]:
-    """(output column, stage column, aggregate) of every part."""
-    return [(name, f"{name}__{suffix}", expr) for name, s in sums.items() for suffix, expr in s.parts().items()]
+def _labels(sums: dict[str, Sums]) -> list[tuple[str, str, Part]]:
+    """(output column, stage column, part) of every part."""
+    return [(name, f"{name}__{suffix}", part) for name, s in sums.items() for suffix, part in s.parts().items()]
 
 
 def stage_sums(ctx: RunContext, name: str, d: sa.FromClause, key: str) -> tuple[sa.Table, dict[str, Sums]]:
     """A staging table `name` with one row per value of `d.c[key]` (stage column `group`)
-    and every part of `_sums` over that group's rows of `d`."""
-    sums = _sums(ctx.arith, d)
+    and every part of `pooled_sums` over that group's rows of `d`."""
+    sums = pooled_sums(ctx.arith, d)
     labels = _labels(sums)
     stage = ctx.stage(
         name,
         sa.Column("group", sa.String(63), primary_key=True),
         *[sa.Column(label, sa.Numeric()) for _, label, _ in labels],
     )
-    ctx.fill(stage, sa.select(d.c[key], *[expr.label(label) for _, label, expr in labels]).group_by(d.c[key]))
+    aggregates = [part.aggregate(ctx.arith).label(label) for _, label, part in labels]
+    ctx.fill(stage, sa.select(d.c[key], *aggregates).group_by(d.c[key]))
     return stage, sums
 
 

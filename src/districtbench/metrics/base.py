@@ -16,13 +16,16 @@ class FamilyOutcome:
     did not fit their column or were invalid or implausible (`nulled`, column -> count);
     trends left NULL because the district's state has no base year within the window
     (`no_base_year`, column -> districts); averages made by enrollment weighting for want of
-    their own denominators (`enrollment_weighted`, column -> states and US rows)."""
+    their own denominators (`enrollment_weighted`, column -> states and US rows); rows of
+    the family's own tables inserted, deleted or changed (`rows_changed`, table -> rows;
+    `districts_updated` then counts the districts those rows belong to)."""
 
     districts_updated: int = 0
     states_updated: int = 0
     nulled: dict[str, int] = field(default_factory=dict)
     no_base_year: dict[str, int] = field(default_factory=dict)
     enrollment_weighted: dict[str, int] = field(default_factory=dict)
+    rows_changed: dict[str, int] = field(default_factory=dict)
 
     @property
     def values_nulled(self) -> int:
@@ -36,6 +39,7 @@ class FamilyOutcome:
             (self.nulled, other.nulled),
             (self.no_base_year, other.no_base_year),
             (self.enrollment_weighted, other.enrollment_weighted),
+            (self.rows_changed, other.rows_changed),
         ):
             for column, count in theirs.items():
                 mine[column] = mine.get(column, 0) + count

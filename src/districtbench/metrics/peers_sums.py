@@ -1,0 +1,164 @@
+"""The peer benchmarks of the `peers` family (module doc of `peers`), in numpy.
+
+The averages family's pooled sums (`averages.pooled_sums`) are sums over a group's districts
+of one expression per district (`averages.Part.row`). SQL computes those expressions once
+per district, as whole numbers of units (`arith.WholeUnits`: exactly what the SQLite form of
+the state averages adds up); numpy adds them up over each district's peers (int64, or Python
+integers where int64 could overflow) and rounds each quotient half away from zero exactly
+as `Arith.rounded` does, with the fallback of `averages.group_values`. A NULL expression adds
+nothing, as in SQL (a denominator of 0 or none gives NULL either way). The flags count, among
+the district and its peers, the values and the smaller values (`quartiles.ntile_group`'s rule).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import sqlalchemy as sa
+
+from districtbench.db import tables
+from districtbench.metrics import averages
+from districtbench.metrics.arith import WholeUnits, column_scale, lit
+from districtbench.metrics.context import RunContext
+from districtbench.metrics.definitions import METRICS
+from districtbench.metrics.quantities import RESULT_SCALE
+from districtbench.metrics.quartiles import MIN_DISTRICTS
+
+METRIC_KEYS = {metric.key for metric in METRICS}
+LIMIT = 2**62  # int64 arithmetic stays below this; beyond, Python integers
+for _metric in METRICS:  # values, averages and differences share one scale (one unit)
+    assert column_scale(tables.districts.c[_metric.district_column]) == RESULT_SCALE, _metric.key
+
+
+@dataclass
+class MetricMarks:
+    """Per eligible district (rows of the peer arrays): the peer average and the difference
+    in units of 10^-RESULT_SCALE (NULL where `*_null`), and the quartile group 1–4 (0: none)."""
+
+    average: np.ndarray
+    average_null: np.ndarray
+    versus: np.ndarray
+    versus_null: np.ndarray
+    group: np.ndarray
+
+
+def integers(values) -> np.ndarray:
+    """A column of whole numbers as read (NULL counted as 0): int64, or Python integers
+    (dtype object) where int64 would not hold them."""
+    array = np.array(values, dtype=object)
+    array[array == None] = 0  # noqa: E711 (elementwise)
+    try:
+        return array.astype(np.int64)
+    except OverflowError:
+        return np.array([int(v) for v in array], dtype=object)
+
+
+def _widened(a: np.ndarray, factor: int) -> np.ndarray:
+    """`a` as Python integers if `a` × factor could leave int64's safe range."""
+    if a.dtype == object or not len(a):
+        return a
+    return a.astype(object) if int(np.abs(a).max()) * factor >= LIMIT else a
+
+
+def _rounded(num: np.ndarray, den: np.ndarray, scale: int) -> tuple[np.ndarray, np.ndarray]:
+    """`num / den` rounded half away from zero to `scale` decimals, in units (`Arith.rounded`);
+    NULL where den ≤ 0."""
+    null = den <= 0
+    unit = 10**scale
+    num, den = _widened(num, 2 * unit + 1), _widened(den, 2 * unit + 1)
+    safe = np.where(null, 1, den)
+    magnitude = (2 * unit * np.abs(num) + safe) // (2 * safe)
+    return np.where(num < 0, -magnitude, magnitude), null
+
+
+def _summand(arith: WholeUnits, part: averages.Part) -> sa.ColumnElement:
+    if part.how == "count":
+        row = sa.case((part.row.is_not(None), lit(1)), else_=lit(0))
+    else:
+        row = sa.func.coalesce(part.row, lit(0))
+    return row
+
+
+def _fetched(arith: WholeUnits, expr: sa.ColumnElement, as_text: bool) -> sa.ColumnElement:
+    """PostgreSQL: a whole NUMERIC as BIGINT (NULL where it would not fit: read again as text)."""
+    if not arith.postgresql:
+        return expr
+    if as_text:
+        return sa.cast(expr, sa.Text)
+    return sa.case((sa.func.abs(expr) < lit(LIMIT), sa.cast(expr, sa.BigInteger)), else_=sa.null())
+
+
+def _read(ctx: RunContext, leaids: list[str], as_text: bool = False) -> tuple[dict, dict[str, averages.Sums]]:
+    """Per column label: its values for `leaids` (in that order)."""
+    arith = WholeUnits(ctx.connection.dialect.name)
+    d = averages.district_inputs(ctx)
+    sums = averages.pooled_sums(arith, d)
+    selected = {"leaid": d.c.leaid, "no_rank__": sa.case((d.c.enrollment == lit(0), lit(1)), else_=lit(0))}
+    for metric in METRICS:
+        # values fit: they are bounded by their column's type
+        selected[metric.key] = _fetched(arith, arith.exact(d.c[metric.district_column], RESULT_SCALE), as_text)
+        for suffix, part in sums[metric.average_column].parts().items():
+            selected[f"{metric.key}__{suffix}"] = _fetched(arith, _summand(arith, part), as_text)
+    rows = ctx.connection.execute(sa.select(*[e.label(k) for k, e in selected.items()])).all()
+    columns = dict(zip(selected, zip(*rows))) if rows else {k: () for k in selected}
+    summands = [key for key in columns if "__" in key]
+    if arith.postgresql and not as_text and any(None in columns[key] for key in summands):
+        return _read(ctx, leaids, as_text=True)  # a sum part beyond BIGINT: exact Python integers
+    position = {leaid: i for i, leaid in enumerate(columns["leaid"])}
+    order = np.array([position[leaid] for leaid in leaids], dtype=np.int64)
+    out = {}
+    for key, values in columns.items():
+        if key == "leaid":
+            continue
+        array = np.array(values, dtype=object)[order]
+        out[key] = array if key in METRIC_KEYS else integers(array)
+    return out, sums
+
+
+def marks(ctx: RunContext, leaids: list[str], peers: np.ndarray) -> dict[str, MetricMarks]:
+    """Per metric key, the marks of the districts `leaids` whose peers are `peers` (row
+    indices, −1 padding)."""
+    columns, sums = _read(ctx, leaids)
+    n = len(leaids)
+    padded = np.where(peers < 0, n, peers)  # row n: zeros / not a value
+    circle = np.concatenate([np.arange(n)[:, None], padded], axis=1)  # itself and its peers
+    no_rank = columns["no_rank__"].astype(bool)
+    out = {}
+    for metric in METRICS:
+        s = sums[metric.average_column]
+
+        def total(suffix: str, factor: int) -> np.ndarray:
+            summands = _widened(columns[f"{metric.key}__{suffix}"], peers.shape[1] + 1)
+            summed = np.append(summands, 0)[padded]
+            return _widened(summed.sum(axis=1), factor) * factor
+
+        parts = s.parts()
+        average, null = _rounded(total("num", parts["num"].factor), total("den", parts["den"].factor), s.decimals)
+        if s.fallback is not None:
+            fb_num, fb_den = s.fallback
+            fallback, fb_null = _rounded(total("fbnum", fb_num.factor), total("fbden", fb_den.factor), s.decimals)
+            use = total("missing", parts["missing"].factor) > 0
+            average, null = np.where(use, fallback, average), np.where(use, fb_null, null)
+        raw = columns[metric.key]
+        value_null = np.append(raw == None, True)  # noqa: E711 (elementwise)
+        values = integers(np.append(raw, 0))
+        versus_null = null | value_null[:n]
+        versus = np.where(versus_null, 0, values[:n] - np.where(null, 0, average))
+        ranked = ~(value_null | np.append(no_rank, True))
+        valid = ranked[circle]
+        members = values[circle]
+        count = valid.sum(axis=1)
+        smaller = (valid & (members < values[:n, None])).sum(axis=1)
+        flagged = ranked[:n] & (count >= MIN_DISTRICTS)
+        out[metric.key] = MetricMarks(average, null, versus, versus_null,
+                                      np.where(flagged, _ntile(smaller + 1, np.maximum(count, 1)), 0))
+    return out
+
+
+def _ntile(rank: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """`quartiles.ntile_group` in numpy."""
+    q = count // 4
+    r = count - 4 * q
+    big = r * (q + 1)
+    return np.where(rank <= big, (rank - 1) // (q + 1) + 1, r + (rank - 1 - big) // np.maximum(q, 1) + 1)
