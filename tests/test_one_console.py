@@ -50,3 +50,17 @@ def test_cells_are_text_not_markup_and_styles_are_named():
     assert "[bold]Evil[/bold] ISD" in text  # shown as written
     assert "\x1b[31m3\x1b[0m" in text  # red by name
     assert "a \x1b[2mb\x1b[0m" in text  # dim
+
+
+def test_long_headings_of_number_columns_wrap_so_the_text_column_keeps_its_words():
+    """The compute summary at 80 columns: "averages" stays whole (it was cut to "avera"/"ges"
+    when the number columns' headings could not wrap); the numbers themselves never wrap."""
+    out = Console(file=io.StringIO(), width=80)
+    counts = ("districts updated", "states updated", "values NULLed", "seconds")
+    grid = console.table("Compute", "family", "status", *counts, right=counts)
+    grid.add_row("averages", "ok", "12,345,678", "51", "0", "0.09")
+    console.print_out(grid, target=out)
+    lines = out.file.getvalue().splitlines()
+    assert any("│ averages " in line and "12,345,678 │" in line for line in lines)
+    assert any("districts" in line for line in lines) and any("updated" in line for line in lines)
+    assert max(len(line) for line in lines) <= 80

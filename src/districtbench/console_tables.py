@@ -70,15 +70,18 @@ class Grid:
 
         options = {"box": box.SIMPLE_HEAD, "show_edge": False, "pad_edge": False, "collapse_padding": True} if self.plain else {}
         result = Table(title=self.title, title_justify="left", **options)
-        for heading in self.headings:
+        rows = [[to_text(cell) for cell in row] for row in self.rows]
+        for index, heading in enumerate(self.headings):
             if heading in self.whole:
                 result.add_column(heading, justify="left", no_wrap=True)
             elif heading in self.right:
-                result.add_column(heading, justify="right", no_wrap=True)
+                # the numbers never wrap; a long heading above them may (between its words)
+                widest = max((row[index].cell_len for row in rows if index < len(row)), default=0)
+                result.add_column(heading, justify="right", min_width=widest)
             else:
                 result.add_column(heading, justify="left", overflow="fold")
-        for row in self.rows:
-            result.add_row(*(to_text(cell) for cell in row))
+        for row in rows:
+            result.add_row(*row)
         return result
 
 
