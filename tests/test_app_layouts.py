@@ -27,7 +27,7 @@ YEARS = (2013, 2015, 2018)
 OWN_TABLES = {"districtbench_alembic_version", "districtbench_fetch_units", "districtbench_created_objects",
               "districtbench_column_map", "districtbench_figure_years",
               "districtbench_history_extras", "districtbench_peer_groups",
-              "districtbench_peers", "districtbench_peer_benchmarks"}
+              "districtbench_peers", "districtbench_peer_benchmarks", "districtbench_family_inputs"}
 HISTORY = {  # history source -> its logical columns (schema.md)
     "ccd_directory": ("enrollment", "teachers_fte", "staff_total_fte", "spec_ed_students", "ell_students"),
     "ccd_finance": ("total_revenue", "federal_revenue", "state_revenue", "local_revenue", "total_expenditure",

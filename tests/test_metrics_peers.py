@@ -3,6 +3,7 @@ of real districts, on SQLite and PostgreSQL, national and state scope."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 import pytest
@@ -11,7 +12,7 @@ import sqlalchemy as sa
 from districtbench.db import tables
 from districtbench.metrics.runner import run_families
 from tests import peers_reference as ref
-from tests.metrics_helpers import insert, registry, same
+from tests.metrics_helpers import extras, insert, registry, same
 
 
 def _compute(engine, scope: str | None = None, families=("all",)):
@@ -312,3 +313,71 @@ def test_the_run_counts_the_peer_rows_it_changes(loaded):
             assert not changed[tables.peer_groups.name] and not changed[tables.peers.name]
             assert 1 < len(changed[tables.peer_benchmarks.name]) < 100
         _check(engine, inputs, "national")  # and the tables are what a full rewrite gives
+
+
+def _fingerprint(engine):
+    f = tables.family_inputs
+    with engine.connect() as c:
+        return c.execute(sa.select(f.c.fingerprint, f.c.recorded_at).where(f.c.family == "peers")).one()
+
+
+def _age_fingerprint(engine):
+    """Mark the recorded fingerprint as old, to tell whether the next run records another."""
+    f = tables.family_inputs
+    with engine.begin() as c:
+        c.execute(f.update().values(recorded_at=datetime(2001, 1, 1)))
+
+
+def test_a_rerun_with_the_same_inputs_keeps_the_tables_and_any_difference_recomputes(loaded, monkeypatch):
+    """The fingerprint (metrics/fingerprints.py): the same inputs and row counts → nothing is
+    computed or written; a deleted row, an option, a denominator beside the history or the
+    method's version → computed again, and the tables equal the reference."""
+    engine, inputs = loaded
+    expected = _expected_rows(inputs)
+    _compute(engine)
+    fingerprint, _ = _fingerprint(engine)
+    counts = {name: len(rows) for name, rows in expected.items()}
+    assert fingerprint.split(" ")[1:] == [f"{name}={counts[name]}" for name in sorted(counts)]
+    assert len(fingerprint.split(" ")[0]) == 64
+
+    _age_fingerprint(engine)
+    again = _compute(engine)["peers"].outcome
+    assert again.rows_changed == {name: 0 for name in expected}
+    assert _fingerprint(engine) == (fingerprint, datetime(2001, 1, 1))  # skipped: not recorded again
+
+    # a row gone from districtbench_peers: the counts differ, so the run computes and puts it back
+    p = tables.peers
+    victim = next(iter(sorted(expected[p.name])))
+    with engine.begin() as c:
+        c.execute(p.delete().where(p.c.leaid == victim[0], p.c.rank == victim[1]))
+    restored = _compute(engine)["peers"].outcome
+    assert restored.rows_changed == {tables.peer_groups.name: 0, p.name: 1, tables.peer_benchmarks.name: 0}
+    assert _fingerprint(engine)[0] == fingerprint
+    _check(engine, inputs, "national")
+
+    # another scope is another fingerprint; back to national, the first one again
+    _compute(engine, "state")
+    assert _fingerprint(engine)[0].split(" ")[0] != fingerprint.split(" ")[0]
+    _check(engine, inputs, "state")
+    _compute(engine)
+    assert _fingerprint(engine)[0] == fingerprint
+
+    # a denominator beside a history row (the pupils of a finance row) is an input too; with
+    # the others' still missing, the peer averages keep their fallback, as the reference says
+    h = tables.district_data_history
+    with engine.connect() as c:
+        leaid, year = c.execute(sa.select(h.c.leaid, h.c.year).where(
+            h.c.source == "ccd_finance", h.c.expenditure_pp.is_not(None)).order_by(h.c.leaid)).first()
+    insert(engine, extra_rows=[extras(leaid, year, "ccd_finance", pupils=5000)])
+    _age_fingerprint(engine)
+    _compute(engine)
+    assert _fingerprint(engine)[0] != fingerprint and _fingerprint(engine)[1] != datetime(2001, 1, 1)
+    _check(engine, inputs, "national")
+
+    # the method's version is part of the fingerprint
+    from districtbench.metrics import peers as family
+    current = _fingerprint(engine)[0]
+    _age_fingerprint(engine)
+    monkeypatch.setattr(family, "METHOD_VERSION", family.METHOD_VERSION + 1)
+    _compute(engine)
+    assert _fingerprint(engine)[0] != current and _fingerprint(engine)[1] != datetime(2001, 1, 1)

@@ -19,11 +19,12 @@ from districtbench.errors import ConfigurationError, NotMigratedError
 APP_TABLES = ("states", "districts", "district_data_history", "data_refresh_logs")
 OWN_TABLES = ("districtbench_fetch_units", "districtbench_created_objects", "districtbench_column_map",
               "districtbench_figure_years", "districtbench_history_extras",
-              "districtbench_peer_groups", "districtbench_peers", "districtbench_peer_benchmarks")
+              "districtbench_peer_groups", "districtbench_peers", "districtbench_peer_benchmarks",
+              "districtbench_family_inputs")
 FIVE_TABLES = APP_TABLES + ("districtbench_fetch_units",)
 ALL_TABLES = APP_TABLES + OWN_TABLES
 OWN_SCHEMA = "districtbench"
-HEAD = "0007_figure_sources"
+HEAD = "0008_family_inputs"
 
 
 def schema_of(kind: str, table: str) -> str | None:
@@ -183,6 +184,11 @@ BASE_COLUMNS = {
         vs_peers NUMERIC(14,2)
         peer_quartile VARCHAR(15)
     """,
+    "districtbench_family_inputs": """
+        family VARCHAR(63) NOT NULL
+        fingerprint VARCHAR(200) NOT NULL
+        recorded_at TIMESTAMP(3) NOT NULL
+    """,
 }
 
 _KEYS = ("absenteeism graduation student_teacher_ratio swd_pct ell_pct math_proficiency "
@@ -216,6 +222,7 @@ PRIMARY_KEYS = {
     "districtbench_peer_groups": ("districtbench_peer_groups_pkey", ["leaid"]),
     "districtbench_peers": ("districtbench_peers_pkey", ["leaid", "rank"]),
     "districtbench_peer_benchmarks": ("districtbench_peer_benchmarks_pkey", ["leaid", "metric"]),
+    "districtbench_family_inputs": ("districtbench_family_inputs_pkey", ["family"]),
 }
 INDEXES = {
     "districts": {"districts_state_fips_idx": ["state_fips"], "districts_state_abbrev_idx": ["state_abbrev"]},
@@ -432,10 +439,23 @@ def test_upgrade_downgrade_upgrade(fresh_engine, db_kind):
 
 def test_downgrade_figure_sources_drops_only_its_two_columns(fresh_engine, db_kind):
     migrations.upgrade(fresh_engine)
+    migrations.downgrade(fresh_engine, "0007_figure_sources")
     report = migrations.downgrade(fresh_engine, "0006_peers")
     assert migrations.current_revision(fresh_engine) == "0006_peers"
     assert report.dropped_tables == []
     assert sorted(report.dropped_columns) == ["districtbench_figure_years.base_source", "districtbench_figure_years.source"]
+    migrations.upgrade(fresh_engine)
+    assert revision.at_head(fresh_engine)
+
+
+def test_downgrade_family_inputs_drops_only_its_table(fresh_engine, db_kind):
+    migrations.upgrade(fresh_engine)
+    kept = tuple(t for t in ALL_TABLES if t != "districtbench_family_inputs")
+    before = describe_schema(fresh_engine, kept)
+    report = migrations.downgrade(fresh_engine, "0007_figure_sources")
+    assert migrations.current_revision(fresh_engine) == "0007_figure_sources"
+    assert report.dropped_tables == ["districtbench_family_inputs"] and report.dropped_columns == []
+    assert describe_schema(fresh_engine, kept) == before
     migrations.upgrade(fresh_engine)
     assert revision.at_head(fresh_engine)
 

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 VERSION_TABLE = "districtbench_alembic_version"
 # The newest script in alembic/versions; tests/test_migrations.py checks it against Alembic's head.
-HEAD_REVISION = "0007_figure_sources"
+HEAD_REVISION = "0008_family_inputs"
 
 
 def stored_revisions(connection: Connection, version_table: str = VERSION_TABLE) -> list[str]:

@@ -329,8 +329,18 @@ peer_benchmarks = sa.Table(
     schema=OWN_SCHEMA,
 )
 PEER_TABLES = (peer_groups.name, peers.name, peer_benchmarks.name)
+# What a metric family last computed its own tables from (metrics/fingerprints.py): a digest
+# of its inputs and of the row counts it left, so a run finding the same can skip the work.
+family_inputs = sa.Table(
+    "districtbench_family_inputs",
+    metadata,
+    sa.Column("family", sa.String(63), primary_key=True),
+    sa.Column("fingerprint", sa.String(200), nullable=False),
+    sa.Column("recorded_at", Timestamp, nullable=False),
+    schema=OWN_SCHEMA,
+)
 OWN_TABLES = (fetch_units.name, created_objects.name, column_map.name, figure_years.name, history_extras.name,
-              *PEER_TABLES)
+              *PEER_TABLES, family_inputs.name)
 
 # Keys and indexes of the app's tables, named as revision 0001 (and NAMING_CONVENTION) name
 # them: created with a table districtbench creates, only suggested on an app's table.

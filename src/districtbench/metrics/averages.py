@@ -169,10 +169,11 @@ def _inputs() -> list[str]:
     return ["enrollment", "children_poverty_percent", *[metric.district_column for metric in METRICS]]
 
 
-def district_inputs(ctx: RunContext) -> sa.Subquery:
-    """One row per district: its current values, its ratios' parts and its denominators
-    (module doc). Needs the `ratios` family to have run in this run."""
-    current = ctx.districts(*_inputs())
+def district_inputs(ctx: RunContext, *also: str) -> sa.Subquery:
+    """One row per district: its current values (and those of the district columns `also`),
+    its ratios' parts and its denominators (module doc). Needs the `ratios` family to have
+    run in this run."""
+    current = ctx.districts(*_inputs(), *also)
     parts, weights = ratio_parts(ctx), district_weights(ctx)
     ratio_columns = [c for c in parts.c if c.name != "leaid" and c.name not in current.c]
     return (

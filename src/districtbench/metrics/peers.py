@@ -32,11 +32,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import sqlalchemy as sa
-
 from districtbench.db import tables
 from districtbench.errors import UsageError
-from districtbench.metrics.arith import lit
 from districtbench.metrics.base import FamilyOutcome, MetricFamily
 from districtbench.metrics.context import RunContext
 from districtbench.plugins.hookspecs import hookimpl
@@ -60,8 +57,16 @@ def check_scope(value: str | None) -> str:
     return scope
 
 
+# What the family reads besides the pooled sums' inputs (`peers_sums.read`)
+ELIGIBILITY = ("state_fips", "urban_centric_locale", "enrollment", "children_poverty_percent", "ell_pct", "swd_pct")
+# Part of the inputs' fingerprint (`fingerprints`): bump it when the method's results change
+# for the same inputs, so the next run recomputes the tables instead of keeping them.
+METHOD_VERSION = 1
+
+
 @dataclass
 class Eligible:
+    rows: "numpy.ndarray"  # of the districts `peers_sums.read` returns, in leaid order
     leaids: list[str]
     states: list[str]
     groups: list[int]
@@ -71,37 +76,44 @@ class Eligible:
     swd: list
 
 
-def _eligible(ctx: RunContext) -> Eligible:
-    d = ctx.districts("enrollment", "children_poverty_percent", "ell_pct", "swd_pct", "urban_centric_locale")
-    query = (
-        sa.select(
-            d.c.leaid, d.c.state_fips, d.c.urban_centric_locale, d.c.enrollment,
-            d.c.children_poverty_percent, d.c.ell_pct, d.c.swd_pct,
-        )
-        .where(
-            d.c.enrollment >= lit(1),
-            d.c.urban_centric_locale.in_(LOCALES),
-            d.c.children_poverty_percent.is_not(None),
-            d.c.ell_pct.is_not(None),
-            d.c.swd_pct.is_not(None),
-        )
-        .order_by(ctx.arith.binary(d.c.leaid))
-    )
-    rows = ctx.connection.execute(query).all()
-    return Eligible(
-        [r[0] for r in rows], [r[1] for r in rows], [int(r[2]) // 10 for r in rows], [int(r[3]) for r in rows],
-        [r[4] for r in rows], [r[5] for r in rows], [r[6] for r in rows],
-    )
+def eligible(columns: dict) -> Eligible:
+    """The eligible districts among those read (enrollment ≥ 1, a locale of `LOCALES`, the
+    three percentages known), with their values as stored."""
+    import numpy as np
+
+    locales = set(LOCALES)
+    rows = [
+        i for i, (locale, enrollment, poverty, ell, swd) in enumerate(zip(*(columns[f"stored_{name}"] for name in (
+            "urban_centric_locale", "enrollment", "children_poverty_percent", "ell_pct", "swd_pct"))))
+        if enrollment is not None and enrollment >= 1 and locale is not None and int(locale) in locales
+        and poverty is not None and ell is not None and swd is not None
+    ]
+    index = np.array(rows, dtype=np.int64)
+
+    def of(name: str) -> list:
+        return columns[name if name == "leaid" else f"stored_{name}"][index].tolist()
+
+    return Eligible(index, of("leaid"), of("state_fips"), [int(v) // 10 for v in of("urban_centric_locale")],
+                    [int(v) for v in of("enrollment")], of("children_poverty_percent"), of("ell_pct"), of("swd_pct"))
 
 
 def compute(ctx: RunContext) -> FamilyOutcome:
     # numpy only when peers are computed: `metrics`, `run --help` and the like load this module
     import numpy as np
 
-    from districtbench.metrics import peers_nearest, peers_store, peers_sums
+    from districtbench import __version__
+    from districtbench.metrics import averages, fingerprints, peers_nearest, peers_store, peers_sums
 
     scope = check_scope(ctx.options.get(SCOPE_OPTION))
-    e = _eligible(ctx)
+    owned = (tables.peer_groups, tables.peers, tables.peer_benchmarks)
+    inputs = averages.district_inputs(ctx, *ELIGIBILITY)
+    digest = fingerprints.digest(ctx, inputs, inputs.c.leaid,
+                                 salt=f"peers {METHOD_VERSION} {__version__} {scope} {PEER_COUNT}")
+    recorded = fingerprints.recorded(ctx, FAMILY.name)
+    if recorded is not None and recorded == fingerprints.with_counts(digest, fingerprints.row_counts(ctx, owned)):
+        return FamilyOutcome(rows_changed={table.name: 0 for table in owned})  # as the last run left them
+    columns, sums = peers_sums.read(ctx, inputs, ELIGIBILITY)
+    e = eligible(columns)
     changes = peers_store.Changes()
     if e.leaids:
         z = peers_nearest.z_scores([[math.log(v) for v in e.enrollment], [float(v) for v in e.poverty],
@@ -117,8 +129,12 @@ def compute(ctx: RunContext) -> FamilyOutcome:
     ]
     groups_changed = peers_store.write_groups(ctx, group_rows, changes)
     peers_store.write_peers(ctx, e.leaids, peers, distances, counts, groups_changed, changes)
-    marks = peers_sums.marks(ctx, e.leaids, peers) if e.leaids else {}
+    chosen = {key: values[e.rows] for key, values in columns.items()}
+    marks = peers_sums.marks(chosen, sums, peers) if e.leaids else {}
     peers_store.write_benchmarks(ctx, e.leaids, marks, changes)
+    left = {tables.peer_groups.name: len(e.leaids), tables.peers.name: int(counts.sum()),
+            tables.peer_benchmarks.name: len(e.leaids) * len(marks)}
+    fingerprints.record(ctx, FAMILY.name, fingerprints.with_counts(digest, left))
     return FamilyOutcome(districts_updated=len(changes.districts), rows_changed=changes.rows)
 
 

@@ -25,7 +25,6 @@ from districtbench.metrics.definitions import METRICS
 from districtbench.metrics.quantities import RESULT_SCALE
 from districtbench.metrics.quartiles import MIN_DISTRICTS
 
-METRIC_KEYS = {metric.key for metric in METRICS}
 LIMIT = 2**62  # int64 arithmetic stays below this; beyond, Python integers
 for _metric in METRICS:  # values, averages and differences share one scale (one unit)
     assert column_scale(tables.districts.c[_metric.district_column]) == RESULT_SCALE, _metric.key
@@ -89,38 +88,34 @@ def _fetched(arith: WholeUnits, expr: sa.ColumnElement, as_text: bool) -> sa.Col
     return sa.case((sa.func.abs(expr) < lit(LIMIT), sa.cast(expr, sa.BigInteger)), else_=sa.null())
 
 
-def _read(ctx: RunContext, leaids: list[str], as_text: bool = False) -> tuple[dict, dict[str, averages.Sums]]:
-    """Per column label: its values for `leaids` (in that order)."""
+def read(ctx: RunContext, d: sa.FromClause, also: tuple[str, ...], as_text: bool = False) -> tuple[dict, dict]:
+    """Per column label, its values over every district of `d` (`averages.district_inputs`)
+    in leaid order: `leaid`, each metric's value and the summands of its pooled sums (whole
+    units), and the columns `also` as stored (labelled `stored_` + name); and the pooled sums."""
     arith = WholeUnits(ctx.connection.dialect.name)
-    d = averages.district_inputs(ctx)
     sums = averages.pooled_sums(arith, d)
-    selected = {"leaid": d.c.leaid, "no_rank__": sa.case((d.c.enrollment == lit(0), lit(1)), else_=lit(0))}
+    selected = {"leaid": d.c.leaid, **{f"stored_{name}": d.c[name] for name in also},
+                "no_rank__": sa.case((d.c.enrollment == lit(0), lit(1)), else_=lit(0))}
     for metric in METRICS:
         # values fit: they are bounded by their column's type
         selected[metric.key] = _fetched(arith, arith.exact(d.c[metric.district_column], RESULT_SCALE), as_text)
         for suffix, part in sums[metric.average_column].parts().items():
             selected[f"{metric.key}__{suffix}"] = _fetched(arith, _summand(arith, part), as_text)
-    rows = ctx.connection.execute(sa.select(*[e.label(k) for k, e in selected.items()])).all()
+    query = sa.select(*[e.label(k) for k, e in selected.items()]).order_by(ctx.arith.binary(d.c.leaid))
+    rows = ctx.connection.execute(query).all()
     columns = dict(zip(selected, zip(*rows))) if rows else {k: () for k in selected}
     summands = [key for key in columns if "__" in key]
     if arith.postgresql and not as_text and any(None in columns[key] for key in summands):
-        return _read(ctx, leaids, as_text=True)  # a sum part beyond BIGINT: exact Python integers
-    position = {leaid: i for i, leaid in enumerate(columns["leaid"])}
-    order = np.array([position[leaid] for leaid in leaids], dtype=np.int64)
-    out = {}
-    for key, values in columns.items():
-        if key == "leaid":
-            continue
-        array = np.array(values, dtype=object)[order]
-        out[key] = array if key in METRIC_KEYS else integers(array)
-    return out, sums
+        return read(ctx, d, also, as_text=True)  # a sum part beyond BIGINT: exact Python integers
+    # summands (and `no_rank__`) as whole numbers; values, `leaid` and `also` as read
+    return {key: integers(values) if "__" in key else np.array(values, dtype=object)
+            for key, values in columns.items()}, sums
 
 
-def marks(ctx: RunContext, leaids: list[str], peers: np.ndarray) -> dict[str, MetricMarks]:
-    """Per metric key, the marks of the districts `leaids` whose peers are `peers` (row
-    indices, −1 padding)."""
-    columns, sums = _read(ctx, leaids)
-    n = len(leaids)
+def marks(columns: dict, sums: dict, peers: np.ndarray) -> dict[str, MetricMarks]:
+    """Per metric key, the marks of the districts of `columns` (`read`'s, of the eligible
+    districts only) whose peers are `peers` (row indices, −1 padding)."""
+    n = len(peers)
     padded = np.where(peers < 0, n, peers)  # row n: zeros / not a value
     circle = np.concatenate([np.arange(n)[:, None], padded], axis=1)  # itself and its peers
     no_rank = columns["no_rank__"].astype(bool)

@@ -1,0 +1,59 @@
+"""What a metric family last computed its own tables from (`tables.family_inputs`).
+
+A family whose results are a function of the rows of one query (this run's district values,
+say) can record, in the compute transaction that writes its tables, a fingerprint: a SHA-256
+digest of those rows — every column as text, NULL as `N`, in key order — and of a `salt`
+naming everything else the results depend on (options, the method's version), followed by
+the row counts the family left in its tables. A later run that computes the same fingerprint
+and finds the same row counts has nothing to write and may skip the work: its tables already
+hold what it would write. Any other difference — a value, a district, an option, a method
+version, a deleted row — gives another fingerprint, and the family computes as usual.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlalchemy as sa
+
+from districtbench.db import tables
+from districtbench.db.timestamps import utcnow
+from districtbench.metrics.context import RunContext
+
+NULL_TEXT = "N"
+
+
+def digest(ctx: RunContext, rows: sa.FromClause, key: sa.ColumnElement, salt: str) -> str:
+    """SHA-256 (hex) of `salt` and of `rows` in `key` order: one aggregated text read."""
+    as_text = [sa.func.coalesce(sa.cast(c, sa.Text), sa.literal(NULL_TEXT)) for c in rows.c]
+    line = as_text[0]
+    for text in as_text[1:]:
+        line = line + sa.literal("|") + text
+    ordered = sa.select(line.label("line")).select_from(rows).order_by(ctx.arith.binary(key)).subquery()
+    join = sa.func.string_agg if ctx.arith.postgresql else sa.func.group_concat
+    text = ctx.connection.execute(sa.select(join(ordered.c.line, sa.literal("\n")))).scalar()
+    hasher = hashlib.sha256(salt.encode())
+    hasher.update(b"\0")
+    hasher.update((text or "").encode())
+    return hasher.hexdigest()
+
+
+def with_counts(fingerprint: str, counts: dict[str, int]) -> str:
+    return " ".join([fingerprint, *(f"{name}={count}" for name, count in sorted(counts.items()))])
+
+
+def row_counts(ctx: RunContext, owned: tuple[sa.Table, ...]) -> dict[str, int]:
+    """Rows of each of the tables `owned`, in one statement."""
+    counts = [sa.select(sa.func.count()).select_from(table).scalar_subquery() for table in owned]
+    return dict(zip((table.name for table in owned), ctx.connection.execute(sa.select(*counts)).one()))
+
+
+def recorded(ctx: RunContext, family: str) -> str | None:
+    f = tables.family_inputs
+    return ctx.connection.execute(sa.select(f.c.fingerprint).where(f.c.family == family)).scalar()
+
+
+def record(ctx: RunContext, family: str, fingerprint: str) -> None:
+    f = tables.family_inputs
+    ctx.connection.execute(f.delete().where(f.c.family == family))
+    ctx.connection.execute(f.insert().values(family=family, fingerprint=fingerprint,
+                                             recorded_at=utcnow()))
