@@ -2,21 +2,22 @@
 touching only what differs, and counting the rows that change.
 
 Each table's rows are keyed by district (`leaid`, then `rank` or `metric`). The stored rows
-are read in a compact form — for `peers` and `peer_benchmarks` a few long strings built in
-SQL, ordered by key, compared whole and then value by value in numpy — and the rows of every
-district with a difference (new, gone or changed rows) are deleted and written anew. A
-stored distance is not read back when every `peer_groups` row is unchanged: a distance is a
-function of the two districts' features and of the z-scores' means and SDs over all
-eligible districts, all of which those rows hold; otherwise the stored rows are read whole.
-Counted per table: rows inserted, deleted or changed (a row is one key).
+are read in a compact form — per column one long string built in SQL, in key order — and
+compared with the new rows in numpy: row by row when the keys are the same, else matched by
+key (a row without a match is inserted or deleted). A distance is read as the text of its
+exact double (`%!.17g` on SQLite, PostgreSQL's shortest exact form) and compared as a double;
+it is not read at all when every `peer_groups` row is unchanged: a distance is a function of
+the two districts' features and of the z-scores' means and SDs over all eligible districts,
+all of which those rows hold. The rows of every district with a difference are deleted and
+written anew. Counted per table: rows inserted, deleted or changed (a row is one key).
 """
 
 from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
-from typing import Callable
 from decimal import Decimal
+from typing import Callable
 
 import numpy as np
 import sqlalchemy as sa
@@ -29,12 +30,25 @@ from districtbench.metrics.quantities import RESULT_SCALE
 from districtbench.metrics.quartiles import FLAGS
 
 CHUNK = 5_000  # keys per DELETE statement
+NULL = "N"  # a NULL value as read
 
 
 @dataclass
 class Changes:
     rows: dict[str, int] = field(default_factory=dict)  # table name -> rows changed
     districts: set[str] = field(default_factory=set)  # districts with a changed row
+
+
+@dataclass
+class NewRows:
+    """A table's rows as they should be, in key order: `owner` (index into `leaids`) and
+    `key` (the row's full key as text, `leaid/rank` or `leaid/metric`) per row, and the
+    compared values per row (arrays, stored form)."""
+
+    leaids: np.ndarray  # of the owners, object
+    owner: np.ndarray
+    key: list[str]
+    values: list[np.ndarray]
 
 
 def _qualified(ctx: RunContext, table: sa.Table) -> str:
@@ -54,8 +68,39 @@ def _concat(ctx: RunContext, table: sa.Table, values: list[sa.ColumnElement], *o
     return [text or "" for text in row]
 
 
-def _text(ctx: RunContext, expr: sa.ColumnElement) -> sa.ColumnElement:
-    return sa.func.coalesce(sa.cast(expr, sa.Text), sa.literal("N"))
+def _tokens(text: str, dtype=None) -> np.ndarray:
+    return np.array(text.split(" ") if text else [], dtype=dtype if dtype is not None else str)
+
+
+def _text(expr: sa.ColumnElement) -> sa.ColumnElement:
+    return sa.func.coalesce(sa.cast(expr, sa.Text), sa.literal(NULL))
+
+
+def _double_text(ctx: RunContext, expr: sa.ColumnElement) -> sa.ColumnElement:
+    """The text of a double that reads back as the same double."""
+    return sa.cast(expr, sa.Text) if ctx.arith.postgresql else sa.func.printf(sa.literal("%!.17g"), expr)
+
+
+def _differences(new: NewRows, stored_key: np.ndarray, stored_values: list[np.ndarray]) -> tuple[int, set[str]]:
+    """(rows inserted, deleted or changed; the districts they belong to), the stored rows
+    given by their keys (`leaid/…`) and values in the order of `new.values`."""
+    if len(stored_key) == len(new.key) and " ".join(stored_key.tolist()) == " ".join(new.key):
+        differ = np.zeros(len(new.key), bool)
+        for mine, theirs in zip(new.values, stored_values):
+            differ |= mine != theirs
+        return int(differ.sum()), set(new.leaids[new.owner[differ]].tolist())
+    new_key = np.array(new.key, dtype=str)
+    _, mine, theirs = np.intersect1d(new_key, stored_key, assume_unique=True, return_indices=True)
+    differ = np.zeros(len(mine), bool)
+    for new_values, old_values in zip(new.values, stored_values):
+        differ |= new_values[mine] != old_values[theirs]
+    inserted = np.ones(len(new_key), bool)
+    inserted[mine] = False
+    deleted = np.ones(len(stored_key), bool)
+    deleted[theirs] = False
+    owners = set(new.leaids[new.owner[mine[differ]]].tolist()) | set(new.leaids[new.owner[inserted]].tolist())
+    owners |= {key.split("/", 1)[0] for key in stored_key[deleted].tolist()}
+    return int(differ.sum() + inserted.sum() + deleted.sum()), owners
 
 
 def _rewrite(ctx: RunContext, table: sa.Table, owners: set[str], all_owners: int, columns: list[str],
@@ -76,8 +121,7 @@ def _rewrite(ctx: RunContext, table: sa.Table, owners: set[str], all_owners: int
     name = _qualified(ctx, table)
     if ctx.arith.postgresql:
         buffer = io.StringIO()
-        for row in rows:
-            buffer.write("\t".join("\\N" if v is None else str(v) for v in row) + "\n")
+        buffer.writelines("\t".join("\\N" if v is None else str(v) for v in row) + "\n" for row in rows)
         buffer.seek(0)
         cursor = c.connection.dbapi_connection.cursor()
         try:
@@ -88,6 +132,14 @@ def _rewrite(ctx: RunContext, table: sa.Table, owners: set[str], all_owners: int
     else:
         marks = ", ".join("?" for _ in columns)
         c.exec_driver_sql(f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({marks})", rows)
+
+
+def _chosen(new: NewRows, owners: set[str] | None) -> np.ndarray:
+    """Rows of `new` whose owner is one of `owners` (all rows when None)."""
+    if owners is None:
+        return np.arange(len(new.owner))
+    wanted = np.array([leaid in owners for leaid in new.leaids.tolist()], dtype=bool)
+    return np.nonzero(wanted[new.owner])[0]
 
 
 def _decimal_text(units: int) -> str:
@@ -105,6 +157,7 @@ def write_groups(ctx: RunContext, rows: list[tuple], changes: Changes) -> bool:
     differ = {leaid for leaid in stored.keys() | new.keys() if stored.get(leaid) != new.get(leaid)}
     changes.rows[g.name] = len(differ)
     changes.districts |= differ
+
     def rows_of(owners: set[str] | None) -> list[tuple]:
         chosen = [row for row in rows if owners is None or row[0] in owners]
         if ctx.arith.postgresql:
@@ -120,46 +173,50 @@ def write_peers(ctx: RunContext, leaids: list[str], peers: np.ndarray, dist: np.
                 groups_changed: bool, changes: Changes) -> None:
     p = tables.peers
     names = np.array(leaids + [""], dtype=object)
-    owners = np.repeat(np.array(leaids, dtype=object), counts)
     taken = np.arange(peers.shape[1])[None, :] < counts[:, None]
-    ranks = np.nonzero(taken)[1] + 1
+    owner = np.repeat(np.arange(len(leaids)), counts)
+    ranks = (np.nonzero(taken)[1] + 1).tolist()
     peer_names = names[peers[taken]]
     distances = dist[taken]
-    stored_owners, stored_ranks, stored_peers = _concat(ctx, p, [p.c.leaid, sa.cast(p.c.rank, sa.Text), p.c.peer_leaid],
-                                                        p.c.leaid, p.c.rank)
-    same_keys = stored_owners == " ".join(owners) and stored_ranks == " ".join(map(str, ranks.tolist()))
-    if same_keys and not groups_changed:
-        stored_peers = np.array(stored_peers.split(" ") if len(owners) else [], dtype=object)
-        differ_rows = stored_peers != peer_names
-        differ = set(owners[differ_rows].tolist())
-        changed = int(differ_rows.sum())
-    else:
-        stored = {(r[0], r[1]): (r[2], r[3]) for r in ctx.connection.execute(sa.select(p.c.leaid, p.c.rank,
-                                                                                        p.c.peer_leaid, p.c.distance))}
-        new = {(o, r): (n, d) for o, r, n, d in zip(owners.tolist(), ranks.tolist(), peer_names.tolist(),
-                                                    distances.tolist())}
-        keys = [key for key in stored.keys() | new.keys() if stored.get(key) != new.get(key)]
-        differ = {key[0] for key in keys}
-        changed = len(keys)
+    owner_names = names[owner].tolist()
+    keys = [f"{o}/{r}" for o, r in zip(owner_names, ranks)]
+    columns = [p.c.leaid + sa.literal("/") + sa.cast(p.c.rank, sa.Text), p.c.peer_leaid]
+    if groups_changed:
+        columns.append(_double_text(ctx, p.c.distance))
+    stored = _concat(ctx, p, columns, p.c.leaid, p.c.rank)
+    stored_key = _tokens(stored[0])
+    stored_values = [_tokens(stored[1], object)]
+    new = NewRows(names, owner, keys, [peer_names])
+    if groups_changed:
+        stored_values.append(_tokens(stored[2], np.float64))
+        new.values.append(distances)
+    changed, differ = _differences(new, stored_key, stored_values)
     changes.rows[p.name] = changed
     changes.districts |= differ
+
     def rows_of(chosen_owners: set[str] | None) -> list[tuple]:
-        chosen = slice(None) if chosen_owners is None else np.isin(owners, np.array(sorted(chosen_owners), dtype=object))
+        chosen = _chosen(new, chosen_owners)
         found = distances[chosen].tolist()
-        return list(zip(owners[chosen].tolist(), ranks[chosen].tolist(), peer_names[chosen].tolist(),
-                        [repr(d) for d in found] if ctx.arith.postgresql else found))
+        return list(zip(names[owner[chosen]].tolist(), np.asarray(ranks)[chosen].tolist(),
+                        peer_names[chosen].tolist(), [repr(d) for d in found] if ctx.arith.postgresql else found))
 
     if differ:
-        _rewrite(ctx, p, differ, len(set(stored_owners.split())) if stored_owners else 0,
-                 ["leaid", "rank", "peer_leaid", "distance"], rows_of)
+        stored_owners = len({key.split("/", 1)[0] for key in stored_key.tolist()})
+        _rewrite(ctx, p, differ, stored_owners, ["leaid", "rank", "peer_leaid", "distance"], rows_of)
+
+
+def _unit_tokens(values: np.ndarray, null: np.ndarray) -> np.ndarray:
+    """Whole units as their text (what `WholeUnits.exact` reads back), NULL as `N`."""
+    return np.where(null, NULL, values.astype(str))
 
 
 def write_benchmarks(ctx: RunContext, leaids: list[str], marks: dict, changes: Changes) -> None:
     b = tables.peer_benchmarks
     keys = sorted(marks)
     n, m = len(leaids), len(keys)
-    owners = np.repeat(np.array(leaids, dtype=object), m)
-    metrics = np.tile(np.array(keys, dtype=object), n)
+    names = np.array(leaids, dtype=object)
+    owner = np.repeat(np.arange(n), m)
+    metrics = keys * n
 
     def flat(name: str, empty) -> np.ndarray:  # per (district, metric) in key order
         return np.stack([getattr(marks[k], name) for k in keys], axis=1).reshape(-1) if keys else empty
@@ -167,51 +224,30 @@ def write_benchmarks(ctx: RunContext, leaids: list[str], marks: dict, changes: C
     average, versus, group = (flat(name, np.empty(0, np.int64)) for name in ("average", "versus", "group"))
     average_null, versus_null = (flat(name, np.empty(0, bool)) for name in ("average_null", "versus_null"))
     arith = WholeUnits(ctx.connection.dialect.name)
-    order = (b.c.leaid, b.c.metric)
     flag_code = sa.case({label: sa.literal(str(code)) for code, label in FLAGS.items()}, value=b.c.peer_quartile,
                         else_=sa.literal("0"))
-    units = [_text(ctx, arith.exact(b.c[c], RESULT_SCALE)) for c in ("peer_average", "vs_peers")]
-    stored_keys, *texts, flags = _concat(ctx, b, [b.c.leaid + sa.literal("/") + b.c.metric, *units, flag_code], *order)
-    if stored_keys == " ".join(f"{o}/{k}" for o, k in zip(owners.tolist(), metrics.tolist())):
-        tokens = [text.split(" ") for text in texts]
-        stored_group = np.array(flags.split(" "), dtype=np.int64) if n else group
-        differ_rows = group != stored_group
-        for token, values, null in zip(tokens, (average, versus), (average_null, versus_null)):
-            token = np.array(token) if n else np.array([], dtype=str)
-            stored_null = token == "N"
-            stored_values = np.where(stored_null, "0", token).astype(object if values.dtype == object else np.int64)
-            if values.dtype == object:
-                stored_values = np.array([int(v) for v in stored_values], dtype=object)
-            differ_rows |= (stored_null != null) | (~null & (stored_values != values))
-        changed = int(differ_rows.sum())
-        differ = set(owners[differ_rows].tolist())
-        stored_count = n
-    else:
-        stored = {(r[0], r[1]): (r[2], r[3], r[4])
-                  for r in ctx.connection.execute(sa.select(b.c.leaid, b.c.metric, *units, flag_code))}
-        new = {}
-        for i, key in enumerate(zip(owners.tolist(), metrics.tolist())):
-            new[key] = ("N" if average_null[i] else str(average[i]), "N" if versus_null[i] else str(versus[i]),
-                        str(group[i]))
-        differing = [key for key in stored.keys() | new.keys() if stored.get(key) != new.get(key)]
-        differ = {key[0] for key in differing}
-        changed = len(differing)
-        stored_count = len({key[0] for key in stored})
+    units = [_text(arith.exact(b.c[c], RESULT_SCALE)) for c in ("peer_average", "vs_peers")]
+    stored = _concat(ctx, b, [b.c.leaid + sa.literal("/") + b.c.metric, *units, flag_code], b.c.leaid, b.c.metric)
+    new = NewRows(names, owner, [f"{o}/{k}" for o, k in zip(names[owner].tolist(), metrics)],
+                  [_unit_tokens(average, average_null), _unit_tokens(versus, versus_null), group.astype(str)])
+    stored_key = _tokens(stored[0])
+    changed, differ = _differences(new, stored_key, [_tokens(text) for text in stored[1:]])
     changes.rows[b.name] = changed
     changes.districts |= differ
+
     def rows_of(chosen_owners: set[str] | None) -> list[tuple]:
-        chosen = range(len(owners)) if chosen_owners is None else \
-            np.nonzero(np.isin(owners, np.array(sorted(chosen_owners), dtype=object)))[0].tolist()
-        rows = []
-        for i in chosen:
-            a = None if average_null[i] else _value(ctx, int(average[i]))
-            v = None if versus_null[i] else _value(ctx, int(versus[i]))
-            rows.append((owners[i], metrics[i], a, v, FLAGS.get(int(group[i]))))
-        return rows
+        chosen = _chosen(new, chosen_owners)
+        averages = [None if null else _value(ctx, int(v))
+                    for v, null in zip(average[chosen].tolist(), average_null[chosen].tolist())]
+        differences = [None if null else _value(ctx, int(v))
+                       for v, null in zip(versus[chosen].tolist(), versus_null[chosen].tolist())]
+        return list(zip(names[owner[chosen]].tolist(), [metrics[i] for i in chosen.tolist()], averages, differences,
+                        [FLAGS.get(code) for code in group[chosen].tolist()]))
 
     if differ:
-        columns = ["leaid", "metric", "peer_average", "vs_peers", "peer_quartile"]
-        _rewrite(ctx, b, differ, stored_count, columns, rows_of)
+        stored_owners = len({key.split("/", 1)[0] for key in stored_key.tolist()})
+        _rewrite(ctx, b, differ, stored_owners, ["leaid", "metric", "peer_average", "vs_peers", "peer_quartile"],
+                 rows_of)
 
 
 def _value(ctx: RunContext, units: int):
