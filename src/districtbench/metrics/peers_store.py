@@ -237,11 +237,9 @@ def write_benchmarks(ctx: RunContext, leaids: list[str], marks: dict, changes: C
 
     def rows_of(chosen_owners: set[str] | None) -> list[tuple]:
         chosen = _chosen(new, chosen_owners)
-        averages = [None if null else _value(ctx, int(v))
-                    for v, null in zip(average[chosen].tolist(), average_null[chosen].tolist())]
-        differences = [None if null else _value(ctx, int(v))
-                       for v, null in zip(versus[chosen].tolist(), versus_null[chosen].tolist())]
-        return list(zip(names[owner[chosen]].tolist(), [metrics[i] for i in chosen.tolist()], averages, differences,
+        return list(zip(names[owner[chosen]].tolist(), [metrics[i] for i in chosen.tolist()],
+                        _values(ctx, average[chosen], average_null[chosen]),
+                        _values(ctx, versus[chosen], versus_null[chosen]),
                         [FLAGS.get(code) for code in group[chosen].tolist()]))
 
     if differ:
@@ -250,7 +248,13 @@ def write_benchmarks(ctx: RunContext, leaids: list[str], marks: dict, changes: C
                  rows_of)
 
 
-def _value(ctx: RunContext, units: int):
-    """A decimal as written: its text for COPY (PostgreSQL); on SQLite the double nearest to
-    it, as the SQL forms of `Arith` store a computed decimal."""
-    return _decimal_text(units) if ctx.arith.postgresql else units / 10**RESULT_SCALE
+def _values(ctx: RunContext, units: np.ndarray, null: np.ndarray) -> list:
+    """Decimals as written (None where `null`): their text for COPY (PostgreSQL); on SQLite
+    the double nearest to each, as the SQL forms of `Arith` store a computed decimal."""
+    if ctx.arith.postgresql:
+        found = [_decimal_text(v) for v in units.tolist()]
+    elif units.dtype != object and (not len(units) or int(np.abs(units).max()) < 2**53):
+        found = (units / 10**RESULT_SCALE).tolist()  # exact operands: the correctly rounded quotient
+    else:
+        found = [v / 10**RESULT_SCALE for v in units.tolist()]
+    return [None if gone else v for v, gone in zip(found, null.tolist())]
