@@ -3,6 +3,7 @@ of real districts, on SQLite and PostgreSQL, national and state scope."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from decimal import Decimal
 
@@ -381,3 +382,54 @@ def test_a_rerun_with_the_same_inputs_keeps_the_tables_and_any_difference_recomp
     monkeypatch.setattr(family, "METHOD_VERSION", family.METHOD_VERSION + 1)
     _compute(engine)
     assert _fingerprint(engine)[0] != current and _fingerprint(engine)[1] != datetime(2001, 1, 1)
+
+
+@pytest.mark.parametrize("db_kind", ["postgresql"], indirect=True)
+def test_a_role_that_may_not_truncate_rewrites_the_peer_tables_by_delete(loaded, db_url):
+    """A full rewrite empties a peer table by TRUNCATE where the role may and no row-level
+    security applies (TRUNCATE would bypass it), else by DELETE — same rows either way."""
+    from districtbench.db.engine import create_db_engine, own_schema
+    from districtbench.metrics import peers_store
+    from districtbench.metrics.context import RunContext
+
+    engine, inputs = loaded
+    _compute(engine)
+    role = f"dbtest_peers_{uuid.uuid4().hex[:8]}"
+    schema = own_schema(engine)
+    with engine.begin() as c:
+        c.execute(sa.text(f'CREATE ROLE "{role}" LOGIN'))
+        for name in ("public", schema):
+            c.execute(sa.text(f'GRANT USAGE ON SCHEMA "{name}" TO "{role}"'))
+            c.execute(sa.text(f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "{name}" TO "{role}"'))
+            c.execute(sa.text(f'GRANT USAGE ON ALL SEQUENCES IN SCHEMA "{name}" TO "{role}"'))
+    restricted = create_db_engine(sa.engine.make_url(db_url).set(username=role).render_as_string(hide_password=False))
+    try:
+        # a new poverty figure moves every z-score: nearly every peers row changes, a full rewrite
+        leaid = sorted(ref.peer_lists(inputs, "national"))[0]
+        value = inputs[leaid]["poverty"] + Decimal("7.5")
+        h = tables.district_data_history
+        with engine.begin() as c:
+            c.execute(h.update().where(h.c.leaid == leaid, h.c.source == "saipe").values(poverty_pct=value))
+        inputs[leaid]["poverty"] = value
+        result = run_families(restricted, registry(), ["all"])
+        assert result.ok, result.error
+        changed = result["peers"].outcome.rows_changed[tables.peers.name]
+        assert changed > len(_expected_rows(inputs)[tables.peers.name]) // 2
+        _check(engine, inputs, "national")
+
+        with restricted.connect() as c:
+            ctx = RunContext(c, datetime(2026, 12, 3))
+            assert not peers_store._may_truncate(ctx, tables.peers)  # no TRUNCATE privilege
+        with engine.begin() as c:
+            c.execute(sa.text(f'GRANT TRUNCATE ON ALL TABLES IN SCHEMA "{schema}" TO "{role}"'))
+        with restricted.connect() as c:
+            assert peers_store._may_truncate(RunContext(c, datetime(2026, 12, 3)), tables.peers)
+        with engine.begin() as c:
+            c.execute(sa.text(f'ALTER TABLE "{schema}".{tables.peers.name} ENABLE ROW LEVEL SECURITY'))
+        with restricted.connect() as c:
+            assert not peers_store._may_truncate(RunContext(c, datetime(2026, 12, 3)), tables.peers)  # would bypass the policies
+    finally:
+        restricted.dispose()
+        with engine.begin() as c:
+            c.execute(sa.text(f'DROP OWNED BY "{role}"'))
+            c.execute(sa.text(f'DROP ROLE "{role}"'))

@@ -103,35 +103,53 @@ def _differences(new: NewRows, stored_key: np.ndarray, stored_values: list[np.nd
     return int(differ.sum() + inserted.sum() + deleted.sum()), owners
 
 
+def _may_truncate(ctx: RunContext, table: sa.Table) -> bool:
+    """Whether emptying `table` may be a TRUNCATE (PostgreSQL: the role holds the privilege and
+    no row-level security applies, which TRUNCATE would bypass). A TRUNCATE leaves no dead rows,
+    and refilling a table emptied so is two to three times faster than one emptied by DELETE."""
+    if not ctx.arith.postgresql:
+        return False
+    name = _qualified(ctx, table)
+    return bool(ctx.connection.execute(
+        sa.text("SELECT has_table_privilege(c.oid, 'TRUNCATE') AND NOT c.relrowsecurity "
+                "FROM pg_class c WHERE c.oid = CAST(:name AS regclass)"), {"name": name}).scalar())
+
+
 def _rewrite(ctx: RunContext, table: sa.Table, owners: set[str], all_owners: int, columns: list[str],
-             rows_of: Callable[[set[str] | None], list[tuple]]) -> None:
-    """Delete the rows of `owners` and insert theirs, `rows_of(owners)`; when that is most of
-    the `all_owners` stored, delete every row and insert `rows_of(None)` (all)."""
+             columns_of: Callable[[set[str] | None], list[list]]) -> None:
+    """Delete the rows of `owners` and insert theirs, given column by column by
+    `columns_of(owners)`; when that is most of the `all_owners` stored, empty the table and
+    insert `columns_of(None)` (all)."""
     c = ctx.connection
+    name = _qualified(ctx, table)
     if len(owners) * 2 >= all_owners:
-        c.execute(table.delete())
-        rows = rows_of(None)
+        if _may_truncate(ctx, table):
+            c.exec_driver_sql(f"TRUNCATE {name}")
+        else:
+            c.execute(table.delete())
+        values = columns_of(None)
     else:
         keys = sorted(owners)
         for start in range(0, len(keys), CHUNK):
             c.execute(table.delete().where(table.c.leaid.in_(keys[start:start + CHUNK])))
-        rows = rows_of(owners)
-    if not rows:
+        values = columns_of(owners)
+    if not values or not values[0]:
         return
-    name = _qualified(ctx, table)
     if ctx.arith.postgresql:
-        buffer = io.StringIO()
-        buffer.writelines("\t".join("\\N" if v is None else str(v) for v in row) + "\n" for row in rows)
-        buffer.seek(0)
-        cursor = c.connection.dbapi_connection.cursor()
-        try:
+        texts = [[r"\N" if v is None else str(v) for v in column] if None in column or not isinstance(column[0], str)
+                 else column for column in values]
+        buffer = io.StringIO("\n".join(map("\t".join, zip(*texts))) + "\n")
+    cursor = c.connection.dbapi_connection.cursor()
+    try:
+        if ctx.arith.postgresql:
             cursor.copy_expert(f"COPY {name} ({', '.join(columns)}) FROM STDIN", buffer)
-        finally:
-            cursor.close()
+        else:
+            marks = ", ".join("?" for _ in columns)
+            cursor.executemany(f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({marks})", zip(*values))
+    finally:
+        cursor.close()
+    if ctx.arith.postgresql:
         c.exec_driver_sql(f"ANALYZE {name}")  # planner statistics of the refilled table
-    else:
-        marks = ", ".join("?" for _ in columns)
-        c.exec_driver_sql(f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({marks})", rows)
 
 
 def _chosen(new: NewRows, owners: set[str] | None) -> np.ndarray:
@@ -158,14 +176,14 @@ def write_groups(ctx: RunContext, rows: list[tuple], changes: Changes) -> bool:
     changes.rows[g.name] = len(differ)
     changes.districts |= differ
 
-    def rows_of(owners: set[str] | None) -> list[tuple]:
+    def columns_of(owners: set[str] | None) -> list[list]:
         chosen = [row for row in rows if owners is None or row[0] in owners]
-        if ctx.arith.postgresql:
-            return chosen
-        return [tuple(float(v) if isinstance(v, Decimal) else v for v in row) for row in chosen]
+        if not ctx.arith.postgresql:
+            chosen = [tuple(float(v) if isinstance(v, Decimal) else v for v in row) for row in chosen]
+        return [list(column) for column in zip(*chosen)]
 
     if differ:
-        _rewrite(ctx, g, differ, len(stored), list(g.c.keys()), rows_of)
+        _rewrite(ctx, g, differ, len(stored), list(g.c.keys()), columns_of)
     return bool(differ)
 
 
@@ -194,15 +212,15 @@ def write_peers(ctx: RunContext, leaids: list[str], peers: np.ndarray, dist: np.
     changes.rows[p.name] = changed
     changes.districts |= differ
 
-    def rows_of(chosen_owners: set[str] | None) -> list[tuple]:
+    def columns_of(chosen_owners: set[str] | None) -> list[list]:
         chosen = _chosen(new, chosen_owners)
         found = distances[chosen].tolist()
-        return list(zip(names[owner[chosen]].tolist(), np.asarray(ranks)[chosen].tolist(),
-                        peer_names[chosen].tolist(), [repr(d) for d in found] if ctx.arith.postgresql else found))
+        return [names[owner[chosen]].tolist(), np.asarray(ranks)[chosen].tolist(), peer_names[chosen].tolist(),
+                [repr(d) for d in found] if ctx.arith.postgresql else found]
 
     if differ:
         stored_owners = len({key.split("/", 1)[0] for key in stored_key.tolist()})
-        _rewrite(ctx, p, differ, stored_owners, ["leaid", "rank", "peer_leaid", "distance"], rows_of)
+        _rewrite(ctx, p, differ, stored_owners, ["leaid", "rank", "peer_leaid", "distance"], columns_of)
 
 
 def _unit_tokens(values: np.ndarray, null: np.ndarray) -> np.ndarray:
@@ -235,17 +253,16 @@ def write_benchmarks(ctx: RunContext, leaids: list[str], marks: dict, changes: C
     changes.rows[b.name] = changed
     changes.districts |= differ
 
-    def rows_of(chosen_owners: set[str] | None) -> list[tuple]:
+    def columns_of(chosen_owners: set[str] | None) -> list[list]:
         chosen = _chosen(new, chosen_owners)
-        return list(zip(names[owner[chosen]].tolist(), [metrics[i] for i in chosen.tolist()],
-                        _values(ctx, average[chosen], average_null[chosen]),
-                        _values(ctx, versus[chosen], versus_null[chosen]),
-                        [FLAGS.get(code) for code in group[chosen].tolist()]))
+        return [names[owner[chosen]].tolist(), [metrics[i] for i in chosen.tolist()],
+                _values(ctx, average[chosen], average_null[chosen]), _values(ctx, versus[chosen], versus_null[chosen]),
+                [FLAGS.get(code) for code in group[chosen].tolist()]]
 
     if differ:
         stored_owners = len({key.split("/", 1)[0] for key in stored_key.tolist()})
         _rewrite(ctx, b, differ, stored_owners, ["leaid", "metric", "peer_average", "vs_peers", "peer_quartile"],
-                 rows_of)
+                 columns_of)
 
 
 def _values(ctx: RunContext, units: np.ndarray, null: np.ndarray) -> list:
