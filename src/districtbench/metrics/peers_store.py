@@ -68,8 +68,8 @@ def _concat(ctx: RunContext, table: sa.Table, values: list[sa.ColumnElement], *o
     return [text or "" for text in row]
 
 
-def _tokens(text: str, dtype=None) -> np.ndarray:
-    return np.array(text.split(" ") if text else [], dtype=dtype if dtype is not None else str)
+def _tokens(text: str, dtype=str) -> np.ndarray:
+    return np.array(text.split(" ") if text else [], dtype=dtype)
 
 
 def _text(expr: sa.ColumnElement) -> sa.ColumnElement:
@@ -81,15 +81,15 @@ def _double_text(ctx: RunContext, expr: sa.ColumnElement) -> sa.ColumnElement:
     return sa.cast(expr, sa.Text) if ctx.arith.postgresql else sa.func.printf(sa.literal("%!.17g"), expr)
 
 
-def _differences(new: NewRows, stored_key: np.ndarray, stored_values: list[np.ndarray]) -> tuple[int, set[str]]:
+def _differences(new: NewRows, stored_keys: str, stored_values: list[np.ndarray]) -> tuple[int, set[str]]:
     """(rows inserted, deleted or changed; the districts they belong to), the stored rows
-    given by their keys (`leaid/…`) and values in the order of `new.values`."""
-    if len(stored_key) == len(new.key) and " ".join(stored_key.tolist()) == " ".join(new.key):
+    given by their keys (`leaid/…`, joined by spaces) and values in the order of `new.values`."""
+    if stored_keys == " ".join(new.key):
         differ = np.zeros(len(new.key), bool)
         for mine, theirs in zip(new.values, stored_values):
             differ |= mine != theirs
         return int(differ.sum()), set(new.leaids[new.owner[differ]].tolist())
-    new_key = np.array(new.key, dtype=str)
+    new_key, stored_key = np.array(new.key, dtype=str), _tokens(stored_keys)
     _, mine, theirs = np.intersect1d(new_key, stored_key, assume_unique=True, return_indices=True)
     differ = np.zeros(len(mine), bool)
     for new_values, old_values in zip(new.values, stored_values):
@@ -133,23 +133,68 @@ def _rewrite(ctx: RunContext, table: sa.Table, owners: set[str], all_owners: int
         for start in range(0, len(keys), CHUNK):
             c.execute(table.delete().where(table.c.leaid.in_(keys[start:start + CHUNK])))
         values = columns_of(owners)
-    if not values or not values[0]:
+    if not values or not len(values[0]):
         return
-    if ctx.arith.postgresql:
-        texts = [[r"\N" if v is None else str(v) for v in column] if None in column or not isinstance(column[0], str)
-                 else column for column in values]
-        buffer = io.StringIO("\n".join(map("\t".join, zip(*texts))) + "\n")
     cursor = c.connection.dbapi_connection.cursor()
     try:
         if ctx.arith.postgresql:
-            cursor.copy_expert(f"COPY {name} ({', '.join(columns)}) FROM STDIN", buffer)
+            binary = _binary_copy(values)
+            form = " (FORMAT binary)" if binary is not None else ""
+            data = binary if binary is not None else _text_copy(values).encode()
+            cursor.copy_expert(f"COPY {name} ({', '.join(columns)}) FROM STDIN{form}", io.BytesIO(data))
         else:
             marks = ", ".join("?" for _ in columns)
-            cursor.executemany(f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({marks})", zip(*values))
+            listed = [column.tolist() if isinstance(column, np.ndarray) else column for column in values]
+            cursor.executemany(f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({marks})", zip(*listed))
     finally:
         cursor.close()
     if ctx.arith.postgresql:
         c.exec_driver_sql(f"ANALYZE {name}")  # planner statistics of the refilled table
+
+
+def _text_copy(values: list) -> str:
+    """COPY's text format of the rows given column by column (NULL as \\N; the values hold no
+    tab, newline or backslash: leaids, metric keys, flags, numbers)."""
+    texts = []
+    for column in values:
+        column = column.tolist() if isinstance(column, np.ndarray) else column
+        if column and isinstance(column[0], float):
+            texts.append([repr(v) for v in column])  # the shortest text that reads back as the same double
+        elif None in column or not isinstance(column[0], str):
+            texts.append([r"\N" if v is None else str(v) for v in column])
+        else:
+            texts.append(column)
+    return "\n".join(map("\t".join, zip(*texts))) + "\n"
+
+
+def _binary_copy(values: list) -> bytes | None:
+    """COPY's binary format of the rows given column by column, when every column is a numpy
+    array of int32, float64 or strings of one length (no NULL); else None. Built in numpy: no
+    value is formatted as text, nor parsed by the server."""
+    fields: list[tuple[str, str]] = []
+    data = {}
+    for index, column in enumerate(values):
+        if not isinstance(column, np.ndarray):
+            return None
+        if column.dtype == np.int32:
+            kind, width, array = ">i4", 4, column
+        elif column.dtype == np.float64:
+            kind, width, array = ">f8", 8, column
+        elif column.dtype == object and all(isinstance(v, str) and v.isascii() for v in column.tolist()):
+            width = len(column[0]) if len(column) else 0
+            if any(len(v) != width for v in column.tolist()):
+                return None
+            kind, array = f"S{width}", column.astype(f"S{width}")
+        else:
+            return None
+        fields += [(f"n{index}", ">i4"), (f"v{index}", kind)]
+        data[f"n{index}"], data[f"v{index}"] = width, array
+    rows = np.empty(len(values[0]), dtype=[("count", ">i2"), *fields])
+    rows["count"] = len(values)
+    for name, value in data.items():
+        rows[name] = value
+    header = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
+    return header + rows.tobytes() + (-1).to_bytes(2, "big", signed=True)
 
 
 def _chosen(new: NewRows, owners: set[str] | None) -> np.ndarray:
@@ -183,7 +228,7 @@ def write_groups(ctx: RunContext, rows: list[tuple], changes: Changes) -> bool:
         return [list(column) for column in zip(*chosen)]
 
     if differ:
-        _rewrite(ctx, g, differ, len(stored), list(g.c.keys()), columns_of)
+        _rewrite(ctx, g, differ, len(new), list(g.c.keys()), columns_of)
     return bool(differ)
 
 
@@ -202,25 +247,21 @@ def write_peers(ctx: RunContext, leaids: list[str], peers: np.ndarray, dist: np.
     if groups_changed:
         columns.append(_double_text(ctx, p.c.distance))
     stored = _concat(ctx, p, columns, p.c.leaid, p.c.rank)
-    stored_key = _tokens(stored[0])
     stored_values = [_tokens(stored[1], object)]
     new = NewRows(names, owner, keys, [peer_names])
     if groups_changed:
         stored_values.append(_tokens(stored[2], np.float64))
         new.values.append(distances)
-    changed, differ = _differences(new, stored_key, stored_values)
+    changed, differ = _differences(new, stored[0], stored_values)
     changes.rows[p.name] = changed
     changes.districts |= differ
 
-    def columns_of(chosen_owners: set[str] | None) -> list[list]:
+    def columns_of(chosen_owners: set[str] | None) -> list:
         chosen = _chosen(new, chosen_owners)
-        found = distances[chosen].tolist()
-        return [names[owner[chosen]].tolist(), np.asarray(ranks)[chosen].tolist(), peer_names[chosen].tolist(),
-                [repr(d) for d in found] if ctx.arith.postgresql else found]
+        return [names[owner[chosen]], np.asarray(ranks, dtype=np.int32)[chosen], peer_names[chosen], distances[chosen]]
 
     if differ:
-        stored_owners = len({key.split("/", 1)[0] for key in stored_key.tolist()})
-        _rewrite(ctx, p, differ, stored_owners, ["leaid", "rank", "peer_leaid", "distance"], columns_of)
+        _rewrite(ctx, p, differ, len(leaids), ["leaid", "rank", "peer_leaid", "distance"], columns_of)
 
 
 def _unit_tokens(values: np.ndarray, null: np.ndarray) -> np.ndarray:
@@ -248,8 +289,7 @@ def write_benchmarks(ctx: RunContext, leaids: list[str], marks: dict, changes: C
     stored = _concat(ctx, b, [b.c.leaid + sa.literal("/") + b.c.metric, *units, flag_code], b.c.leaid, b.c.metric)
     new = NewRows(names, owner, [f"{o}/{k}" for o, k in zip(names[owner].tolist(), metrics)],
                   [_unit_tokens(average, average_null), _unit_tokens(versus, versus_null), group.astype(str)])
-    stored_key = _tokens(stored[0])
-    changed, differ = _differences(new, stored_key, [_tokens(text) for text in stored[1:]])
+    changed, differ = _differences(new, stored[0], [_tokens(text) for text in stored[1:]])
     changes.rows[b.name] = changed
     changes.districts |= differ
 
@@ -260,9 +300,7 @@ def write_benchmarks(ctx: RunContext, leaids: list[str], marks: dict, changes: C
                 [FLAGS.get(code) for code in group[chosen].tolist()]]
 
     if differ:
-        stored_owners = len({key.split("/", 1)[0] for key in stored_key.tolist()})
-        _rewrite(ctx, b, differ, stored_owners, ["leaid", "metric", "peer_average", "vs_peers", "peer_quartile"],
-                 columns_of)
+        _rewrite(ctx, b, differ, n, ["leaid", "metric", "peer_average", "vs_peers", "peer_quartile"], columns_of)
 
 
 def _values(ctx: RunContext, units: np.ndarray, null: np.ndarray) -> list:
