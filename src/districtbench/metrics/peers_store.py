@@ -180,11 +180,17 @@ def _binary_copy(values: list) -> bytes | None:
             kind, width, array = ">i4", 4, column
         elif column.dtype == np.float64:
             kind, width, array = ">f8", 8, column
-        elif column.dtype == object and all(isinstance(v, str) and v.isascii() for v in column.tolist()):
-            width = len(column[0]) if len(column) else 0
-            if any(len(v) != width for v in column.tolist()):
+        elif column.dtype == object:
+            if (column == None).any():  # noqa: E711 (elementwise)
                 return None
-            kind, array = f"S{width}", column.astype(f"S{width}")
+            try:
+                text = column.astype(str)  # TypeError/ValueError: not all strings
+                width = text.dtype.itemsize // 4
+                if len(text) and (np.char.str_len(text) != width).any():
+                    return None  # of different lengths
+                kind, array = f"S{width}", text.astype(f"S{width}")  # UnicodeEncodeError: not ASCII
+            except (TypeError, ValueError, UnicodeError):
+                return None
         else:
             return None
         fields += [(f"n{index}", ">i4"), (f"v{index}", kind)]

@@ -1,0 +1,36 @@
+"""COPY's binary format of the peers rows (metrics/peers_store.py): the bytes PostgreSQL's
+documented layout gives, built here with struct; and the columns that fall back to text."""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+
+from districtbench.metrics.peers_store import _binary_copy, _text_copy
+
+
+def test_binary_rows_are_the_documented_layout():
+    leaids = np.array(["0100005", "4823640"], dtype=object)
+    ranks = np.array([1, 20], dtype=np.int32)
+    distances = np.array([0.0, 1.2345678901234567])
+    expected = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
+    for leaid, rank, distance in zip(leaids, ranks.tolist(), distances.tolist()):
+        expected += struct.pack(">h", 3)
+        expected += struct.pack(">i", 7) + leaid.encode()
+        expected += struct.pack(">ii", 4, rank)
+        expected += struct.pack(">id", 8, distance)
+    expected += struct.pack(">h", -1)
+    assert _binary_copy([leaids, ranks, distances]) == expected
+
+
+def test_columns_the_binary_format_does_not_take_fall_back_to_text():
+    ok = np.array(["0100005", "0100006"], dtype=object)
+    assert _binary_copy([np.array(["010005", "0100006"], dtype=object)]) is None  # lengths differ
+    assert _binary_copy([np.array(["01000é5", "0100006"], dtype=object)]) is None  # not ASCII
+    assert _binary_copy([np.array([None, "0100006"], dtype=object)]) is None  # NULL
+    assert _binary_copy([ok, np.array([1, 2], dtype=np.int64)]) is None  # not int32
+    assert _binary_copy([ok.tolist()]) is None  # not an array
+    assert _text_copy([ok.tolist(), [None, "well_above"], [0.1, 2.5], [3, None]]) == (
+        "0100005\t\\N\t0.1\t3\n0100006\twell_above\t2.5\t\\N\n"
+    )
