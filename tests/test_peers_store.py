@@ -34,3 +34,12 @@ def test_columns_the_binary_format_does_not_take_fall_back_to_text():
     assert _text_copy([ok.tolist(), [None, "well_above"], [0.1, 2.5], [3, None]]) == (
         "0100005\t\\N\t0.1\t3\n0100006\twell_above\t2.5\t\\N\n"
     )
+
+
+def test_whole_numbers_read_as_text_or_integers_become_exact_integers():
+    from districtbench.metrics.peers_sums import integers
+
+    assert integers(["12", None, "-5", 7]).tolist() == [12, 0, -5, 7]
+    assert integers(["12", "-5"]).dtype == np.int64
+    huge = integers(["123456789012345678901234", None, "-1"])  # beyond int64: Python integers
+    assert huge.dtype == object and huge.tolist() == [123456789012345678901234, 0, -1]

@@ -43,8 +43,8 @@ class MetricMarks:
 
 
 def integers(values) -> np.ndarray:
-    """A column of whole numbers as read (NULL counted as 0): int64, or Python integers
-    (dtype object) where int64 would not hold them."""
+    """A column of whole numbers as read — integers or their text — (NULL counted as 0):
+    int64, or Python integers (dtype object) where int64 would not hold them."""
     array = np.array(values, dtype=object)
     array[array == None] = 0  # noqa: E711 (elementwise)
     try:
@@ -79,16 +79,13 @@ def _summand(arith: WholeUnits, part: averages.Part) -> sa.ColumnElement:
     return row
 
 
-def _fetched(arith: WholeUnits, expr: sa.ColumnElement, as_text: bool) -> sa.ColumnElement:
-    """PostgreSQL: a whole NUMERIC as BIGINT (NULL where it would not fit: read again as text)."""
-    if not arith.postgresql:
-        return expr
-    if as_text:
-        return sa.cast(expr, sa.Text)
-    return sa.case((sa.func.abs(expr) < lit(LIMIT), sa.cast(expr, sa.BigInteger)), else_=sa.null())
+def _fetched(arith: WholeUnits, expr: sa.ColumnElement) -> sa.ColumnElement:
+    """PostgreSQL: a whole NUMERIC as its text (read as an exact integer of any size, and the
+    expression evaluated once: a CASE keeping it to BIGINT would evaluate it twice)."""
+    return sa.cast(expr, sa.Text) if arith.postgresql else expr
 
 
-def read(ctx: RunContext, d: sa.FromClause, also: tuple[str, ...], as_text: bool = False) -> tuple[dict, dict]:
+def read(ctx: RunContext, d: sa.FromClause, also: tuple[str, ...]) -> tuple[dict, dict]:
     """Per column label, its values over every district of `d` (`averages.district_inputs`)
     in leaid order: `leaid`, each metric's value and the summands of its pooled sums (whole
     units), and the columns `also` as stored (labelled `stored_` + name); and the pooled sums."""
@@ -98,15 +95,12 @@ def read(ctx: RunContext, d: sa.FromClause, also: tuple[str, ...], as_text: bool
                 "no_rank__": sa.case((d.c.enrollment == lit(0), lit(1)), else_=lit(0))}
     for metric in METRICS:
         # values fit: they are bounded by their column's type
-        selected[metric.key] = _fetched(arith, arith.exact(d.c[metric.district_column], RESULT_SCALE), as_text)
+        selected[metric.key] = _fetched(arith, arith.exact(d.c[metric.district_column], RESULT_SCALE))
         for suffix, part in sums[metric.average_column].parts().items():
-            selected[f"{metric.key}__{suffix}"] = _fetched(arith, _summand(arith, part), as_text)
+            selected[f"{metric.key}__{suffix}"] = _fetched(arith, _summand(arith, part))
     query = sa.select(*[e.label(k) for k, e in selected.items()]).order_by(ctx.arith.binary(d.c.leaid))
     rows = ctx.connection.execute(query).all()
     columns = dict(zip(selected, zip(*rows))) if rows else {k: () for k in selected}
-    summands = [key for key in columns if "__" in key]
-    if arith.postgresql and not as_text and any(None in columns[key] for key in summands):
-        return read(ctx, d, also, as_text=True)  # a sum part beyond BIGINT: exact Python integers
     # summands (and `no_rank__`) as whole numbers; values, `leaid` and `also` as read
     return {key: integers(values) if "__" in key else np.array(values, dtype=object)
             for key, values in columns.items()}, sums
