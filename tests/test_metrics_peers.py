@@ -433,3 +433,27 @@ def test_a_role_that_may_not_truncate_rewrites_the_peer_tables_by_delete(loaded,
         with engine.begin() as c:
             c.execute(sa.text(f'DROP OWNED BY "{role}"'))
             c.execute(sa.text(f'DROP ROLE "{role}"'))
+
+
+def test_compute_says_when_the_inputs_are_unchanged_and_recompute_computes_anyway(loaded):
+    from tests import expected as ex
+
+    engine, inputs = loaded
+    url = engine.url.render_as_string(hide_password=False)
+    first = ex.cli(url, "compute")
+    assert first.exit_code == 0, first.output
+    assert "inputs are as they were" not in first.stderr
+    _age_fingerprint(engine)
+    again = ex.cli(url, "compute")
+    assert again.exit_code == 0, again.output
+    said = " ".join(again.stderr.split())
+    assert "peers: its inputs are as they were when it last wrote its tables" in said
+    assert "compute --recompute computes anyway" in said
+    assert _fingerprint(engine)[1] == datetime(2001, 1, 1)
+    forced = ex.cli(url, "compute", "peers", "--recompute")
+    assert forced.exit_code == 0, forced.output
+    assert "inputs are as they were" not in forced.stderr
+    assert "districtbench_peers 0" in " ".join(forced.stderr.split())  # computed and compared: nothing differs
+    assert _fingerprint(engine)[1] != datetime(2001, 1, 1)
+    _check(engine, inputs, "national")
+    assert "--recompute" in ex.cli(url, "compute", "--help").stdout

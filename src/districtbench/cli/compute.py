@@ -30,6 +30,12 @@ def register(app: typer.Typer) -> None:
             "(its own state only). Same locale group either way.",
             metavar="national|state",
         ),
+        recompute: bool = typer.Option(
+            False,
+            "--recompute",
+            help="Compute the peers family even when its inputs are the same as when it last wrote its tables "
+            "(it skips the work then: see the README, \"Peer groups\").",
+        ),
     ) -> None:
         """Compute benchmarks from the history: all in one transaction (all or nothing).
 
@@ -37,6 +43,7 @@ def register(app: typer.Typer) -> None:
 
         Example: districtbench compute deltas   (runs latest, ratios, averages and deltas)
         """
+        from districtbench.metrics.fingerprints import RECOMPUTE_OPTION
         from districtbench.metrics.runner import plan_families, run_families
         from districtbench.metrics.peers import SCOPE_OPTION, check_scope
 
@@ -51,7 +58,7 @@ def register(app: typer.Typer) -> None:
                 "so nothing they read is left from an earlier run."
             )
         engine = state.migrated_engine()
-        result = run_families(engine, registry, plan=plan, options={SCOPE_OPTION: scope}, sources=state.sources)
+        result = run_families(engine, registry, plan=plan, options={SCOPE_OPTION: scope, **({RECOMPUTE_OPTION: "1"} if recompute else {})}, sources=state.sources)
         print_summary(result)
         if not result.ok:
             if len(result.failed_families) > 1:
@@ -93,6 +100,11 @@ def print_summary(result: ComputeResult) -> None:
         if family.outcome.rows_changed:
             detail = ", ".join(f"{table} {count:,}" for table, count in family.outcome.rows_changed.items())
             console.note(f"{family.name}: rows inserted, deleted or changed: {detail}")
+        if family.outcome.inputs_unchanged:
+            console.note(
+                f"{family.name}: its inputs are as they were when it last wrote its tables, which are kept as they are "
+                "(compute --recompute computes anyway)."
+            )
         if family.outcome.enrollment_weighted:
             detail = ", ".join(f"{column} {count:,}" for column, count in sorted(family.outcome.enrollment_weighted.items()))
             console.note(

@@ -18,7 +18,9 @@ class FamilyOutcome:
     (`no_base_year`, column -> districts); averages made by enrollment weighting for want of
     their own denominators (`enrollment_weighted`, column -> states and US rows); rows of
     the family's own tables inserted, deleted or changed (`rows_changed`, table -> rows;
-    `districts_updated` then counts the districts those rows belong to)."""
+    `districts_updated` then counts the districts those rows belong to); `inputs_unchanged`:
+    the family found its inputs as the run that wrote its tables left them and did no work
+    (`metrics.fingerprints`)."""
 
     districts_updated: int = 0
     states_updated: int = 0
@@ -26,6 +28,7 @@ class FamilyOutcome:
     no_base_year: dict[str, int] = field(default_factory=dict)
     enrollment_weighted: dict[str, int] = field(default_factory=dict)
     rows_changed: dict[str, int] = field(default_factory=dict)
+    inputs_unchanged: bool = False
 
     @property
     def values_nulled(self) -> int:
@@ -35,6 +38,7 @@ class FamilyOutcome:
     def add(self, other: "FamilyOutcome") -> None:
         self.districts_updated += other.districts_updated
         self.states_updated += other.states_updated
+        self.inputs_unchanged = self.inputs_unchanged and other.inputs_unchanged
         for mine, theirs in (
             (self.nulled, other.nulled),
             (self.no_base_year, other.no_base_year),

@@ -20,6 +20,8 @@ from districtbench.db.timestamps import utcnow
 from districtbench.metrics.context import RunContext
 
 NULL_TEXT = "N"
+# An option of the invocation (`compute --recompute`): compute even when the fingerprint matches.
+RECOMPUTE_OPTION = "recompute"
 
 
 def digest(ctx: RunContext, rows: sa.FromClause, key: sa.ColumnElement, salt: str) -> str:
@@ -48,6 +50,9 @@ def row_counts(ctx: RunContext, owned: tuple[sa.Table, ...]) -> dict[str, int]:
 
 
 def recorded(ctx: RunContext, family: str) -> str | None:
+    """The family's recorded fingerprint (None: none, or `--recompute` asked to ignore it)."""
+    if ctx.options.get(RECOMPUTE_OPTION):
+        return None
     f = tables.family_inputs
     return ctx.connection.execute(sa.select(f.c.fingerprint).where(f.c.family == family)).scalar()
 

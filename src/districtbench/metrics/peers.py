@@ -111,7 +111,7 @@ def compute(ctx: RunContext) -> FamilyOutcome:
                                  salt=f"peers {METHOD_VERSION} {__version__} {scope} {PEER_COUNT}")
     recorded = fingerprints.recorded(ctx, FAMILY.name)
     if recorded is not None and recorded == fingerprints.with_counts(digest, fingerprints.row_counts(ctx, owned)):
-        return FamilyOutcome(rows_changed={table.name: 0 for table in owned})  # as the last run left them
+        return FamilyOutcome(rows_changed={table.name: 0 for table in owned}, inputs_unchanged=True)
     columns, sums = peers_sums.read(ctx, inputs, ELIGIBILITY)
     e = eligible(columns)
     changes = peers_store.Changes()
