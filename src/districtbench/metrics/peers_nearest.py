@@ -1,22 +1,21 @@
 """The nearest-neighbour step of the `peers` family (module doc of `peers`): z-scores and the
 exact k nearest districts of each district by the documented distance.
 
-Exact and fast: a k-d tree in C (`pykdtree`) finds K = k + 1 + MARGIN candidates per point,
-by its own squared distances d'. The documented distances of those candidates are then
-computed here (`distances`' formula, itself excluded), and L is the point's k-th smallest.
-The point is settled when its largest d' exceeds L·(1 + SLACK) + SLACK; its k peers are then
-the k candidates with the smallest (distance, row).
+Exact and fast: a k-d tree in C (`pykdtree`, exact search) finds K = k + 1 + MARGIN
+candidates per point by its own distances d'. The documented distances of those candidates
+are computed here (`distances`' formula, itself excluded); L is the k-th smallest. The point
+is settled when its largest d' exceeds L·(1 + SLACK) + SLACK: its peers are then the k
+candidates with the smallest (distance, row).
 
-Why that is exact: pykdtree computes a squared distance by adding the squared differences
-in the documented order, and prunes a subtree when its running box distance (updated one
-coordinate at a time, always growing) is not below its current K-th distance. Every step
-adds non-negative terms or replaces a coordinate's term by a larger one, so each value it
-compares is within a relative error of a few ulps per tree level (≈1e-15·depth) of the
-true one, and the documented distance is within a few ulps of the true distance too. A point
-it did not return is therefore at a documented distance ≥ d'max·(1 − 1e-13) or so — more
-than L when d'max > L·(1 + 1e-9), and more than 0 when L = 0 and d'max > 1e-9 (the absolute
-SLACK also keeps the squares far from underflow). So no missed point can be among the k
-nearest, nor tie with the k-th.
+Why that is exact: pykdtree returns the K smallest by d' and skips a subtree only when its
+running squared box distance is not below its current K-th d'². Both are sums of squares
+(the box distance updated a coordinate at a time, each update replacing a term by one at
+least as large), so each value it compares is within a relative rounding error of a few
+ulps per tree level of the true one; the documented distance is within a few ulps of the
+true distance too. Every point it did not return is thus at a documented distance of at
+least max d'·(1 − 1e-13) or so: more than L when max d' > L·(1 + 1e-9), and more than 0
+when L = 0 and max d' > 1e-9 (the absolute term also keeps the squares clear of underflow).
+So no point left out can be among the k nearest, nor tie with the k-th.
 
 A point that is not settled (a tie or near-tie reaching past its K candidates, e.g. many
 identical points) and every group of at most K points are searched by brute force against
@@ -111,7 +110,7 @@ def nearest(z: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     out_i = np.take_along_axis(found, order, axis=1)
     out_d = np.take_along_axis(exact, order, axis=1)
     # L = out_d[:, -1], the k-th smallest documented distance among the candidates
-    rows = np.nonzero(found_d[:, -1] <= out_d[:, -1] * (1 + SLACK) + SLACK)[0]  # not settled
+    rows = np.nonzero(found_d.max(axis=1) <= out_d[:, -1] * (1 + SLACK) + SLACK)[0]  # not settled
     if len(rows):
         out_i[rows], out_d[rows] = _exhaustive(z, rows, kk)
     return out_i, out_d
