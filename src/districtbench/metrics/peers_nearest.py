@@ -1,14 +1,25 @@
 """The nearest-neighbour step of the `peers` family (module doc of `peers`): z-scores and the
 exact k nearest districts of each district by the documented distance.
 
-Exact and fast: the points of a group are split into the leaves of a k-d tree (median splits
-on the widest coordinate, ≤ LEAF_SIZE points each), taken a block of neighbouring leaves at a
-time. For each point of the block, its k-th nearest among the block and the leaves beside it
-is an upper bound r of its true k-th nearest distance. The candidates are the points of the
-leaves whose boxes lie within the largest r of the block's box; a matrix product screens
-them per point (|a|² + |b|² − 2a·b ≤ r² plus far more than its rounding error), the
-distances of what passes are computed exactly as documented, and each point keeps its k
-smallest, equal distances ordered by row (leaid).
+Exact and fast: a k-d tree in C (`pykdtree`, exact search) finds K = k + 1 + MARGIN
+candidates per point by its own distances d'. The documented distances of those candidates
+are computed here (`distances`' formula, itself excluded); L is the k-th smallest. The point
+is settled when its largest d' exceeds L·(1 + SLACK) + SLACK: its peers are then the k
+candidates with the smallest (distance, row).
+
+Why that is exact: pykdtree returns the K smallest by d' and skips a subtree only when its
+running squared box distance is not below its current K-th d'². Both are sums of squares
+(the box distance updated a coordinate at a time, each update replacing a term by one at
+least as large), so each value it compares is within a relative rounding error of a few
+ulps per tree level of the true one; the documented distance is within a few ulps of the
+true distance too. Every point it did not return is thus at a documented distance of at
+least max d'·(1 − 1e-13) or so: more than L when max d' > L·(1 + 1e-9), and more than 0
+when L = 0 and max d' > 1e-9 (the absolute term also keeps the squares clear of underflow).
+So no point left out can be among the k nearest, nor tie with the k-th.
+
+A point that is not settled (a tie or near-tie reaching past its K candidates, e.g. many
+identical points) and every group of at most K points are searched by brute force against
+the whole group, a chunk of rows at a time, with the same formula and (distance, row) order.
 """
 
 from __future__ import annotations
@@ -16,12 +27,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from pykdtree.kdtree import KDTree
 
-LEAF_SIZE = 16
-BLOCK = 16  # query points handled together (a larger block widens every point's candidates)
-# Box distances are computed in floating point too: a candidate leaf is kept when its box
-# is within R plus far more than their rounding error.
-SLACK = 1e-9
+MARGIN = 8  # candidates beyond k + 1 (itself), so that most near-ties are settled by the tree
+SLACK = 1e-9  # relative and absolute; far more than the rounding of either distance (module doc)
+CHUNK = 1 << 21  # distances per brute-force block (rows × group size)
 
 
 def z_scores(columns: list[list[float]]) -> np.ndarray:
@@ -38,36 +48,20 @@ def z_scores(columns: list[list[float]]) -> np.ndarray:
     return out
 
 
-def distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(len(a), len(b)) distances sqrt(((d₁² + d₂²) + d₃²) + d₄²), added in that order."""
-    diff = a[:, 0][:, None] - b[:, 0][None, :]
+def _distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """sqrt(((d₁² + d₂²) + d₃²) + d₄²), added in that order, of a − b (broadcast; the
+    features on the last axis)."""
+    diff = a[..., 0] - b[..., 0]
     total = diff * diff
-    for f in range(1, a.shape[1]):
-        diff = a[:, f][:, None] - b[:, f][None, :]
+    for f in range(1, a.shape[-1]):
+        diff = a[..., f] - b[..., f]
         total += diff * diff
     return np.sqrt(total)
 
 
-def _leaves(z: np.ndarray) -> list[np.ndarray]:
-    """Row indices of the leaves (at most LEAF_SIZE rows each)."""
-    pending, leaves = [np.arange(len(z))], []
-    while pending:
-        rows = pending.pop()
-        if len(rows) <= LEAF_SIZE:
-            leaves.append(rows)
-            continue
-        points = z[rows]
-        axis = int(np.argmax(points.max(axis=0) - points.min(axis=0)))
-        half = len(rows) // 2
-        order = np.argpartition(points[:, axis], half)
-        pending += [rows[order[:half]], rows[order[half:]]]
-    return leaves
-
-
-def _box_distance(low: np.ndarray, high: np.ndarray, box_low: np.ndarray, box_high: np.ndarray) -> np.ndarray:
-    """Smallest distance between the box [box_low, box_high] and each box [low, high]."""
-    gap = np.maximum(0.0, np.maximum(low - box_high, box_low - high))
-    return np.sqrt((gap * gap).sum(axis=1))
+def distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(len(a), len(b)) distances sqrt(((d₁² + d₂²) + d₃²) + d₄²), added in that order."""
+    return _distance(a[:, None, :], b[None, :, :])
 
 
 def _pick(rows: np.ndarray, cols: np.ndarray, dist: np.ndarray, n: int, k: int):
@@ -81,51 +75,44 @@ def _pick(rows: np.ndarray, cols: np.ndarray, dist: np.ndarray, n: int, k: int):
     return cols[take], dist[take]
 
 
-def _blocks(leaves: list[np.ndarray]) -> list[tuple[int, int]]:
-    """(first, last) leaf of each block: neighbouring leaves of at most BLOCK points."""
-    blocks, first, size = [], 0, 0
-    for index, rows in enumerate(leaves):
-        if size and size + len(rows) > BLOCK:
-            blocks.append((first, index - 1))
-            first, size = index, 0
-        size += len(rows)
-    blocks.append((first, len(leaves) - 1))
-    return blocks
+def _exhaustive(z: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k nearest of each of `rows` among all rows of `z`, by brute force."""
+    n = len(z)
+    out_i = np.empty((len(rows), k), np.int64)
+    out_d = np.empty((len(rows), k))
+    step = max(1, CHUNK // n)
+    for start in range(0, len(rows), step):
+        chunk = rows[start:start + step]
+        dist = distances(z[chunk], z)
+        dist[np.arange(len(chunk)), chunk] = np.inf  # itself
+        limit = np.partition(dist, k - 1, axis=1)[:, k - 1]
+        r, c = np.nonzero(dist <= limit[:, None])  # the k nearest and whatever ties the k-th
+        out_i[start:start + step], out_d[start:start + step] = _pick(r, c, dist[r, c], len(chunk), k)
+    return out_i, out_d
 
 
 def nearest(z: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Exact k nearest rows of each row of `z` (module doc), itself excluded, ties by row:
     (indices (n, k'), distances (n, k')), k' = min(k, n − 1)."""
+    z = np.ascontiguousarray(z, dtype=np.float64)
     n = len(z)
     kk = min(k, n - 1)
-    out_i = np.empty((n, max(kk, 0)), np.int64)
-    out_d = np.empty((n, max(kk, 0)))
     if kk <= 0:
-        return out_i, out_d
-    leaves = _leaves(z)
-    low = np.array([z[rows].min(axis=0) for rows in leaves])
-    high = np.array([z[rows].max(axis=0) for rows in leaves])
-    sizes = np.array([len(rows) for rows in leaves])
-    for first, last in _blocks(leaves):
-        rows = np.concatenate(leaves[first:last + 1])
-        points = z[rows]
-        # An upper bound of each point's k-th nearest distance: its k-th nearest among the
-        # points of the leaves nearest to the block (enough for 2k per point).
-        reach = _box_distance(low, high, points.min(axis=0), points.max(axis=0))
-        order = np.argsort(reach, kind="stable")
-        enough = int(np.searchsorted(np.cumsum(sizes[order]), min(n, len(rows) + 2 * kk))) + 1
-        guess = np.concatenate([leaves[j] for j in order[:enough]])
-        near = distances(points, z[guess])
-        near[guess[None, :] == rows[:, None]] = np.inf
-        bound = np.partition(near, kk - 1, axis=1)[:, kk - 1]
-        # Every point within a bound lies in a leaf whose box is that near to the block's.
-        chosen = np.nonzero(reach <= bound.max() * (1 + SLACK) + SLACK)[0]
-        candidates = np.sort(np.concatenate([leaves[j] for j in chosen]))
-        dist = distances(points, z[candidates])
-        dist[candidates[None, :] == rows[:, None]] = np.inf  # itself
-        limit = np.partition(dist, kk - 1, axis=1)[:, kk - 1]
-        r, c = np.nonzero(dist <= limit[:, None])
-        out_i[rows], out_d[rows] = _pick(r, candidates[c], dist[r, c], len(rows), kk)
+        return np.empty((n, 0), np.int64), np.empty((n, 0))
+    want = kk + 1 + MARGIN
+    if n <= want:
+        return _exhaustive(z, np.arange(n), kk)
+    found_d, found = KDTree(z).query(z, k=want)
+    found = found.astype(np.int64)
+    exact = _distance(z[:, None, :], z[found])
+    exact[found == np.arange(n)[:, None]] = np.inf  # itself
+    order = np.lexsort((found, exact), axis=1)[:, :kk]  # by (distance, row)
+    out_i = np.take_along_axis(found, order, axis=1)
+    out_d = np.take_along_axis(exact, order, axis=1)
+    # L = out_d[:, -1], the k-th smallest documented distance among the candidates
+    rows = np.nonzero(found_d.max(axis=1) <= out_d[:, -1] * (1 + SLACK) + SLACK)[0]  # not settled
+    if len(rows):
+        out_i[rows], out_d[rows] = _exhaustive(z, rows, kk)
     return out_i, out_d
 
 
