@@ -51,6 +51,21 @@ class NewRows:
     values: list[np.ndarray]
 
 
+@dataclass
+class Coded:
+    """A column of strings given as indices into `labels` (say each leaid once), so that a
+    string is encoded once however many rows hold it."""
+
+    codes: np.ndarray
+    labels: np.ndarray  # object
+
+    def values(self) -> list:
+        return self.labels[self.codes].tolist()
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+
 def _qualified(ctx: RunContext, table: sa.Table) -> str:
     schema = own_schema(ctx.connection) if ctx.arith.postgresql else None
     return table.name if schema is None else f'"{schema}".{table.name}'
@@ -144,7 +159,7 @@ def _rewrite(ctx: RunContext, table: sa.Table, owners: set[str], all_owners: int
             cursor.copy_expert(f"COPY {name} ({', '.join(columns)}) FROM STDIN{form}", io.BytesIO(data))
         else:
             marks = ", ".join("?" for _ in columns)
-            listed = [column.tolist() if isinstance(column, np.ndarray) else column for column in values]
+            listed = [_listed(column) for column in values]
             cursor.executemany(f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({marks})", zip(*listed))
     finally:
         cursor.close()
@@ -152,12 +167,17 @@ def _rewrite(ctx: RunContext, table: sa.Table, owners: set[str], all_owners: int
         c.exec_driver_sql(f"ANALYZE {name}")  # planner statistics of the refilled table
 
 
+def _listed(column) -> list:
+    if isinstance(column, Coded):
+        return column.values()
+    return column.tolist() if isinstance(column, np.ndarray) else column
+
+
 def _text_copy(values: list) -> str:
     """COPY's text format of the rows given column by column (NULL as \\N; the values hold no
     tab, newline or backslash: leaids, metric keys, flags, numbers)."""
     texts = []
-    for column in values:
-        column = column.tolist() if isinstance(column, np.ndarray) else column
+    for column in map(_listed, values):
         if column and isinstance(column[0], float):
             texts.append([repr(v) for v in column])  # the shortest text that reads back as the same double
         elif None in column or not isinstance(column[0], str):
@@ -174,23 +194,17 @@ def _binary_copy(values: list) -> bytes | None:
     fields: list[tuple[str, str]] = []
     data = {}
     for index, column in enumerate(values):
-        if not isinstance(column, np.ndarray):
+        if isinstance(column, Coded):
+            labels = _fixed_width(column.labels)
+            if labels is None:
+                return None
+            kind, width, array = labels.dtype.str, labels.dtype.itemsize, labels[column.codes]
+        elif not isinstance(column, np.ndarray):
             return None
-        if column.dtype == np.int32:
+        elif column.dtype == np.int32:
             kind, width, array = ">i4", 4, column
         elif column.dtype == np.float64:
             kind, width, array = ">f8", 8, column
-        elif column.dtype == object:
-            if (column == None).any():  # noqa: E711 (elementwise)
-                return None
-            try:
-                text = column.astype(str)  # TypeError/ValueError: not all strings
-                width = text.dtype.itemsize // 4
-                if len(text) and (np.char.str_len(text) != width).any():
-                    return None  # of different lengths
-                kind, array = f"S{width}", text.astype(f"S{width}")  # UnicodeEncodeError: not ASCII
-            except (TypeError, ValueError, UnicodeError):
-                return None
         else:
             return None
         fields += [(f"n{index}", ">i4"), (f"v{index}", kind)]
@@ -201,6 +215,20 @@ def _binary_copy(values: list) -> bytes | None:
         rows[name] = value
     header = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
     return header + rows.tobytes() + (-1).to_bytes(2, "big", signed=True)
+
+
+def _fixed_width(labels: np.ndarray) -> np.ndarray | None:
+    """`labels` as ASCII bytes of one length (numpy `S…`), or None if they are not that."""
+    if not len(labels) or (labels == None).any():  # noqa: E711 (elementwise)
+        return None
+    try:
+        text = labels.astype(str)  # TypeError/ValueError: not all strings
+        width = text.dtype.itemsize // 4
+        if (np.char.str_len(text) != width).any():
+            return None  # of different lengths
+        return text.astype(f"S{width}")  # UnicodeEncodeError: not ASCII
+    except (TypeError, ValueError, UnicodeError):
+        return None
 
 
 def _chosen(new: NewRows, owners: set[str] | None) -> np.ndarray:
@@ -262,9 +290,12 @@ def write_peers(ctx: RunContext, leaids: list[str], peers: np.ndarray, dist: np.
     changes.rows[p.name] = changed
     changes.districts |= differ
 
+    peer_rows = peers[taken]
+
     def columns_of(chosen_owners: set[str] | None) -> list:
         chosen = _chosen(new, chosen_owners)
-        return [names[owner[chosen]], np.asarray(ranks, dtype=np.int32)[chosen], peer_names[chosen], distances[chosen]]
+        return [Coded(owner[chosen], names[:-1]), np.asarray(ranks, dtype=np.int32)[chosen],
+                Coded(peer_rows[chosen], names[:-1]), distances[chosen]]
 
     if differ:
         _rewrite(ctx, p, differ, len(leaids), ["leaid", "rank", "peer_leaid", "distance"], columns_of)
@@ -301,7 +332,7 @@ def write_benchmarks(ctx: RunContext, leaids: list[str], marks: dict, changes: C
 
     def columns_of(chosen_owners: set[str] | None) -> list[list]:
         chosen = _chosen(new, chosen_owners)
-        return [names[owner[chosen]].tolist(), [metrics[i] for i in chosen.tolist()],
+        return [Coded(owner[chosen], names), Coded(chosen % max(m, 1), np.array(keys, dtype=object)),
                 _values(ctx, average[chosen], average_null[chosen]), _values(ctx, versus[chosen], versus_null[chosen]),
                 [FLAGS.get(code) for code in group[chosen].tolist()]]
 
@@ -313,9 +344,19 @@ def _values(ctx: RunContext, units: np.ndarray, null: np.ndarray) -> list:
     """Decimals as written (None where `null`): their text for COPY (PostgreSQL); on SQLite
     the double nearest to each, as the SQL forms of `Arith` store a computed decimal."""
     if ctx.arith.postgresql:
-        found = [_decimal_text(v) for v in units.tolist()]
+        found = _decimal_texts(units)
     elif units.dtype != object and (not len(units) or int(np.abs(units).max()) < 2**53):
         found = (units / 10**RESULT_SCALE).tolist()  # exact operands: the correctly rounded quotient
     else:
         found = [v / 10**RESULT_SCALE for v in units.tolist()]
     return [None if gone else v for v, gone in zip(found, null.tolist())]
+
+
+def _decimal_texts(units: np.ndarray) -> list[str]:
+    """`_decimal_text` of each, in numpy where the units are int64."""
+    if units.dtype == object or not len(units):
+        return [_decimal_text(v) for v in units.tolist()]
+    unit = 10**RESULT_SCALE
+    magnitude = np.abs(units)
+    whole = np.char.add(np.where(units < 0, "-", ""), (magnitude // unit).astype(str))
+    return np.char.add(np.char.add(whole, "."), np.char.zfill((magnitude % unit).astype(str), RESULT_SCALE)).tolist()
