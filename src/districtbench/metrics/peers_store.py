@@ -99,6 +99,8 @@ def _double_text(ctx: RunContext, expr: sa.ColumnElement) -> sa.ColumnElement:
 def _differences(new: NewRows, stored_keys: str, stored_values: list[np.ndarray]) -> tuple[int, set[str]]:
     """(rows inserted, deleted or changed; the districts they belong to), the stored rows
     given by their keys (`leaid/…`, joined by spaces) and values in the order of `new.values`."""
+    if not stored_keys:  # nothing stored: every row is new
+        return len(new.key), set(new.leaids[np.unique(new.owner)].tolist())
     if stored_keys == " ".join(new.key):
         differ = np.zeros(len(new.key), bool)
         for mine, theirs in zip(new.values, stored_values):
