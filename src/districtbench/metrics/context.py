@@ -119,13 +119,18 @@ class RunContext:
     def stage(self, name: str, *columns: sa.Column) -> sa.Table:
         """A fresh temporary table (private to this connection) for intermediate results.
         Its primary key is kept on SQLite (which would otherwise index the table on every
-        join); PostgreSQL hash-joins these tables, and maintaining the index would only slow
+        join), as the table's own order (WITHOUT ROWID: a join looks a row up in one B-tree,
+        not in the key's index and then the table — compute all ~10-20 % faster at national
+        scale); PostgreSQL hash-joins these tables, and maintaining the index would only slow
         their filling."""
         self.drop_stage(name)
+        options = {}
         if self.arith.postgresql:
             columns = tuple(sa.Column(c.name, c.type, nullable=c.nullable) for c in columns)
+        elif any(c.primary_key for c in columns):
+            options["sqlite_with_rowid"] = False
         table = sa.Table(
-            STAGE_PREFIX + name, sa.MetaData(), *columns, schema=self.temp_schema, prefixes=["TEMPORARY"]
+            STAGE_PREFIX + name, sa.MetaData(), *columns, schema=self.temp_schema, prefixes=["TEMPORARY"], **options
         )
         table.create(self.connection)
         self._stages[name] = table
