@@ -22,9 +22,12 @@ The method (metrics.md, "Peer groups"):
 
 In numpy (speed, issue 15 item 3): the nearest neighbours (`peers_nearest`, an exact k-d
 tree search), the peer sums, averages, differences and flags over per-district parts that SQL
-computes (`peers_sums`). The three tables (`tables.PEER_TABLES`) end every run as a full
-rewrite would leave them, inside the compute transaction; only the rows that differ are
-deleted and written, and counted (`peers_store`).
+computes (`peers_sums`, one read with the eligibility columns). The three tables
+(`tables.PEER_TABLES`) end every run as a full rewrite would leave them, inside the compute
+transaction; only the rows that differ are deleted and written, and counted (`peers_store`).
+A run whose inputs, scope and method are those of the run that last wrote the tables, with
+their row counts as it left them, has nothing to write and stops there (`fingerprints`;
+`compute --recompute` computes anyway).
 """
 
 from __future__ import annotations
