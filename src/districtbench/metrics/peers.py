@@ -34,12 +34,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from districtbench.db import tables
 from districtbench.errors import UsageError
 from districtbench.metrics.base import FamilyOutcome, MetricFamily
 from districtbench.metrics.context import RunContext
 from districtbench.plugins.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    import numpy
 
 PEER_COUNT = 20
 SCOPES = ("national", "state")
