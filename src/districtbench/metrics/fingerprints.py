@@ -18,24 +18,22 @@ import sqlalchemy as sa
 from districtbench.db import tables
 from districtbench.db.timestamps import utcnow
 from districtbench.metrics.context import RunContext
+from districtbench.metrics.joined_text import as_text, joined_texts
 
-NULL_TEXT = "N"
 # An option of the invocation (`compute --recompute`): compute even when the fingerprint matches.
 RECOMPUTE_OPTION = "recompute"
 
 
 def digest(ctx: RunContext, rows: sa.FromClause, key: sa.ColumnElement, salt: str) -> str:
     """SHA-256 (hex) of `salt` and of `rows` in `key` order: one aggregated text read."""
-    as_text = [sa.func.coalesce(sa.cast(c, sa.Text), sa.literal(NULL_TEXT)) for c in rows.c]
-    line = as_text[0]
-    for text in as_text[1:]:
+    texts = [as_text(c) for c in rows.c]
+    line = texts[0]
+    for text in texts[1:]:
         line = line + sa.literal("|") + text
-    ordered = sa.select(line.label("line")).select_from(rows).order_by(ctx.arith.binary(key)).subquery()
-    join = sa.func.string_agg if ctx.arith.postgresql else sa.func.group_concat
-    text = ctx.connection.execute(sa.select(join(ordered.c.line, sa.literal("\n")))).scalar()
+    (text,) = joined_texts(ctx, rows, [line], [key], "\n")
     hasher = hashlib.sha256(salt.encode())
     hasher.update(b"\0")
-    hasher.update((text or "").encode())
+    hasher.update(text.encode())
     return hasher.hexdigest()
 
 

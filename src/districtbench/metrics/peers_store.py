@@ -2,7 +2,7 @@
 touching only what differs, and counting the rows that change.
 
 Each table's rows are keyed by district (`leaid`, then `rank` or `metric`). The stored rows
-are read in a compact form — per column one long string built in SQL, in key order — and
+are read in a compact form — per column one long string built in SQL, in key order (`joined_text`) — and
 compared with the new rows in numpy: row by row when the keys are the same, else matched by
 key (a row without a match is inserted or deleted). A distance is read as the text of its
 exact double (`%!.17g` on SQLite, PostgreSQL's shortest exact form) and compared as a double;
@@ -26,11 +26,11 @@ from districtbench.db import tables
 from districtbench.db.engine import own_schema
 from districtbench.metrics.arith import WholeUnits
 from districtbench.metrics.context import RunContext
+from districtbench.metrics.joined_text import NULL_TEXT, as_text, joined_texts
 from districtbench.metrics.quantities import RESULT_SCALE
 from districtbench.metrics.quartiles import FLAGS
 
 CHUNK = 5_000  # keys per DELETE statement
-NULL = "N"  # a NULL value as read
 
 
 @dataclass
@@ -71,24 +71,8 @@ def _qualified(ctx: RunContext, table: sa.Table) -> str:
     return table.name if schema is None else f'"{schema}".{table.name}'
 
 
-def _concat(ctx: RunContext, table: sa.Table, values: list[sa.ColumnElement], *order: sa.Column) -> list[str]:
-    """Per expression of `values` (text), its values over `table`'s rows in key order joined
-    by spaces — one sorted read of the table for all of them. (Both databases aggregate the
-    rows of an ordered subquery in its order; the keys read this way are compared with the
-    expected keys, so a different order would only mean rewriting.)"""
-    keys = [ctx.arith.binary(c) if isinstance(c.type, sa.String) else c for c in order]
-    inner = sa.select(*[v.label(f"v{i}") for i, v in enumerate(values)]).select_from(table).order_by(*keys).subquery()
-    join = sa.func.string_agg if ctx.arith.postgresql else sa.func.group_concat
-    row = ctx.connection.execute(sa.select(*[join(inner.c[f"v{i}"], sa.literal(" ")) for i in range(len(values))])).one()
-    return [text or "" for text in row]
-
-
 def _tokens(text: str, dtype=str) -> np.ndarray:
     return np.array(text.split(" ") if text else [], dtype=dtype)
-
-
-def _text(expr: sa.ColumnElement) -> sa.ColumnElement:
-    return sa.func.coalesce(sa.cast(expr, sa.Text), sa.literal(NULL))
 
 
 def _double_text(ctx: RunContext, expr: sa.ColumnElement) -> sa.ColumnElement:
@@ -282,7 +266,7 @@ def write_peers(ctx: RunContext, leaids: list[str], peers: np.ndarray, dist: np.
     columns = [p.c.leaid + sa.literal("/") + sa.cast(p.c.rank, sa.Text), p.c.peer_leaid]
     if groups_changed:
         columns.append(_double_text(ctx, p.c.distance))
-    stored = _concat(ctx, p, columns, p.c.leaid, p.c.rank)
+    stored = joined_texts(ctx, p, columns, [p.c.leaid, p.c.rank])
     stored_values = [_tokens(stored[1], object)]
     new = NewRows(names, owner, keys, [peer_names])
     if groups_changed:
@@ -305,7 +289,7 @@ def write_peers(ctx: RunContext, leaids: list[str], peers: np.ndarray, dist: np.
 
 def _unit_tokens(values: np.ndarray, null: np.ndarray) -> np.ndarray:
     """Whole units as their text (what `WholeUnits.exact` reads back), NULL as `N`."""
-    return np.where(null, NULL, values.astype(str))
+    return np.where(null, NULL_TEXT, values.astype(str))
 
 
 def write_benchmarks(ctx: RunContext, leaids: list[str], marks: dict, changes: Changes) -> None:
@@ -324,8 +308,8 @@ def write_benchmarks(ctx: RunContext, leaids: list[str], marks: dict, changes: C
     arith = WholeUnits(ctx.connection.dialect.name)
     flag_code = sa.case({label: sa.literal(str(code)) for code, label in FLAGS.items()}, value=b.c.peer_quartile,
                         else_=sa.literal("0"))
-    units = [_text(arith.exact(b.c[c], RESULT_SCALE)) for c in ("peer_average", "vs_peers")]
-    stored = _concat(ctx, b, [b.c.leaid + sa.literal("/") + b.c.metric, *units, flag_code], b.c.leaid, b.c.metric)
+    units = [as_text(arith.exact(b.c[c], RESULT_SCALE)) for c in ("peer_average", "vs_peers")]
+    stored = joined_texts(ctx, b, [b.c.leaid + sa.literal("/") + b.c.metric, *units, flag_code], [b.c.leaid, b.c.metric])
     new = NewRows(names, owner, [f"{o}/{k}" for o, k in zip(names[owner].tolist(), metrics)],
                   [_unit_tokens(average, average_null), _unit_tokens(versus, versus_null), group.astype(str)])
     changed, differ = _differences(new, stored[0], [_tokens(text) for text in stored[1:]])
