@@ -1,5 +1,6 @@
-"""COPY's binary format of the peers rows (metrics/peers_store.py): the bytes PostgreSQL's
-documented layout gives, built here with struct; and the columns that fall back to text."""
+"""COPY's binary format (db/binary_copy.py) as the peer tables use it (metrics/peers_store.py):
+the bytes PostgreSQL's documented layout gives, built here with struct, both ways; and the
+columns and streams that fall back to text."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import struct
 
 import numpy as np
 
-from districtbench.metrics.peers_store import Coded, _binary_copy, _text_copy
+from districtbench.db.binary_copy import Coded, decode, encode
+from districtbench.metrics.peers_store import _text_copy
 
 
 def test_binary_rows_are_the_documented_layout():
@@ -21,8 +23,8 @@ def test_binary_rows_are_the_documented_layout():
         expected += struct.pack(">ii", 4, rank)
         expected += struct.pack(">id", 8, distance)
     expected += struct.pack(">h", -1)
-    assert _binary_copy([Coded(np.array([0, 1]), leaids), ranks, distances]) == expected
-    assert _binary_copy([Coded(np.array([1, 0, 1]), leaids)]) == (
+    assert encode([Coded(np.array([0, 1]), leaids), ranks, distances]) == expected
+    assert encode([Coded(np.array([1, 0, 1]), leaids)]) == (
         b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
         + b"".join(struct.pack(">hi", 1, 7) + leaids[i].encode() for i in (1, 0, 1)) + struct.pack(">h", -1)
     )
@@ -34,15 +36,53 @@ def test_columns_the_binary_format_does_not_take_fall_back_to_text():
     def coded(*labels):
         return Coded(np.arange(len(labels)), np.array(labels, dtype=object))
 
-    assert _binary_copy([coded("010005", "0100006")]) is None  # lengths differ
-    assert _binary_copy([coded("01000é5", "0100006")]) is None  # not ASCII
-    assert _binary_copy([coded(None, "0100006")]) is None  # NULL
-    assert _binary_copy([ok, np.array([1, 2], dtype=np.int64)]) is None  # not int32
-    assert _binary_copy([ok, np.array(["a", "b"], dtype=object)]) is None  # strings not coded
-    assert _binary_copy([ok.values()]) is None  # not an array
+    assert encode([coded("010005", "0100006")]) is None  # lengths differ
+    assert encode([coded("01000é5", "0100006")]) is None  # not ASCII
+    assert encode([coded(None, "0100006")]) is None  # NULL
+    assert encode([ok, np.array([1, 2], dtype=np.int64)]) is None  # not int32
+    assert encode([ok, np.array(["a", "b"], dtype=object)]) is None  # strings not coded
+    assert encode([ok.values()]) is None  # not an array
     assert _text_copy([ok, [None, "well_above"], [0.1, 2.5], [3, None]]) == (
         "0100005\t\\N\t0.1\t3\n0100006\twell_above\t2.5\t\\N\n"
     )
+
+
+HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
+
+
+def _row(*fields: bytes | None) -> bytes:
+    return struct.pack(">h", len(fields)) + b"".join(
+        struct.pack(">i", -1) if f is None else struct.pack(">i", len(f)) + f for f in fields)
+
+
+def test_binary_rows_of_fixed_records_decode_to_columns():
+    rows = [(b"0100005", 1, 0.5, True, -(2**40)), (b"4823640", 20, 1.2345678901234567, False, 7)]
+    data = HEADER + b"".join(
+        _row(leaid, struct.pack(">i", rank), struct.pack(">d", d), struct.pack(">?", flag), struct.pack(">q", big))
+        for leaid, rank, d, flag, big in rows) + struct.pack(">h", -1)
+    leaid, rank, distance, flag, big = decode(data, ("text", "int4", "float8", "bool", "int8"))
+    assert leaid.tolist() == [b"0100005", b"4823640"]
+    assert rank.tolist() == [1, 20] and rank.dtype == np.dtype("int32")
+    assert distance.tolist() == [0.5, 1.2345678901234567]
+    assert flag.tolist() == [True, False] and big.tolist() == [-(2**40), 7]
+    # with a header extension area (its length, then its bytes), the same
+    extended = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 3) + b"xyz" + data[len(HEADER):]
+    assert decode(extended, ("text", "int4", "float8", "bool", "int8"))[1].tolist() == [1, 20]
+    # no row: empty columns
+    assert [len(c) for c in decode(HEADER + struct.pack(">h", -1), ("text", "int4"))] == [0, 0]
+
+
+def test_binary_rows_that_are_not_fixed_records_are_not_decoded():
+    end = struct.pack(">h", -1)
+    one = _row(b"0100005", struct.pack(">i", 1))
+    assert decode(HEADER + one + _row(b"010005", struct.pack(">i", 2)) + end, ("text", "int4")) is None  # widths
+    assert decode(HEADER + one + _row(None, struct.pack(">i", 2)) + end, ("text", "int4")) is None  # a NULL
+    assert decode(HEADER + _row(None, struct.pack(">i", 2)) + one + end, ("text", "int4")) is None  # NULL first
+    assert decode(HEADER + one + end, ("text", "int8")) is None  # a 4-byte field asked for as 8 bytes
+    assert decode(HEADER + one + end, ("text", "int4", "int4")) is None  # another field count
+    assert decode(HEADER + one, ("text", "int4")) is None  # no trailer
+    assert decode(b"COPY" + one + end, ("text", "int4")) is None  # no signature
+    assert decode(HEADER + one + end, ("text", "int4"))[0].tolist() == [b"0100005"]
 
 
 def test_whole_numbers_read_as_text_or_integers_become_exact_integers():

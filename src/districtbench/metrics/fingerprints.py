@@ -47,6 +47,15 @@ def row_counts(ctx: RunContext, owned: tuple[sa.Table, ...]) -> dict[str, int]:
     return dict(zip((table.name for table in owned), ctx.connection.execute(sa.select(*counts)).one()))
 
 
+def unchanged(ctx: RunContext, family: str, digest: str, owned: tuple[sa.Table, ...]) -> bool:
+    """Whether the family's recorded fingerprint is `digest` with the row counts `owned` hold
+    now (counted only when the digest matches)."""
+    fingerprint = recorded(ctx, family)
+    if fingerprint is None or fingerprint.split(" ", 1)[0] != digest:
+        return False
+    return fingerprint == with_counts(digest, row_counts(ctx, owned))
+
+
 def recorded(ctx: RunContext, family: str) -> str | None:
     """The family's recorded fingerprint (None: none, or `--recompute` asked to ignore it)."""
     if ctx.options.get(RECOMPUTE_OPTION):

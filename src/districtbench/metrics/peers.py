@@ -116,8 +116,7 @@ def compute(ctx: RunContext) -> FamilyOutcome:
     inputs = averages.district_inputs(ctx, *ELIGIBILITY)
     digest = fingerprints.digest(ctx, inputs, inputs.c.leaid,
                                  salt=f"peers {METHOD_VERSION} {__version__} {scope} {PEER_COUNT}")
-    recorded = fingerprints.recorded(ctx, FAMILY.name)
-    if recorded is not None and recorded == fingerprints.with_counts(digest, fingerprints.row_counts(ctx, owned)):
+    if fingerprints.unchanged(ctx, FAMILY.name, digest, owned):
         return FamilyOutcome(rows_changed={table.name: 0 for table in owned}, inputs_unchanged=True)
     columns, sums = peers_sums.read(ctx, inputs, ELIGIBILITY)
     e = eligible(columns)

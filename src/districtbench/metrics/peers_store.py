@@ -22,7 +22,8 @@ from typing import Callable
 import numpy as np
 import sqlalchemy as sa
 
-from districtbench.db import tables
+from districtbench.db import binary_copy, tables
+from districtbench.db.binary_copy import Coded
 from districtbench.db.engine import own_schema
 from districtbench.metrics.arith import WholeUnits
 from districtbench.metrics.context import RunContext
@@ -40,30 +41,17 @@ class Changes:
 
 
 @dataclass
-class NewRows:
-    """A table's rows as they should be, in key order: `owner` (index into `leaids`) and
-    `key` (the row's full key as text, `leaid/rank` or `leaid/metric`) per row, and the
-    compared values per row (arrays, stored form)."""
+class Rows:
+    """A table's rows in key order, as arrays: the key (`leaid` and the key's second column,
+    `rank` or `metric`) and the compared values (stored form, NULL as a flag column)."""
 
-    leaids: np.ndarray  # of the owners, object
-    owner: np.ndarray
-    key: list[str]
+    leaid: np.ndarray  # str, or bytes (`S…`) as a binary COPY reads them
+    second: np.ndarray
     values: list[np.ndarray]
 
-
-@dataclass
-class Coded:
-    """A column of strings given as indices into `labels` (say each leaid once), so that a
-    string is encoded once however many rows hold it."""
-
-    codes: np.ndarray
-    labels: np.ndarray  # object
-
-    def values(self) -> list:
-        return self.labels[self.codes].tolist()
-
-    def __len__(self) -> int:
-        return len(self.codes)
+    def keys(self) -> np.ndarray:
+        """Each row's whole key as one string (`leaid/rank`, `leaid/metric`)."""
+        return np.char.add(np.char.add(self.leaid.astype(str), "/"), self.second.astype(str))
 
 
 def _qualified(ctx: RunContext, table: sa.Table) -> str:
@@ -80,51 +68,91 @@ def _double_text(ctx: RunContext, expr: sa.ColumnElement) -> sa.ColumnElement:
     return sa.cast(expr, sa.Text) if ctx.arith.postgresql else sa.func.printf(sa.literal("%!.17g"), expr)
 
 
-def _differences(new: NewRows, stored_keys: str, stored_values: list[np.ndarray]) -> tuple[int, set[str]]:
-    """(rows inserted, deleted or changed; the districts they belong to), the stored rows
-    given by their keys (`leaid/…`, joined by spaces) and values in the order of `new.values`."""
-    if not stored_keys:  # nothing stored: every row is new
-        return len(new.key), set(new.leaids[np.unique(new.owner)].tolist())
-    if stored_keys == " ".join(new.key):
-        differ = np.zeros(len(new.key), bool)
-        for mine, theirs in zip(new.values, stored_values):
+def _differences(new: Rows, stored: Rows) -> tuple[int, set[str]]:
+    """(rows inserted, deleted or changed; the districts they belong to) between the rows
+    that should be and those stored."""
+    if not len(stored.leaid):  # nothing stored: every row is new
+        return len(new.leaid), _owners(new.leaid)
+    if not _same_keys(new, stored):
+        order = np.lexsort((stored.second, stored.leaid))  # a partial rewrite appends its rows
+        stored = Rows(stored.leaid[order], stored.second[order], [v[order] for v in stored.values])
+    if _same_keys(new, stored):
+        differ = np.zeros(len(new.leaid), bool)
+        for mine, theirs in zip(new.values, stored.values):
             differ |= mine != theirs
-        return int(differ.sum()), set(new.leaids[new.owner[differ]].tolist())
-    new_key, stored_key = np.array(new.key, dtype=str), _tokens(stored_keys)
+        return int(differ.sum()), _owners(new.leaid[differ])
+    new_key, stored_key = new.keys(), stored.keys()
     _, mine, theirs = np.intersect1d(new_key, stored_key, assume_unique=True, return_indices=True)
     differ = np.zeros(len(mine), bool)
-    for new_values, old_values in zip(new.values, stored_values):
+    for new_values, old_values in zip(new.values, stored.values):
         differ |= new_values[mine] != old_values[theirs]
     inserted = np.ones(len(new_key), bool)
     inserted[mine] = False
     deleted = np.ones(len(stored_key), bool)
     deleted[theirs] = False
-    owners = set(new.leaids[new.owner[mine[differ]]].tolist()) | set(new.leaids[new.owner[inserted]].tolist())
-    owners |= {key.split("/", 1)[0] for key in stored_key[deleted].tolist()}
+    owners = _owners(new.leaid[mine[differ]]) | _owners(new.leaid[inserted]) | _owners(stored.leaid[deleted])
     return int(differ.sum() + inserted.sum() + deleted.sum()), owners
 
 
-def _may_truncate(ctx: RunContext, table: sa.Table) -> bool:
-    """Whether emptying `table` may be a TRUNCATE (PostgreSQL: the role holds the privilege and
-    no row-level security applies, which TRUNCATE would bypass). A TRUNCATE leaves no dead rows,
-    and refilling a table emptied so is two to three times faster than one emptied by DELETE."""
+def _owners(leaids: np.ndarray) -> set[str]:
+    return set(np.unique(leaids).astype(str).tolist())
+
+
+def _like(labels: np.ndarray, stored: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The strings `labels` (str) and the `stored` columns in one form, to compare: as bytes
+    when the stored strings are bytes (a binary COPY's; encoding the labels, not every row),
+    unless a label is not ASCII."""
+    if not any(column.dtype.kind == "S" for column in stored):
+        return labels, stored
+    try:
+        return labels.astype("S"), stored
+    except UnicodeEncodeError:
+        return labels, [column.astype(str) if column.dtype.kind == "S" else column for column in stored]
+
+
+def _same_keys(new: Rows, stored: Rows) -> bool:
+    return (len(new.leaid) == len(stored.leaid) and bool((new.leaid == stored.leaid).all())
+            and bool((new.second == stored.second).all()))
+
+
+@dataclass
+class Refill:
+    """How a full rewrite of a PostgreSQL table empties and refills it: by TRUNCATE where
+    the role holds the privilege and no row-level security applies (TRUNCATE would bypass
+    it; a table emptied so refills two to three times faster than one emptied by DELETE),
+    and with its primary key dropped during the COPY and added back after it where the role
+    owns the table and nothing depends on the key (one index build instead of one index
+    insertion per row: about half the COPY's time on 360,000 peers rows)."""
+
+    truncate: bool
+    key: tuple[str, str] | None  # the primary key's name and definition
+
+
+def _refill(ctx: RunContext, table: sa.Table) -> Refill:
     if not ctx.arith.postgresql:
-        return False
-    name = _qualified(ctx, table)
-    return bool(ctx.connection.execute(
-        sa.text("SELECT has_table_privilege(c.oid, 'TRUNCATE') AND NOT c.relrowsecurity "
-                "FROM pg_class c WHERE c.oid = CAST(:name AS regclass)"), {"name": name}).scalar())
+        return Refill(False, None)
+    row = ctx.connection.execute(sa.text(
+        "SELECT has_table_privilege(c.oid, 'TRUNCATE') AND NOT c.relrowsecurity, "
+        "pg_has_role(c.relowner, 'USAGE') AND NOT EXISTS ("
+        "  SELECT 1 FROM pg_depend d WHERE d.refobjid IN (k.oid, k.conindid) AND d.deptype = 'n'), "
+        "k.conname, pg_get_constraintdef(k.oid) "
+        "FROM pg_class c LEFT JOIN pg_constraint k ON k.conrelid = c.oid AND k.contype = 'p' "
+        "WHERE c.oid = CAST(:name AS regclass)"), {"name": _qualified(ctx, table)}).one()
+    truncate, may_rebuild, name, definition = row
+    return Refill(bool(truncate), (name, definition) if truncate and may_rebuild and name else None)
 
 
 def _rewrite(ctx: RunContext, table: sa.Table, owners: set[str], all_owners: int, columns: list[str],
-             columns_of: Callable[[set[str] | None], list[list]]) -> None:
+             columns_of: Callable[[set[str] | None], list]) -> None:
     """Delete the rows of `owners` and insert theirs, given column by column by
     `columns_of(owners)`; when that is most of the `all_owners` stored, empty the table and
     insert `columns_of(None)` (all)."""
     c = ctx.connection
     name = _qualified(ctx, table)
+    refill = None
     if len(owners) * 2 >= all_owners:
-        if _may_truncate(ctx, table):
+        refill = _refill(ctx, table)
+        if refill.truncate:
             c.exec_driver_sql(f"TRUNCATE {name}")
         else:
             c.execute(table.delete())
@@ -136,10 +164,12 @@ def _rewrite(ctx: RunContext, table: sa.Table, owners: set[str], all_owners: int
         values = columns_of(owners)
     if not values or not len(values[0]):
         return
+    if refill is not None and refill.key is not None:
+        c.exec_driver_sql(f'ALTER TABLE {name} DROP CONSTRAINT "{refill.key[0]}"')
     cursor = c.connection.dbapi_connection.cursor()
     try:
         if ctx.arith.postgresql:
-            binary = _binary_copy(values)
+            binary = binary_copy.encode(values)
             form = " (FORMAT binary)" if binary is not None else ""
             data = binary if binary is not None else _text_copy(values).encode()
             cursor.copy_expert(f"COPY {name} ({', '.join(columns)}) FROM STDIN{form}", io.BytesIO(data))
@@ -149,8 +179,8 @@ def _rewrite(ctx: RunContext, table: sa.Table, owners: set[str], all_owners: int
             cursor.executemany(f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({marks})", zip(*listed))
     finally:
         cursor.close()
-    if ctx.arith.postgresql:
-        c.exec_driver_sql(f"ANALYZE {name}")  # planner statistics of the refilled table
+    if refill is not None and refill.key is not None:
+        c.exec_driver_sql(f'ALTER TABLE {name} ADD CONSTRAINT "{refill.key[0]}" {refill.key[1]}')
 
 
 def _listed(column) -> list:
@@ -173,56 +203,12 @@ def _text_copy(values: list) -> str:
     return "\n".join(map("\t".join, zip(*texts))) + "\n"
 
 
-def _binary_copy(values: list) -> bytes | None:
-    """COPY's binary format of the rows given column by column, when every column is a numpy
-    array of int32, float64 or strings of one length (no NULL); else None. Built in numpy: no
-    value is formatted as text, nor parsed by the server."""
-    fields: list[tuple[str, str]] = []
-    data = {}
-    for index, column in enumerate(values):
-        if isinstance(column, Coded):
-            labels = _fixed_width(column.labels)
-            if labels is None:
-                return None
-            kind, width, array = labels.dtype.str, labels.dtype.itemsize, labels[column.codes]
-        elif not isinstance(column, np.ndarray):
-            return None
-        elif column.dtype == np.int32:
-            kind, width, array = ">i4", 4, column
-        elif column.dtype == np.float64:
-            kind, width, array = ">f8", 8, column
-        else:
-            return None
-        fields += [(f"n{index}", ">i4"), (f"v{index}", kind)]
-        data[f"n{index}"], data[f"v{index}"] = width, array
-    rows = np.empty(len(values[0]), dtype=[("count", ">i2"), *fields])
-    rows["count"] = len(values)
-    for name, value in data.items():
-        rows[name] = value
-    header = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
-    return header + rows.tobytes() + (-1).to_bytes(2, "big", signed=True)
-
-
-def _fixed_width(labels: np.ndarray) -> np.ndarray | None:
-    """`labels` as ASCII bytes of one length (numpy `S…`), or None if they are not that."""
-    if not len(labels) or (labels == None).any():  # noqa: E711 (elementwise)
-        return None
-    try:
-        text = labels.astype(str)  # TypeError/ValueError: not all strings
-        width = text.dtype.itemsize // 4
-        if (np.char.str_len(text) != width).any():
-            return None  # of different lengths
-        return text.astype(f"S{width}")  # UnicodeEncodeError: not ASCII
-    except (TypeError, ValueError, UnicodeError):
-        return None
-
-
-def _chosen(new: NewRows, owners: set[str] | None) -> np.ndarray:
-    """Rows of `new` whose owner is one of `owners` (all rows when None)."""
+def _chosen(owner: np.ndarray, leaids: np.ndarray, owners: set[str] | None) -> np.ndarray:
+    """Rows (of owner indices `owner` into `leaids`) whose owner is one of `owners` (all when None)."""
     if owners is None:
-        return np.arange(len(new.owner))
-    wanted = np.array([leaid in owners for leaid in new.leaids.tolist()], dtype=bool)
-    return np.nonzero(wanted[new.owner])[0]
+        return np.arange(len(owner))
+    wanted = np.array([leaid in owners for leaid in leaids.tolist()], dtype=bool)
+    return np.nonzero(wanted[owner])[0]
 
 
 def _decimal_text(units: int) -> str:
@@ -252,44 +238,51 @@ def write_groups(ctx: RunContext, rows: list[tuple], changes: Changes) -> bool:
     return bool(differ)
 
 
+def _binary(ctx: RunContext, columns: list[tuple[sa.ColumnElement, str]]) -> list[np.ndarray] | None:
+    """PostgreSQL: the columns (expression, kind of `binary_copy.KINDS`) over a table's rows
+    by binary COPY (strings as bytes); None on SQLite or where a row is not a fixed record."""
+    if not ctx.arith.postgresql:
+        return None
+    return binary_copy.read(ctx.connection, sa.select(*[e for e, _ in columns]), tuple(k for _, k in columns))
+
+
 def write_peers(ctx: RunContext, leaids: list[str], peers: np.ndarray, dist: np.ndarray, counts: np.ndarray,
                 groups_changed: bool, changes: Changes) -> None:
     p = tables.peers
     names = np.array(leaids + [""], dtype=object)
+    text = np.array(leaids + [""], dtype=str)
     taken = np.arange(peers.shape[1])[None, :] < counts[:, None]
     owner = np.repeat(np.arange(len(leaids)), counts)
-    ranks = (np.nonzero(taken)[1] + 1).tolist()
-    peer_names = names[peers[taken]]
+    ranks = (np.nonzero(taken)[1] + 1).astype(np.int32)
+    peer_rows = peers[taken]
     distances = dist[taken]
-    owner_names = names[owner].tolist()
-    keys = [f"{o}/{r}" for o, r in zip(owner_names, ranks)]
-    columns = [p.c.leaid + sa.literal("/") + sa.cast(p.c.rank, sa.Text), p.c.peer_leaid]
-    if groups_changed:
-        columns.append(_double_text(ctx, p.c.distance))
-    stored = joined_texts(ctx, p, columns, [p.c.leaid, p.c.rank])
-    stored_values = [_tokens(stored[1], object)]
-    new = NewRows(names, owner, keys, [peer_names])
-    if groups_changed:
-        stored_values.append(_tokens(stored[2], np.float64))
-        new.values.append(distances)
-    changed, differ = _differences(new, stored[0], stored_values)
+    columns = _binary(ctx, [(p.c.leaid, "text"), (p.c.rank, "int4"), (p.c.peer_leaid, "text"),
+                           *([(p.c.distance, "float8")] if groups_changed else [])])
+    if columns is None:
+        texts = joined_texts(ctx, p, [p.c.leaid, sa.cast(p.c.rank, sa.Text), p.c.peer_leaid,
+                                      *([_double_text(ctx, p.c.distance)] if groups_changed else [])],
+                             [p.c.leaid, p.c.rank])
+        columns = [_tokens(texts[0]), _tokens(texts[1], np.int64), _tokens(texts[2]),
+                  *([_tokens(texts[3], np.float64)] if groups_changed else [])]
+    text, columns = _like(text, columns)
+    stored = Rows(columns[0], columns[1], columns[2:])
+    new = Rows(text[owner], ranks, [text[peer_rows], *([distances] if groups_changed else [])])
+    changed, differ = _differences(new, stored)
     changes.rows[p.name] = changed
     changes.districts |= differ
 
-    peer_rows = peers[taken]
-
     def columns_of(chosen_owners: set[str] | None) -> list:
-        chosen = _chosen(new, chosen_owners)
-        return [Coded(owner[chosen], names[:-1]), np.asarray(ranks, dtype=np.int32)[chosen],
-                Coded(peer_rows[chosen], names[:-1]), distances[chosen]]
+        chosen = _chosen(owner, names[:-1], chosen_owners)
+        return [Coded(owner[chosen], names[:-1]), ranks[chosen], Coded(peer_rows[chosen], names[:-1]), distances[chosen]]
 
     if differ:
         _rewrite(ctx, p, differ, len(leaids), ["leaid", "rank", "peer_leaid", "distance"], columns_of)
 
 
-def _unit_tokens(values: np.ndarray, null: np.ndarray) -> np.ndarray:
-    """Whole units as their text (what `WholeUnits.exact` reads back), NULL as `N`."""
-    return np.where(null, NULL_TEXT, values.astype(str))
+def _units(tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Whole units read as text (`as_text`): (units, 0 where NULL; NULL)."""
+    null = tokens == NULL_TEXT
+    return np.where(null, "0", tokens).astype(np.int64), null
 
 
 def write_benchmarks(ctx: RunContext, leaids: list[str], marks: dict, changes: Changes) -> None:
@@ -297,8 +290,9 @@ def write_benchmarks(ctx: RunContext, leaids: list[str], marks: dict, changes: C
     keys = sorted(marks)
     n, m = len(leaids), len(keys)
     names = np.array(leaids, dtype=object)
+    metric_keys = np.array(keys, dtype=str)
     owner = np.repeat(np.arange(n), m)
-    metrics = keys * n
+    metric = np.tile(np.arange(m), n)
 
     def flat(name: str, empty) -> np.ndarray:  # per (district, metric) in key order
         return np.stack([getattr(marks[k], name) for k in keys], axis=1).reshape(-1) if keys else empty
@@ -306,19 +300,32 @@ def write_benchmarks(ctx: RunContext, leaids: list[str], marks: dict, changes: C
     average, versus, group = (flat(name, np.empty(0, np.int64)) for name in ("average", "versus", "group"))
     average_null, versus_null = (flat(name, np.empty(0, bool)) for name in ("average_null", "versus_null"))
     arith = WholeUnits(ctx.connection.dialect.name)
-    flag_code = sa.case({label: sa.literal(str(code)) for code, label in FLAGS.items()}, value=b.c.peer_quartile,
-                        else_=sa.literal("0"))
-    units = [as_text(arith.exact(b.c[c], RESULT_SCALE)) for c in ("peer_average", "vs_peers")]
-    stored = joined_texts(ctx, b, [b.c.leaid + sa.literal("/") + b.c.metric, *units, flag_code], [b.c.leaid, b.c.metric])
-    new = NewRows(names, owner, [f"{o}/{k}" for o, k in zip(names[owner].tolist(), metrics)],
-                  [_unit_tokens(average, average_null), _unit_tokens(versus, versus_null), group.astype(str)])
-    changed, differ = _differences(new, stored[0], [_tokens(text) for text in stored[1:]])
+    units = {c: arith.exact(b.c[c], RESULT_SCALE) for c in ("peer_average", "vs_peers")}
+    flag_code = sa.case({label: code for code, label in FLAGS.items()}, value=b.c.peer_quartile, else_=0)
+    columns = _binary(ctx, [
+        (b.c.leaid, "text"), (sa.case({k: i for i, k in enumerate(keys)}, value=b.c.metric, else_=-1), "int4"),
+        *[item for c in units for item in ((sa.func.coalesce(sa.cast(units[c], sa.BigInteger), 0), "int8"),
+                                           (b.c[c].is_(None), "bool"))],
+        (flag_code, "int4"),
+    ]) if keys else None
+    if columns is not None and not (columns[1] < 0).any():  # else a metric key this run does not write
+        columns[1] = metric_keys[columns[1]]
+    else:
+        texts = joined_texts(ctx, b, [b.c.leaid, b.c.metric, *map(as_text, units.values()), as_text(flag_code)],
+                             [b.c.leaid, b.c.metric])
+        columns = [_tokens(texts[0]), _tokens(texts[1]),
+                  *_units(_tokens(texts[2])), *_units(_tokens(texts[3])), _tokens(texts[4]).astype(np.int64)]
+    text, columns = _like(np.array(leaids, dtype=str), columns)
+    stored = Rows(columns[0], columns[1], columns[2:])
+    new = Rows(text[owner], metric_keys[metric],
+               [np.where(average_null, 0, average), average_null, np.where(versus_null, 0, versus), versus_null, group])
+    changed, differ = _differences(new, stored)
     changes.rows[b.name] = changed
     changes.districts |= differ
 
     def columns_of(chosen_owners: set[str] | None) -> list[list]:
-        chosen = _chosen(new, chosen_owners)
-        return [Coded(owner[chosen], names), Coded(chosen % max(m, 1), np.array(keys, dtype=object)),
+        chosen = _chosen(owner, names, chosen_owners)
+        return [Coded(owner[chosen], names), Coded(metric[chosen], np.array(keys, dtype=object)),
                 _values(ctx, average[chosen], average_null[chosen]), _values(ctx, versus[chosen], versus_null[chosen]),
                 [FLAGS.get(code) for code in group[chosen].tolist()]]
 
