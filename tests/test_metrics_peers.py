@@ -329,6 +329,31 @@ def test_the_run_counts_the_peer_rows_it_changes(loaded):
             assert key["name"] == f"{table.name}_pkey"
 
 
+def test_rows_written_by_hand_into_the_peer_tables_are_found_counted_and_undone(loaded):
+    """Rows the family would not write — a leaid of another length, a metric key it does not
+    know (on PostgreSQL neither reads as fixed records, so the stored rows are read as
+    text) — and a changed peer are each counted as one changed row, and the tables end as
+    the reference has them."""
+    engine, inputs = loaded
+    _compute(engine)
+    p, b = tables.peers, tables.peer_benchmarks
+    first = sorted(_expected_rows(inputs)[tables.peer_groups.name])[0]
+    with engine.begin() as c:
+        c.execute(p.insert().values(leaid="01000", rank=1, peer_leaid=first, distance=0.5))
+        c.execute(b.insert().values(leaid=first, metric="not_a_metric", peer_average=1, vs_peers=None, peer_quartile=None))
+        rank1 = c.execute(sa.select(p.c.peer_leaid).where(p.c.leaid == first, p.c.rank == 1)).scalar()
+        rank2 = c.execute(sa.select(p.c.peer_leaid).where(p.c.leaid == first, p.c.rank == 2)).scalar()
+        c.execute(p.update().where(p.c.leaid == first, p.c.rank == 1).values(peer_leaid=rank2))
+    outcome = _compute(engine)["peers"].outcome
+    assert rank1 != rank2
+    assert outcome.rows_changed == {tables.peer_groups.name: 0, p.name: 2, b.name: 1}
+    assert outcome.districts_updated == 2  # `first` and the stray "01000"
+    _check(engine, inputs, "national")
+    with engine.connect() as c:
+        assert c.execute(sa.select(sa.func.count()).select_from(p).where(p.c.leaid == "01000")).scalar() == 0
+        assert c.execute(sa.select(sa.func.count()).select_from(b).where(b.c.metric == "not_a_metric")).scalar() == 0
+
+
 def _fingerprint(engine):
     f = tables.family_inputs
     with engine.connect() as c:

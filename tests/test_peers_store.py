@@ -101,3 +101,21 @@ def test_decimal_texts_of_whole_units_equal_exact_integer_arithmetic():
     expected = [("-" if v < 0 else "") + f"{abs(v) // 100}.{abs(v) % 100:02d}" for v in units]
     assert _decimal_texts(np.array(units, dtype=np.int64)) == expected
     assert _decimal_texts(np.array(units + [10**30], dtype=object)) == expected + [f"{10**28}.00"]
+
+
+def test_copy_text_fields_become_the_columns_a_row_read_gives():
+    from decimal import Decimal
+
+    from districtbench.metrics.peers_sums import copy_columns
+
+    labels = ["leaid", "stored_enrollment", "stored_children_poverty_percent", "avg_x", "avg_x__num"]
+    text = "0100005\t120\t12.50\t3456\t99999999999999999999\n0100006\t\\N\t\\N\t\\N\t-7\n"
+    columns = copy_columns(text, labels)
+    assert columns["leaid"].tolist() == ["0100005", "0100006"]
+    assert columns["stored_enrollment"].tolist() == [120, None]
+    assert columns["stored_children_poverty_percent"].tolist() == [Decimal("12.50"), None]
+    assert columns["avg_x"].tolist() == ["3456", None]  # a value as its exact text, as read
+    assert columns["avg_x__num"].tolist() == [99999999999999999999, -7]  # beyond int64: Python integers
+    assert copy_columns("", labels)["leaid"].tolist() == []
+    assert copy_columns("01\\\\05\t1\t1\t1\t1\n", labels) is None  # an escaped backslash: not the value's text
+    assert copy_columns("0100005\t1\n", labels) is None  # not whole rows

@@ -101,7 +101,7 @@ def read(ctx: RunContext, d: sa.FromClause, also: tuple[str, ...]) -> tuple[dict
         for suffix, part in sums[metric.average_column].parts().items():
             selected[f"{metric.key}__{suffix}"] = _fetched(arith, _summand(arith, part))
     query = sa.select(*[e.label(k) for k, e in selected.items()]).order_by(ctx.arith.binary(d.c.leaid))
-    copied = _copied(ctx, query, list(selected), also) if ctx.arith.postgresql else None
+    copied = _copied(ctx, query, list(selected)) if ctx.arith.postgresql else None
     if copied is not None:
         return copied, sums
     rows = ctx.connection.execute(query).all()
@@ -111,11 +111,8 @@ def read(ctx: RunContext, d: sa.FromClause, also: tuple[str, ...]) -> tuple[dict
             for key, values in columns.items()}, sums
 
 
-def _copied(ctx: RunContext, query: sa.Select, labels: list[str], also: tuple[str, ...]) -> dict | None:
-    """PostgreSQL: `read`'s columns from one `COPY (query) TO STDOUT` — a text of tab- and
-    newline-separated fields, split in one go instead of a Python object per row — with the
-    types the rows would have had (`also`: those of `tables.districts`); None where a field
-    holds an escape (a backslash) other than NULL's, so the text is not the value."""
+def _copied(ctx: RunContext, query: sa.Select, labels: list[str]) -> dict | None:
+    """PostgreSQL: `read`'s columns from one `COPY (query) TO STDOUT` (`copy_columns`)."""
     options = ctx.connection.get_execution_options()
     sql = query.compile(dialect=ctx.connection.dialect, schema_translate_map=options.get("schema_translate_map"),
                         render_schema_translate=True, compile_kwargs={"literal_binds": True})
@@ -125,7 +122,15 @@ def _copied(ctx: RunContext, query: sa.Select, labels: list[str], also: tuple[st
         cursor.copy_expert(f"COPY ({sql}) TO STDOUT", out)
     finally:
         cursor.close()
-    text = out.getvalue()
+    return copy_columns(out.getvalue(), labels)
+
+
+def copy_columns(text: str, labels: list[str]) -> dict | None:
+    """The columns `labels` of COPY's text format — tab- and newline-separated fields, split
+    in one go instead of a Python object per row — with the types `read` gives them (summands
+    as whole numbers, `stored_` columns as `tables.districts` types them, the rest as text;
+    NULL as None); None where a field holds an escape (a backslash) other than NULL's, so
+    that its text is not its value, or the fields do not make whole rows."""
     if text.count("\\") != text.count(NULL_FIELD):
         return None
     fields = np.array(text.replace("\t", "\n").split("\n")[:-1] if text else [], dtype=object)
