@@ -9,7 +9,7 @@ import struct
 import numpy as np
 
 from districtbench.db.binary_copy import Coded, decode, encode
-from districtbench.metrics.peers_store import _text_copy
+from districtbench.metrics.peers_store import _text_copy, _tokens, _units
 
 
 def test_binary_rows_are_the_documented_layout():
@@ -119,3 +119,28 @@ def test_copy_text_fields_become_the_columns_a_row_read_gives():
     assert copy_columns("", labels)["leaid"].tolist() == []
     assert copy_columns("01\\\\05\t1\t1\t1\t1\n", labels) is None  # an escaped backslash: not the value's text
     assert copy_columns("0100005\t1\n", labels) is None  # not whole rows
+
+
+def test_joined_texts_become_arrays_of_the_same_values():
+    # leaids of one width: bytes without a Python object each; any other text: token by token
+    same_width = _tokens("0100005 0100006 5600730")
+    assert same_width.dtype == np.dtype("S7") and same_width.tolist() == [b"0100005", b"0100006", b"5600730"]
+    for text in ("0100005 010006", "0100005  0100006", " 0100005", "0100005 0100006 ", "010000é 0100006"):
+        mixed = _tokens(text)
+        assert mixed.dtype.kind == "U" and mixed.tolist() == text.split(" "), text
+    assert _tokens("").tolist() == []
+
+    assert _tokens("1 2 20 -3", np.int64).tolist() == [1, 2, 20, -3]
+    doubles = [0.1, 1 / 3, 5e-324, 2.2250738585072014e-308, 1.7976931348623157e308, 3.0]
+    parsed = _tokens(" ".join("%.17g" % v for v in doubles), np.float64)
+    assert parsed.tolist() == doubles  # every double read back exactly
+    # two spaces hide an empty token from numpy's parser: the token-by-token read refuses it
+    for text in ("1  2", "1 x 2", "1 2.5"):
+        try:
+            values = _tokens(text, np.int64)
+        except ValueError:
+            continue
+        raise AssertionError(f"{text!r} read as {values}")
+
+    units, null = _units("125 N -7")
+    assert units.tolist() == [125, 0, -7] and null.tolist() == [False, True, False]

@@ -60,7 +60,36 @@ def _qualified(ctx: RunContext, table: sa.Table) -> str:
 
 
 def _tokens(text: str, dtype=str) -> np.ndarray:
-    return np.array(text.split(" ") if text else [], dtype=dtype)
+    """The space-separated values of a joined text: numbers parsed by numpy, strings of one
+    width (leaids) as bytes (`S…`, as a binary COPY reads them), without a Python object per
+    value where the text allows; else token by token."""
+    if not text:
+        return np.array([], dtype=dtype)
+    fast = _fixed_width(text) if dtype is str else _numbers(text, dtype)
+    return fast if fast is not None else np.array(text.split(" "), dtype=dtype)
+
+
+def _fixed_width(text: str) -> np.ndarray | None:
+    """ASCII tokens of one width as bytes; None for any other text."""
+    if not text.isascii():
+        return None
+    raw = text.encode("ascii") + b" "
+    width = raw.index(b" ") + 1
+    if width < 2 or len(raw) % width or raw.count(b" ") != len(raw) // width:
+        return None
+    if not (np.frombuffer(raw, np.uint8)[width - 1::width] == ord(" ")).all():
+        return None
+    return np.frombuffer(raw, f"S{width}").astype(f"S{width - 1}")
+
+
+def _numbers(text: str, dtype) -> np.ndarray | None:
+    """Numbers parsed in one call; None unless every token is one number (numpy's parser
+    takes any run of whitespace for a separator and stops at what is not a number)."""
+    try:
+        values = np.fromstring(text, dtype=dtype, sep=" ")
+    except ValueError:
+        return None
+    return values if len(values) == text.count(" ") + 1 else None
 
 
 def _double_text(ctx: RunContext, expr: sa.ColumnElement) -> sa.ColumnElement:
@@ -279,8 +308,9 @@ def write_peers(ctx: RunContext, leaids: list[str], peers: np.ndarray, dist: np.
         _rewrite(ctx, p, differ, len(leaids), ["leaid", "rank", "peer_leaid", "distance"], columns_of)
 
 
-def _units(tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Whole units read as text (`as_text`): (units, 0 where NULL; NULL)."""
+def _units(text: str) -> tuple[np.ndarray, np.ndarray]:
+    """Whole units joined as text (`as_text`): (units, 0 where NULL; NULL)."""
+    tokens = np.array(text.split(" ") if text else [], dtype=str)
     null = tokens == NULL_TEXT
     return np.where(null, "0", tokens).astype(np.int64), null
 
@@ -314,7 +344,7 @@ def write_benchmarks(ctx: RunContext, leaids: list[str], marks: dict, changes: C
         texts = joined_texts(ctx, b, [b.c.leaid, b.c.metric, *map(as_text, units.values()), as_text(flag_code)],
                              [b.c.leaid, b.c.metric])
         columns = [_tokens(texts[0]), _tokens(texts[1]),
-                  *_units(_tokens(texts[2])), *_units(_tokens(texts[3])), _tokens(texts[4]).astype(np.int64)]
+                  *_units(texts[2]), *_units(texts[3]), _tokens(texts[4], np.int64)]
     text, columns = _like(np.array(leaids, dtype=str), columns)
     stored = Rows(columns[0], columns[1], columns[2:])
     new = Rows(text[owner], metric_keys[metric],
