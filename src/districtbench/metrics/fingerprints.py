@@ -2,9 +2,10 @@
 
 A family whose results are a function of the rows of one query (this run's district values,
 say) can record, in the compute transaction that writes its tables, a fingerprint: a SHA-256
-digest of those rows — every column as text, NULL as `N`, in key order — and of a `salt`
-naming everything else the results depend on (options, the method's version), followed by
-the row counts the family left in its tables. A later run that computes the same fingerprint
+digest of those rows as it read them to compute — one text, in key order (PostgreSQL: the
+text of the query's COPY; SQLite: the rows' Python repr), so the check costs no read of its
+own — and of a `salt` naming everything else the results depend on (options, the method's
+version), followed by the row counts the family left in its tables. A later run that computes the same fingerprint
 and finds the same row counts has nothing to write and may skip the work: its tables already
 hold what it would write. Any other difference — a value, a district, an option, a method
 version, a deleted row — gives another fingerprint, and the family computes as usual.
@@ -18,19 +19,13 @@ import sqlalchemy as sa
 from districtbench.db import tables
 from districtbench.db.timestamps import utcnow
 from districtbench.metrics.context import RunContext
-from districtbench.metrics.joined_text import as_text, joined_texts
 
 # An option of the invocation (`compute --recompute`): compute even when the fingerprint matches.
 RECOMPUTE_OPTION = "recompute"
 
 
-def digest(ctx: RunContext, rows: sa.FromClause, key: sa.ColumnElement, salt: str) -> str:
-    """SHA-256 (hex) of `salt` and of `rows` in `key` order: one aggregated text read."""
-    texts = [as_text(c) for c in rows.c]
-    line = texts[0]
-    for text in texts[1:]:
-        line = line + sa.literal("|") + text
-    (text,) = joined_texts(ctx, rows, [line], [key], "\n")
+def digest(text: str, salt: str) -> str:
+    """SHA-256 (hex) of `salt` and of the rows read, as one text."""
     hasher = hashlib.sha256(salt.encode())
     hasher.update(b"\0")
     hasher.update(text.encode())

@@ -87,7 +87,17 @@ def _fetched(arith: WholeUnits, expr: sa.ColumnElement) -> sa.ColumnElement:
     return sa.cast(expr, sa.Text) if arith.postgresql else expr
 
 
-def read(ctx: RunContext, d: sa.FromClause, also: tuple[str, ...]) -> tuple[dict, dict]:
+@dataclass
+class Read:
+    """`read`'s result: per column label its values, the pooled sums, and the rows as they
+    were read, as one text (their fingerprint's input: `fingerprints.digest`)."""
+
+    columns: dict
+    sums: dict
+    text: str
+
+
+def read(ctx: RunContext, d: sa.FromClause, also: tuple[str, ...]) -> Read:
     """Per column label, its values over every district of `d` (`averages.district_inputs`)
     in leaid order: `leaid`, each metric's value and the summands of its pooled sums (whole
     units), and the columns `also` as stored (labelled `stored_` + name); and the pooled sums."""
@@ -101,18 +111,20 @@ def read(ctx: RunContext, d: sa.FromClause, also: tuple[str, ...]) -> tuple[dict
         for suffix, part in sums[metric.average_column].parts().items():
             selected[f"{metric.key}__{suffix}"] = _fetched(arith, _summand(arith, part))
     query = sa.select(*[e.label(k) for k, e in selected.items()]).order_by(ctx.arith.binary(d.c.leaid))
-    copied = _copied(ctx, query, list(selected)) if ctx.arith.postgresql else None
-    if copied is not None:
-        return copied, sums
-    rows = ctx.connection.execute(query).all()
+    if ctx.arith.postgresql:
+        text = _copied(ctx, query)
+        columns = copy_columns(text, list(selected))
+        if columns is not None:
+            return Read(columns, sums, text)
+    rows = [tuple(row) for row in ctx.connection.execute(query)]
     columns = dict(zip(selected, zip(*rows))) if rows else {k: () for k in selected}
     # summands (and `no_rank__`) as whole numbers; values, `leaid` and `also` as read
-    return {key: integers(values) if "__" in key else np.array(values, dtype=object)
-            for key, values in columns.items()}, sums
+    return Read({key: integers(values) if "__" in key else np.array(values, dtype=object)
+                 for key, values in columns.items()}, sums, repr(rows))
 
 
-def _copied(ctx: RunContext, query: sa.Select, labels: list[str]) -> dict | None:
-    """PostgreSQL: `read`'s columns from one `COPY (query) TO STDOUT` (`copy_columns`)."""
+def _copied(ctx: RunContext, query: sa.Select) -> str:
+    """PostgreSQL: the text of `COPY (query) TO STDOUT`."""
     options = ctx.connection.get_execution_options()
     sql = query.compile(dialect=ctx.connection.dialect, schema_translate_map=options.get("schema_translate_map"),
                         render_schema_translate=True, compile_kwargs={"literal_binds": True})
@@ -122,7 +134,7 @@ def _copied(ctx: RunContext, query: sa.Select, labels: list[str]) -> dict | None
         cursor.copy_expert(f"COPY ({sql}) TO STDOUT", out)
     finally:
         cursor.close()
-    return copy_columns(out.getvalue(), labels)
+    return out.getvalue()
 
 
 def copy_columns(text: str, labels: list[str]) -> dict | None:
