@@ -24,7 +24,7 @@ OWN_TABLES = ("districtbench_fetch_units", "districtbench_created_objects", "dis
 FIVE_TABLES = APP_TABLES + ("districtbench_fetch_units",)
 ALL_TABLES = APP_TABLES + OWN_TABLES
 OWN_SCHEMA = "districtbench"
-HEAD = "0008_family_inputs"
+HEAD = "0009_peers_without_rowid"
 
 
 def schema_of(kind: str, table: str) -> str | None:
@@ -660,3 +660,49 @@ def test_a_downgrade_below_0003_of_a_database_this_districtbench_created_keeps_i
     assert table_names(fresh_engine) == at_0002
     if db_kind == "postgresql":
         assert set(BOOKKEEPING) <= at_0002[OWN_SCHEMA]
+
+
+def _peer_table_rows(engine) -> dict[str, list[tuple]]:
+    with engine.connect() as connection:
+        return {table.name: sorted(tuple(row) for row in connection.execute(sa.select(table)))
+                for table in (tables.peer_groups, tables.peers, tables.peer_benchmarks)}
+
+
+def _without_rowid(engine) -> dict[str, bool]:
+    with engine.connect() as connection:
+        return {name: connection.exec_driver_sql(
+                    "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).scalar()
+                .rstrip().endswith("WITHOUT ROWID") for name in tables.PEER_TABLES}
+
+
+def test_peers_without_rowid_rebuilds_the_sqlite_peer_tables_keeping_their_rows(fresh_engine, db_kind):
+    migrations.upgrade(fresh_engine, "0008_family_inputs")
+    with fresh_engine.begin() as connection:
+        connection.execute(tables.peer_groups.insert(), [
+            {"leaid": leaid, "scope": "national", "locale_group": 4, "enrollment": 120 + i,
+             "children_poverty_percent": "21.50", "ell_pct": "1.25", "swd_pct": "14.00", "peer_count": 1}
+            for i, leaid in enumerate(("0100005", "0100006"))])
+        connection.execute(tables.peers.insert(), [
+            {"leaid": "0100005", "rank": 1, "peer_leaid": "0100006", "distance": 0.1 + 0.2},
+            {"leaid": "0100006", "rank": 1, "peer_leaid": "0100005", "distance": 0.1 + 0.2}])
+        connection.execute(tables.peer_benchmarks.insert(), [
+            {"leaid": "0100005", "metric": "enrollment", "peer_average": "121.00", "vs_peers": "-1.00",
+             "peer_quartile": None}])
+    rows, schema = _peer_table_rows(fresh_engine), describe_schema(fresh_engine, tables.PEER_TABLES)
+    assert len(rows[tables.peers.name]) == 2 and rows[tables.peers.name][0][3] == 0.1 + 0.2
+
+    migrations.upgrade(fresh_engine)
+    assert _peer_table_rows(fresh_engine) == rows
+    assert describe_schema(fresh_engine, tables.PEER_TABLES) == schema  # same columns, key and name
+    if db_kind == "sqlite":
+        assert _without_rowid(fresh_engine) == dict.fromkeys(tables.PEER_TABLES, True)
+        with fresh_engine.connect() as connection, pytest.raises(sa.exc.OperationalError, match="rowid"):
+            connection.exec_driver_sql(f"SELECT rowid FROM {tables.peers.name}")
+
+    migrations.downgrade(fresh_engine, "0008_family_inputs")
+    assert _peer_table_rows(fresh_engine) == rows
+    assert describe_schema(fresh_engine, tables.PEER_TABLES) == schema
+    if db_kind == "sqlite":
+        assert _without_rowid(fresh_engine) == dict.fromkeys(tables.PEER_TABLES, False)
+    migrations.upgrade(fresh_engine)
+    assert revision.at_head(fresh_engine)

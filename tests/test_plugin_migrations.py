@@ -73,7 +73,7 @@ def test_migrate_runs_a_plugins_branch_after_the_core_and_says_so(db_url, db_eng
     folder = plugins_dir(tmp_path)
     code, output = migrate(db_url, monkeypatch, folder)
     assert code == 0, output
-    assert "is already up to date (revision 0008_family_inputs)" in output
+    assert "is already up to date (revision 0009_peers_without_rowid)" in output
     assert "Plugin portal_notes: migrated from nothing to portal_notes_0001: created tables portal_notes." in output
     found = tables_by_schema(db_engine)
     if db_kind == "postgresql":  # in districtbench's own schema, not among the app's tables
@@ -211,7 +211,7 @@ def test_a_plugin_branch_behind_its_head_is_named_and_run_migrates_it(db_url, db
 
     code, output = migrate(db_url, monkeypatch, folder, "--status")
     assert code == 2, output
-    assert "current revision: 0008_family_inputs" in output
+    assert "current revision: 0009_peers_without_rowid" in output
     assert "plugin portal_notes: current portal_notes_0001, latest portal_notes_0002, pending portal_notes_0002" in output
     code, output = cli(db_url, monkeypatch, folder, "compute")
     assert code == 2 and "plugin portal_notes at portal_notes_0001, latest portal_notes_0002, pending portal_notes_0002" in output

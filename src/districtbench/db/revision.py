@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 VERSION_TABLE = "districtbench_alembic_version"
 # The newest script in alembic/versions; tests/test_migrations.py checks it against Alembic's head.
-HEAD_REVISION = "0008_family_inputs"
+HEAD_REVISION = "0009_peers_without_rowid"
 
 
 def stored_revisions(connection: Connection, version_table: str = VERSION_TABLE) -> list[str]:

@@ -304,6 +304,7 @@ peer_groups = sa.Table(
     sa.Column("swd_pct", Decimal(5, 2), nullable=False),
     sa.Column("peer_count", sa.Integer, nullable=False),
     schema=OWN_SCHEMA,
+    sqlite_with_rowid=False,  # one b-tree in key order (revision 0009)
 )
 # peers: a district's peers, rank 1 = the nearest; distance on the four z-scores.
 peers = sa.Table(
@@ -314,6 +315,7 @@ peers = sa.Table(
     sa.Column("peer_leaid", sa.String(7), nullable=False),
     sa.Column("distance", sa.Double, nullable=False),
     schema=OWN_SCHEMA,
+    sqlite_with_rowid=False,  # one b-tree in key order (revision 0009)
 )
 # peer_benchmarks: per district with a peer group and metric key (metrics.md): the peers'
 # average (pooled like the state average), the district's value minus it, and its quartile
@@ -327,6 +329,7 @@ peer_benchmarks = sa.Table(
     sa.Column("vs_peers", Decimal(14, 2)),
     sa.Column("peer_quartile", sa.String(15)),
     schema=OWN_SCHEMA,
+    sqlite_with_rowid=False,  # one b-tree in key order (revision 0009)
 )
 PEER_TABLES = (peer_groups.name, peers.name, peer_benchmarks.name)
 # What a metric family last computed its own tables from (metrics/fingerprints.py): a digest
