@@ -97,7 +97,7 @@ def test_downgrade_steps_and_bad_revision(run, url):
     assert to_nothing.exit_code == 0, to_nothing.output
     assert _tables(url) == set()
     assert run("--database-url", url, "migrate").exit_code == 0
-    gone_too_far = run("--database-url", url, "migrate", "--downgrade", "-9", "--yes")
+    gone_too_far = run("--database-url", url, "migrate", "--downgrade", "-10", "--yes")  # one more step than there are revisions
     assert gone_too_far.exit_code == 2
 
 
