@@ -128,16 +128,21 @@ def _first_row_widths(body: memoryview, count: int) -> list[int] | None:
     return widths
 
 
-def read(connection: sa.Connection, query: sa.Select, kinds: tuple[str, ...]) -> list[np.ndarray] | None:
-    """`decode` of `COPY (query) TO STDOUT (FORMAT binary)` on this PostgreSQL connection
-    (`query` compiled with its literals and the connection's schema translation)."""
+def copied(connection: sa.Connection, query: sa.Select, binary: bool = False) -> bytes | str:
+    """The output of `COPY (query) TO STDOUT` — binary format or text — on this PostgreSQL
+    connection (`query` compiled with its literals and the connection's schema translation)."""
     options = connection.get_execution_options()
     sql = query.compile(dialect=connection.dialect, schema_translate_map=options.get("schema_translate_map"),
                         render_schema_translate=True, compile_kwargs={"literal_binds": True})
-    out = io.BytesIO()
+    out = io.BytesIO() if binary else io.StringIO()
     cursor = connection.connection.dbapi_connection.cursor()
     try:
-        cursor.copy_expert(f"COPY ({sql}) TO STDOUT (FORMAT binary)", out)
+        cursor.copy_expert(f"COPY ({sql}) TO STDOUT{' (FORMAT binary)' if binary else ''}", out)
     finally:
         cursor.close()
-    return decode(out.getvalue(), kinds)
+    return out.getvalue()
+
+
+def read(connection: sa.Connection, query: sa.Select, kinds: tuple[str, ...]) -> list[np.ndarray] | None:
+    """`decode` of the query's binary COPY on this PostgreSQL connection (`copied`)."""
+    return decode(copied(connection, query, binary=True), kinds)

@@ -12,13 +12,12 @@ the district and its peers, the values and the smaller values (`quartiles.ntile_
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
 import numpy as np
 import sqlalchemy as sa
 
-from districtbench.db import tables
+from districtbench.db import binary_copy, tables
 from districtbench.metrics import averages
 from districtbench.metrics.arith import WholeUnits, column_scale, lit
 from districtbench.metrics.context import RunContext
@@ -112,7 +111,7 @@ def read(ctx: RunContext, d: sa.FromClause, also: tuple[str, ...]) -> Read:
             selected[f"{metric.key}__{suffix}"] = _fetched(arith, _summand(arith, part))
     query = sa.select(*[e.label(k) for k, e in selected.items()]).order_by(ctx.arith.binary(d.c.leaid))
     if ctx.arith.postgresql:
-        text = _copied(ctx, query)
+        text = binary_copy.copied(ctx.connection, query)
         columns = copy_columns(text, list(selected))
         if columns is not None:
             return Read(columns, sums, text)
@@ -121,20 +120,6 @@ def read(ctx: RunContext, d: sa.FromClause, also: tuple[str, ...]) -> Read:
     # summands (and `no_rank__`) as whole numbers; values, `leaid` and `also` as read
     return Read({key: integers(values) if "__" in key else np.array(values, dtype=object)
                  for key, values in columns.items()}, sums, repr(rows))
-
-
-def _copied(ctx: RunContext, query: sa.Select) -> str:
-    """PostgreSQL: the text of `COPY (query) TO STDOUT`."""
-    options = ctx.connection.get_execution_options()
-    sql = query.compile(dialect=ctx.connection.dialect, schema_translate_map=options.get("schema_translate_map"),
-                        render_schema_translate=True, compile_kwargs={"literal_binds": True})
-    out = io.StringIO()
-    cursor = ctx.connection.connection.dbapi_connection.cursor()
-    try:
-        cursor.copy_expert(f"COPY ({sql}) TO STDOUT", out)
-    finally:
-        cursor.close()
-    return out.getvalue()
 
 
 def copy_columns(text: str, labels: list[str]) -> dict | None:
