@@ -691,15 +691,21 @@ def test_peers_without_rowid_rebuilds_the_sqlite_peer_tables_keeping_their_rows(
     rows, schema = _peer_table_rows(fresh_engine), describe_schema(fresh_engine, tables.PEER_TABLES)
     assert len(rows[tables.peers.name]) == 2 and rows[tables.peers.name][0][3] == 0.1 + 0.2
 
-    migrations.upgrade(fresh_engine)
+    report = migrations.upgrade(fresh_engine)
     assert _peer_table_rows(fresh_engine) == rows
     assert describe_schema(fresh_engine, tables.PEER_TABLES) == schema  # same columns, key and name
-    if db_kind == "sqlite":
+    rebuilt = "redefined tables " + ", ".join(tables.PEER_TABLES)
+    if db_kind == "sqlite":  # the report says what the rebuild changed, though no column changed
+        assert report.redefined_tables == list(tables.PEER_TABLES)
+        assert report.summary().endswith(f"from 0008_family_inputs to {HEAD}: {rebuilt}.")
         assert _without_rowid(fresh_engine) == dict.fromkeys(tables.PEER_TABLES, True)
         with fresh_engine.connect() as connection, pytest.raises(sa.exc.OperationalError, match="rowid"):
             connection.exec_driver_sql(f"SELECT rowid FROM {tables.peers.name}")
+    else:  # nothing to do on PostgreSQL
+        assert report.redefined_tables == [] and report.summary().endswith(": no table changes.")
 
-    migrations.downgrade(fresh_engine, "0008_family_inputs")
+    report = migrations.downgrade(fresh_engine, "0008_family_inputs")
+    assert report.redefined_tables == (list(tables.PEER_TABLES) if db_kind == "sqlite" else [])
     assert _peer_table_rows(fresh_engine) == rows
     assert describe_schema(fresh_engine, tables.PEER_TABLES) == schema
     if db_kind == "sqlite":

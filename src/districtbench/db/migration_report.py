@@ -52,6 +52,7 @@ class MigrationReport:
     created_tables: list[str] = field(default_factory=list)
     adopted_tables: list[str] = field(default_factory=list)
     dropped_tables: list[str] = field(default_factory=list)
+    redefined_tables: list[str] = field(default_factory=list)  # kept, same columns, another definition
     added_columns: list[str] = field(default_factory=list)  # "table.column", on tables kept
     dropped_columns: list[str] = field(default_factory=list)
     removed_rows: list[str] = field(default_factory=list)  # "table key=value" a downgrade deletes
@@ -66,15 +67,17 @@ class MigrationReport:
         return self.from_revision != self.to_revision
 
     @classmethod
-    def compare(cls, database, start, end, before: dict, after: dict) -> "MigrationReport":
+    def compare(cls, database, start, end, before: dict[str, "Shape"], after: dict[str, "Shape"]) -> "MigrationReport":
         kept = [t for t in before if t in after]
         return cls(
             database, start, end,
             created_tables=[t for t in after if t not in before],
             adopted_tables=list(before) if start is None and end is not None else [],
             dropped_tables=[t for t in before if t not in after],
-            added_columns=[f"{t}.{c}" for t in kept for c in after[t] if c not in before[t]],
-            dropped_columns=[f"{t}.{c}" for t in kept for c in before[t] if c not in after[t]],
+            redefined_tables=[t for t in kept if before[t].columns == after[t].columns
+                              and before[t].definition != after[t].definition],
+            added_columns=[f"{t}.{c}" for t in kept for c in after[t].columns if c not in before[t].columns],
+            dropped_columns=[f"{t}.{c}" for t in kept for c in before[t].columns if c not in after[t].columns],
         )
 
     def summary(self) -> str:
@@ -86,7 +89,8 @@ class MigrationReport:
             return f"Database {self.database} is already up to date (revision {self.to_revision})."
         details = _changes([("created tables", self.created_tables),
                             ("adopted existing tables", self.adopted_tables),
-                            ("dropped tables", self.dropped_tables)],
+                            ("dropped tables", self.dropped_tables),
+                            ("redefined tables", self.redefined_tables)],
                            [("added", self.added_columns), ("dropped", self.dropped_columns)])
         if self.moved_back:
             details += f"; moved back to the app's schema, where revision 0003 found them: {', '.join(self.moved_back)}"
@@ -100,9 +104,33 @@ class MigrationReport:
                 for table, logical, physical, origin in self.renamed]
 
 
-def snapshot(connection: Connection) -> dict[str, list[str]]:
-    """districtbench's tables present in the database, with their column names (the app's
-    tables in the app's schema, districtbench's own in its own schema)."""
+@dataclass(frozen=True)
+class Shape:
+    """A table as `snapshot` saw it: its column names, and what else defines it — column
+    types, nullability and defaults, keys, indexes and, on SQLite, its CREATE TABLE statement
+    (which alone shows e.g. WITHOUT ROWID) — to tell a table rebuilt with the same columns."""
+
+    columns: list[str]
+    definition: tuple
+
+
+def _definition(connection: Connection, inspector, name: str, schema: str | None, columns: list[dict]) -> tuple:
+    described = tuple((c["name"], str(c["type"]), c["nullable"], str(c.get("default"))) for c in columns)
+    key = tuple(inspector.get_pk_constraint(name, schema=schema).get("constrained_columns") or ())
+    indexes = tuple(sorted((i["name"] or "", tuple(map(str, i["column_names"])), bool(i["unique"]))
+                           for i in inspector.get_indexes(name, schema=schema)))
+    foreign = tuple(sorted((tuple(f["constrained_columns"]), f["referred_table"], tuple(f["referred_columns"]))
+                           for f in inspector.get_foreign_keys(name, schema=schema)))
+    created = ""
+    if connection.dialect.name == "sqlite":
+        created = connection.execute(sa.text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = :name"),
+                                     {"name": name}).scalar() or ""
+    return described, key, indexes, foreign, " ".join(created.split())
+
+
+def snapshot(connection: Connection) -> dict[str, Shape]:
+    """districtbench's tables present in the database, with their column names and
+    definitions (the app's tables in the app's schema, districtbench's own in its own schema)."""
     inspector = sa.inspect(connection)
     schema = own_schema(connection)
     result = {}
@@ -112,7 +140,9 @@ def snapshot(connection: Connection) -> dict[str, list[str]]:
             present = set(inspector.get_table_names(schema=in_schema))
             for name in names:
                 if name in present and name not in result:
-                    result[name] = [c["name"] for c in inspector.get_columns(name, schema=in_schema)]
+                    columns = inspector.get_columns(name, schema=in_schema)
+                    result[name] = Shape([c["name"] for c in columns],
+                                         _definition(connection, inspector, name, in_schema, columns))
     return result
 
 
