@@ -10,6 +10,9 @@
   key on (leaid, year, source) in the history (the app only has its `id`).
 * `MINIMAL` — `districts(leaid, name, sales_rep)`: the smallest app table to adopt.
 
+The foreign keys have the referential actions `prisma migrate` gives them (a required
+relation: ON DELETE RESTRICT ON UPDATE CASCADE; `opportunities` declares onDelete: Cascade).
+
 The expected names and statements are written here from the issue, not read from the code.
 """
 
@@ -48,7 +51,7 @@ def _districts(graduation: str, sales_rep_default: str = "") -> str:
     return f"""CREATE TABLE districts (
     leaid VARCHAR(7) NOT NULL PRIMARY KEY,
     name VARCHAR(255) NOT NULL,
-    state_fips VARCHAR(2) NOT NULL REFERENCES states (fips),
+    state_fips VARCHAR(2) NOT NULL REFERENCES states (fips) ON DELETE RESTRICT ON UPDATE CASCADE,
     state_abbrev VARCHAR(2),
     city_location VARCHAR(100),
     county_name VARCHAR(100),
@@ -68,7 +71,7 @@ def _districts(graduation: str, sales_rep_default: str = "") -> str:
 def _history(names: dict[str, str], *, serial: str, timestamps: str, unique: str) -> str:
     return f"""CREATE TABLE district_data_history (
     id {serial},
-    leaid VARCHAR(7) NOT NULL REFERENCES districts (leaid),
+    leaid VARCHAR(7) NOT NULL REFERENCES districts (leaid) ON DELETE RESTRICT ON UPDATE CASCADE,
     year INTEGER NOT NULL,
     source VARCHAR(30) NOT NULL,
     enrollment INTEGER,
@@ -108,7 +111,7 @@ def _refresh_logs(serial: str, created_at: str) -> str:
 def _opportunities(serial: str) -> str:
     return f"""CREATE TABLE opportunities (
     id {serial},
-    district_leaid VARCHAR(7) NOT NULL REFERENCES districts (leaid),
+    district_leaid VARCHAR(7) NOT NULL REFERENCES districts (leaid) ON DELETE CASCADE ON UPDATE CASCADE,
     title TEXT NOT NULL,
     created_at TIMESTAMP(3) NOT NULL
 )"""

@@ -361,6 +361,11 @@ def test_check_names_a_default_missing_from_a_table_districtbench_created(db_url
     schema = ex.cli(db_url, "prisma").stdout  # whole models: districtbench created every table
     code, _, err = check_output(db_url, schema_file, schema)
     assert code == 0, err
+    # its foreign keys have no referential actions, and its relations say so (Prisma's defaults differ)
+    assert schema.count("onDelete: NoAction, onUpdate: NoAction") == 2
+    defaults = schema.replace("onDelete: NoAction, onUpdate: NoAction, ", "")
+    code, out, _ = check_output(db_url, schema_file, defaults)
+    assert code == 1 and out.count("has ON DELETE NO ACTION ON UPDATE NO ACTION") == 2, out
     changed = re.sub(r'^( *recordsFailed +Int +)@default\(0\) ', r'\1', schema, flags=re.M)
     assert changed != schema
     code, out, _ = check_output(db_url, schema_file, changed)
@@ -396,6 +401,31 @@ def test_check_names_a_relation_no_foreign_key_backs(migrated_app, tmp_path, db_
     assert "model District (districts): field state (line" in out
     assert "but the database's foreign key on districts(state_fips) differs:" in out
     assert "references states(fips) (expected states(abbrev))" in out
+
+    # a relation whose referential actions are not the foreign key's: written ones, and
+    # Prisma's defaults for an optional relation (onDelete SetNull, onUpdate Cascade)
+    for declared, means in (
+        ("@relation(fields: [stateFips], references: [fips], onDelete: Cascade)", "onDelete: Cascade, onUpdate: Cascade"),
+        ("@relation(fields: [stateFips], references: [fips], onUpdate: NoAction)", "onDelete: Restrict, onUpdate: NoAction"),
+    ):
+        code, out, _ = check_output(url, schema_file, schema.replace(
+            "@relation(fields: [stateFips], references: [fips])", declared))
+        assert code == 1, declared
+        assert ("model District (districts): field state (line" in out
+                and f"which means {means} (written or Prisma's default), but the database's foreign key" in out
+                and "has ON DELETE RESTRICT ON UPDATE CASCADE: `prisma migrate dev` would change it; "
+                    "declare onDelete: Restrict, onUpdate: Cascade to match the database" in out), out
+        assert out.count("model ") == 1
+    optional = schema.replace("  state              State    @relation(fields: [stateFips], references: [fips])",
+                              "  state              State?   @relation(fields: [stateFips], references: [fips])")
+    assert optional != schema
+    code, out, _ = check_output(url, schema_file, optional)
+    assert code == 1 and "which means onDelete: SetNull, onUpdate: Cascade" in out
+    # the same actions written out are the defaults: no difference
+    explicit = schema.replace("@relation(fields: [stateFips], references: [fips])",
+                              "@relation(fields: [stateFips], references: [fips], onDelete: Restrict, onUpdate: Cascade)")
+    code, _, err = check_output(url, schema_file, explicit)
+    assert code == 0, err
 
     if db_kind == "postgresql":  # SQLite keeps no name for an inline REFERENCES
         named = schema.replace("@relation(fields: [stateFips], references: [fips])",

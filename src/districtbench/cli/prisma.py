@@ -57,8 +57,28 @@ def database_foreign_keys(state):
         inspector = sa.inspect(connection)
         present = set(inspector.get_table_names())
         return {table: [ForeignKey(key.get("name"), tuple(key["constrained_columns"]), key["referred_table"],
-                                   tuple(key["referred_columns"])) for key in inspector.get_foreign_keys(table)]
+                                   tuple(key["referred_columns"]), *_actions(connection, table, key))
+                        for key in inspector.get_foreign_keys(table)]
                 for table in tables.APP_TABLES if table in present}
+
+
+def _actions(connection, table: str, key: dict) -> tuple[str, str]:
+    """(ON DELETE, ON UPDATE) of a reflected foreign key, upper case. PostgreSQL's come with
+    the reflection (absent: NO ACTION); SQLite's from PRAGMA foreign_key_list, which the
+    reflection does not pass on."""
+    if connection.dialect.name != "sqlite":
+        options = key.get("options") or {}
+        return (options.get("ondelete") or "NO ACTION").upper(), (options.get("onupdate") or "NO ACTION").upper()
+    rows = connection.exec_driver_sql(f"PRAGMA foreign_key_list(\"{table}\")").mappings().all()
+    by_id: dict[int, list] = {}
+    for row in rows:
+        by_id.setdefault(row["id"], []).append(row)
+    for parts in by_id.values():
+        parts.sort(key=lambda row: row["seq"])
+        if (parts[0]["table"], tuple(row["from"] for row in parts)) == (key["referred_table"],
+                                                                          tuple(key["constrained_columns"])):
+            return parts[0]["on_delete"].upper(), parts[0]["on_update"].upper()
+    return "NO ACTION", "NO ACTION"
 
 
 def render(models, source: str) -> str:

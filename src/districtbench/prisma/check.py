@@ -14,8 +14,11 @@ too. Without a database, a default the app gives one of its own columns is its b
 
 Relations (with a database only): each `@relation(fields: [...], references: [...])` of a model
 of districtbench's tables must be backed by a foreign key in the database on those columns,
-referencing that table's columns (and named `map:`, when the relation names it).
-`onDelete`/`onUpdate` are not compared.
+referencing that table's columns (and named `map:`, when the relation names it), with the
+referential actions the relation declares: `onDelete`/`onUpdate` as written, else Prisma's
+defaults — onDelete `Restrict` for a required relation and `SetNull` for an optional one,
+onUpdate `Cascade` (what `prisma migrate` writes into the foreign key; a foreign key with other
+actions is drift its next migration would change).
 """
 
 from __future__ import annotations
@@ -97,6 +100,22 @@ class ForeignKey:
     columns: tuple[str, ...]
     referred_table: str
     referred_columns: tuple[str, ...]
+    on_delete: str = "NO ACTION"  # SQL's spelling, upper case
+    on_update: str = "NO ACTION"
+
+
+# Prisma's referential actions and how the database spells them
+ACTIONS = {"Cascade": "CASCADE", "Restrict": "RESTRICT", "NoAction": "NO ACTION", "SetNull": "SET NULL",
+           "SetDefault": "SET DEFAULT"}
+PRISMA_ACTION = {sql: prisma for prisma, sql in ACTIONS.items()}
+
+
+def declared_actions(args: str, optional: bool) -> tuple[str, str]:
+    """(onDelete, onUpdate) of a relation's arguments, in Prisma's names, defaults filled in."""
+    on_delete = re.search(r"\bonDelete\s*:\s*(\w+)", args)
+    on_update = re.search(r"\bonUpdate\s*:\s*(\w+)", args)
+    return (on_delete.group(1) if on_delete else ("SetNull" if optional else "Restrict"),
+            on_update.group(1) if on_update else "Cascade")
 
 
 def _names(args: str, key: str) -> tuple[str, ...] | None:
@@ -118,7 +137,8 @@ def relations(models: list[SchemaModel], foreign_keys: dict[str, list[ForeignKey
             target = by_name.get(field.type)
             if not fields or not references or target is None:
                 continue  # the back side of a relation, or one to a model the file lacks
-            problem = _unbacked(model, target, fields, references, _string_arg(args, "map"), foreign_keys[model.table])
+            problem = _unbacked(model, target, fields, references, _string_arg(args, "map"), foreign_keys[model.table],
+                                declared_actions(args, field.optional))
             if problem:
                 declared = f"@relation(fields: [{', '.join(fields)}], references: [{', '.join(references)}])"
                 problems.append(Problem(model.name, model.table, f"field {field.name} (line {field.line}) declares "
@@ -131,7 +151,8 @@ def _string_arg(args: str, key: str) -> str | None:
     return match.group(1) if match else None
 
 
-def _unbacked(model: SchemaModel, target: SchemaModel, fields, references, name, keys: list[ForeignKey]) -> str | None:
+def _unbacked(model: SchemaModel, target: SchemaModel, fields, references, name, keys: list[ForeignKey],
+              actions: tuple[str, str]) -> str | None:
     column_of = {f.name: f.column for f in model.fields}
     target_column_of = {f.name: f.column for f in target.fields}
     columns = tuple(column_of.get(f, f) for f in fields)
@@ -142,12 +163,23 @@ def _unbacked(model: SchemaModel, target: SchemaModel, fields, references, name,
         return f"but the database has no foreign key on {model.table}({', '.join(columns)}) (expected one referencing {wanted})"
     for key in on_columns:
         if (key.referred_table, key.referred_columns) == (target.table, referred):
-            if name is None or key.name is None or key.name == name:
-                return None
-            return f"named {name!r}, but the database's foreign key on it is named {key.name!r}"
+            if name is not None and key.name is not None and key.name != name:
+                return f"named {name!r}, but the database's foreign key on it is named {key.name!r}"
+            return _actions_differ(key, actions)
     found = "; ".join(f"{key.name or 'unnamed'} references {key.referred_table}({', '.join(key.referred_columns)})"
                       for key in on_columns)
     return f"but the database's foreign key on {model.table}({', '.join(columns)}) differs: {found} (expected {wanted})"
+
+
+def _actions_differ(key: ForeignKey, actions: tuple[str, str]) -> str | None:
+    on_delete, on_update = actions
+    if (ACTIONS.get(on_delete), ACTIONS.get(on_update)) == (key.on_delete, key.on_update):
+        return None
+    have = (f"onDelete: {PRISMA_ACTION.get(key.on_delete, key.on_delete)}, "
+            f"onUpdate: {PRISMA_ACTION.get(key.on_update, key.on_update)}")
+    return (f"which means onDelete: {on_delete}, onUpdate: {on_update} (written or Prisma's default), but the "
+            f"database's foreign key {key.name or 'on it'} has ON DELETE {key.on_delete} ON UPDATE {key.on_update}: "
+            f"`prisma migrate dev` would change it; declare {have} to match the database")
 
 
 def _mismatch(wanted: PrismaField, field: SchemaField) -> str | None:

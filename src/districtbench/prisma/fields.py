@@ -152,7 +152,10 @@ def add_relations(models: dict[str, PrismaModel], created: set[str]) -> None:
         for name, (column, parent, referenced) in keys.items():
             if not {child, parent} <= created or child not in models or parent not in models:
                 continue
-            relation = f'@relation(fields: [{camel_case(column)}], references: [{camel_case(referenced)}], map: "{name}")'
+            # districtbench's foreign keys have no referential actions (NO ACTION both ways), which
+            # Prisma's defaults (Restrict, Cascade) are not: declared, so `migrate dev` sees no drift
+            relation = (f'@relation(fields: [{camel_case(column)}], references: [{camel_case(referenced)}], '
+                        f'onDelete: NoAction, onUpdate: NoAction, map: "{name}")')
             singular = MODEL_NAMES[parent][:1].lower() + MODEL_NAMES[parent][1:]
             models[child].fields.append(PrismaField(child, "", singular, MODEL_NAMES[parent], False, (relation,)))
             models[parent].fields.append(PrismaField(parent, "", BACK_RELATIONS[name], f"{MODEL_NAMES[child]}[]"))
