@@ -27,20 +27,26 @@ PACKAGE_DIR = str(Path(districtbench.__file__).parent)
 SLOW_PLUGIN_MARKER = "slow plugin: importing"
 
 
+WIDE = {**os.environ, "COLUMNS": "200"}  # the console's messages on one line whatever the terminal
+
+
+def _installed_plugin(tmp_path: Path, name: str, source: str) -> dict[str, str]:
+    (tmp_path / f"{name}.py").write_text(source)
+    info = tmp_path / f"{name}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name.replace('_', '-')}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[districtbench]\n{name} = {name}\n")
+    return {**WIDE, "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))}
+
+
 @pytest.fixture
 def slow_plugin(tmp_path) -> dict[str, str]:
     """An installed plugin (an entry point of the `districtbench` group, found on PYTHONPATH)
     whose module takes a minute to import: the command is caught in the middle of start-up."""
-    (tmp_path / "slow_plugin.py").write_text(
+    return _installed_plugin(tmp_path, "slow_plugin", (
         "import sys, time\n"
         f"print({SLOW_PLUGIN_MARKER!r}, file=sys.stderr, flush=True)\n"
-        "time.sleep(60)\n"
-    )
-    info = tmp_path / "slow_plugin-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: slow-plugin\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text("[districtbench]\nslow = slow_plugin\n")
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))}
+        "time.sleep(60)\n"))
 
 
 @pytest.mark.parametrize("how", list(COMMANDS))
@@ -57,7 +63,47 @@ def test_ctrl_c_while_a_plugin_imports(tmp_path, slow_plugin, how):
     assert err == ONE_LINE and out == ""
 
 
-WIDE = {**os.environ, "COLUMNS": "200"}  # the console's messages on one line whatever the terminal
+INTERRUPTED_RUNNING = ONE_LINE_LATER[0]
+MANGLING_PLUGIN_MARKER = "mangling plugin: registering"
+
+
+@pytest.mark.parametrize("error", ["TypeError('expected a message argument')", "ValueError('half-read')"])
+def test_an_error_the_interrupt_caused_is_the_interrupt(tmp_path, error):
+    """Ctrl-C while the command runs can come out as another exception (in CI, inside an
+    import, CPython raised "TypeError: expected a message argument" instead): still the one
+    interrupt line and 130, not "unexpected error" and 1. Here a plugin's hook, which runs
+    inside `metrics`, turns the KeyboardInterrupt into `error`."""
+    env = _installed_plugin(tmp_path, "mangling_plugin", (
+        "import sys, time\n"
+        "from districtbench.plugins.hookspecs import hookimpl\n\n"
+        "@hookimpl\n"
+        "def register_metric_families(register):\n"
+        f"    print({MANGLING_PLUGIN_MARKER!r}, file=sys.stderr, flush=True)\n"
+        "    try:\n"
+        "        time.sleep(60)\n"
+        "    except KeyboardInterrupt:\n"
+        f"        raise {error} from None\n"))
+    process = subprocess.Popen([CONSOLE_SCRIPT, "metrics"], cwd=tmp_path, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stderr.readline().strip() == MANGLING_PLUGIN_MARKER
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert (process.returncode, err, out) == (130, INTERRUPTED_RUNNING, "")
+
+
+def test_an_error_without_an_interrupt_is_still_unexpected(tmp_path):
+    env = _installed_plugin(tmp_path, "failing_plugin", (
+        "from districtbench.plugins.hookspecs import hookimpl\n\n"
+        "@hookimpl\n"
+        "def register_metric_families(register):\n"
+        "    raise TypeError('a bug of the plugin')\n"))
+    process = subprocess.run([CONSOLE_SCRIPT, "metrics"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                             timeout=60)
+    assert process.returncode == 1
+    assert "a bug of the plugin" in process.stderr and "interrupted" not in process.stderr
 
 
 def _interrupt_after(command: list[str], delay: float, cwd: Path) -> tuple[int, str]:

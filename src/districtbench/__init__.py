@@ -39,11 +39,28 @@ if _handling_interrupts:
     signal.signal(signal.SIGINT, _exit_interrupted)
 
 
+_interrupted_command = False
+
+
+def _interrupt_command(signum, frame) -> None:
+    """Ctrl-C while the command runs: KeyboardInterrupt, as Python's own handler raises it,
+    remembered — landing inside an import, it can come out as another error (CPython turns it
+    into "TypeError: expected a message argument" there), which is still the interrupt."""
+    global _interrupted_command
+    _interrupted_command = True
+    raise KeyboardInterrupt
+
+
 def command_starting() -> None:
     """The command runs now: Ctrl-C raises KeyboardInterrupt again, which the CLI turns into
     "interrupted; completed work is kept" (exit 130)."""
     if _handling_interrupts:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGINT, _interrupt_command)
+
+
+def interrupted() -> bool:
+    """Whether Ctrl-C came while the command ran (`command_starting`)."""
+    return _interrupted_command
 
 
 def command_finished() -> None:

@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 from typer.core import TyperGroup
 
-from districtbench import __version__, command_finished, command_starting, console
+from districtbench import __version__, command_finished, command_starting, console, interrupted
 from districtbench.cli.state import AppState, freeze_imports_on_connect
 from districtbench.config import plugins_dir as configured_plugins_dir, resolve_settings
 from districtbench.errors import DistrictbenchError
@@ -135,9 +135,10 @@ class DistrictbenchGroup(TyperGroup):
             _report(ctx, exc, str(exc))
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
-            console.error_line("interrupted; completed work is kept — run the same command again to resume.")
-            ctx.exit(130)
+            _interrupted(ctx)
         except Exception as exc:  # unexpected: still one line unless --debug
+            if interrupted():  # an error the interrupt caused (`districtbench.interrupted`)
+                _interrupted(ctx)
             _report(ctx, exc, f"unexpected error: {type(exc).__name__}: {exc}")
             if not _debug(ctx):
                 console.note("Run again with --debug for the full traceback.")
@@ -147,6 +148,11 @@ class DistrictbenchGroup(TyperGroup):
 
     def list_commands(self, ctx: typer.Context) -> list[str]:
         return list(self.commands)  # registration order, not alphabetical
+
+
+def _interrupted(ctx: typer.Context) -> None:
+    console.error_line("interrupted; completed work is kept — run the same command again to resume.")
+    ctx.exit(130)
 
 
 def asks_for_help(args: list[str], help_names) -> bool:
