@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, List, Optional
 
 import typer
 from districtbench import console
+from districtbench.cli.options import peer_scope_option
 from districtbench.cli.state import get_state
 from districtbench.errors import ComputeError
 
@@ -23,13 +24,7 @@ def register(app: typer.Typer) -> None:
             help="Metric families to run, in dependency order, or `all` (the default). See `districtbench metrics`.",
             show_default=False,
         ),
-        peer_scope: str = typer.Option(
-            "national",
-            "--peer-scope",
-            help="Where the peers family looks for a district's 20 peers: national (any state) or state "
-            "(its own state only). Same locale group either way.",
-            metavar="national|state",
-        ),
+        peer_scope: str = peer_scope_option(),
         recompute: bool = typer.Option(
             False,
             "--recompute",

@@ -119,3 +119,15 @@ def verbosity(quiet: bool, verbose: bool) -> str:
     if quiet and verbose:
         raise typer.BadParameter("--quiet and --verbose cannot be combined; use one.")
     return "quiet" if quiet else "verbose" if verbose else "normal"
+
+
+def peer_scope_option() -> str:
+    """`--peer-scope`, as `compute` and `run` take it (checked by `metrics.peers.check_scope`,
+    which the peers family reads it with; imported there only when peers are computed)."""
+    return typer.Option(
+        "national",
+        "--peer-scope",
+        help="Where the peers family looks for a district's 20 peers: national (any state) or state "
+        "(its own state only). Same locale group either way.",
+        metavar="national|state",
+    )

@@ -9,7 +9,9 @@ import typer
 
 from districtbench import console
 from districtbench.cli.catalog import refresh_option
-from districtbench.cli.options import QUIET_HELP, STATES_HELP, VERBOSE_HELP, YEARS_HELP, parse_states, parse_years, verbosity
+from districtbench.cli.options import (
+    QUIET_HELP, STATES_HELP, VERBOSE_HELP, YEARS_HELP, parse_states, parse_years, peer_scope_option, verbosity,
+)
 from districtbench.cli.state import AppState, get_state
 from districtbench.formatting import format_years
 
@@ -206,10 +208,7 @@ def register(app: typer.Typer) -> None:
             "--compute-anyway",
             help="Compute even when some units failed (by default the last published benchmarks are kept until every unit is loaded).",
         ),
-        peer_scope: str = typer.Option(
-            "national", "--peer-scope", metavar="national|state",
-            help="Where a district's 20 peers are looked for: national (any state) or state (its own state only).",
-        ),
+        peer_scope: str = peer_scope_option(),
     ) -> None:
         """The main job: migrate if needed, backfill every source for the years each has, then compute all.
 
