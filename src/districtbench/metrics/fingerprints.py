@@ -2,34 +2,52 @@
 
 A family whose results are a function of the rows of one query (this run's district values,
 say) can record, in the compute transaction that writes its tables, a fingerprint: a SHA-256
-digest of those rows as it read them to compute — one text, in key order (PostgreSQL: the
-text of the query's COPY; SQLite: the rows' Python repr), so the check costs no read of its
-own — and of a `salt` naming everything else the results depend on (options, the method's
-version), followed by the row counts the family left in its tables. A later run that computes the same fingerprint
-and finds the same row counts has nothing to write and may skip the work: its tables already
-hold what it would write. Any other difference — a value, a district, an option, a method
-version, a deleted row — gives another fingerprint, and the family computes as usual.
+digest of those rows — every column as an exact literal (`quote_nullable` on PostgreSQL,
+`quote` on SQLite: a double with all its digits, NULL apart from any text), one row per line, in
+key order — and of a `salt` naming everything else the results depend on (options, the method's
+version), followed by the row counts the family left in its tables. PostgreSQL hashes the rows
+itself (`sha256`), so only the digest crosses the connection; SQLite joins them into one text
+that Python hashes. A later run that computes the same fingerprint and finds the same row
+counts has nothing to write and may skip the work: its tables already hold what it would
+write. Any other difference — a value, a district, an option, a method version, a deleted row
+— gives another fingerprint, and the family computes as usual.
 """
 
 from __future__ import annotations
 
 import hashlib
+
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from districtbench.db import tables
 from districtbench.db.timestamps import utcnow
 from districtbench.metrics.context import RunContext
+from districtbench.metrics.joined_text import joined_texts
 
 # An option of the invocation (`compute --recompute`): compute even when the fingerprint matches.
 RECOMPUTE_OPTION = "recompute"
 
 
-def digest(text: str, salt: str) -> str:
-    """SHA-256 (hex) of `salt` and of the rows read, as one text."""
+def digest(ctx: RunContext, rows: sa.FromClause, key: sa.ColumnElement, salt: str) -> str:
+    """SHA-256 (hex) of `salt` and of the SHA-256 of `rows` in `key` order (module doc)."""
     hasher = hashlib.sha256(salt.encode())
     hasher.update(b"\0")
-    hasher.update(text.encode())
+    hasher.update(_rows_digest(ctx, rows, key).encode())
     return hasher.hexdigest()
+
+
+def _rows_digest(ctx: RunContext, rows: sa.FromClause, key: sa.ColumnElement) -> str:
+    if ctx.arith.postgresql:
+        line = sa.func.concat_ws(sa.literal(","), *(sa.func.quote_nullable(column) for column in rows.c))
+        joined = sa.func.string_agg(line, aggregate_order_by(sa.literal("\n"), ctx.arith.binary(key)))
+        hashed = sa.func.encode(sa.func.sha256(sa.func.convert_to(sa.func.coalesce(joined, ""), "UTF8")), "hex")
+        return ctx.connection.execute(sa.select(hashed).select_from(rows)).scalar_one()
+    line = sa.func.quote(rows.c[0])
+    for column in list(rows.c)[1:]:
+        line = line + sa.literal(",") + sa.func.quote(column)
+    (text,) = joined_texts(ctx, rows, [line], [key], "\n")
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def with_counts(fingerprint: str, counts: dict[str, int]) -> str:

@@ -113,11 +113,12 @@ def compute(ctx: RunContext) -> FamilyOutcome:
 
     scope = check_scope(ctx.options.get(SCOPE_OPTION))
     owned = (tables.peer_groups, tables.peers, tables.peer_benchmarks)
-    read = peers_sums.read(ctx, averages.district_inputs(ctx, *ELIGIBILITY), ELIGIBILITY)
-    digest = fingerprints.digest(read.text, salt=f"peers {METHOD_VERSION} {__version__} {scope} {PEER_COUNT}")
+    inputs = averages.district_inputs(ctx, *ELIGIBILITY)
+    digest = fingerprints.digest(ctx, inputs, inputs.c.leaid,
+                                 salt=f"peers {METHOD_VERSION} {__version__} {scope} {PEER_COUNT}")
     if fingerprints.unchanged(ctx, FAMILY.name, digest, owned):
         return FamilyOutcome(rows_changed={table.name: 0 for table in owned}, inputs_unchanged=True)
-    columns, sums = read.columns, read.sums
+    columns, sums = peers_sums.read(ctx, inputs, ELIGIBILITY)
     e = eligible(columns)
     changes = peers_store.Changes()
     if e.leaids:
