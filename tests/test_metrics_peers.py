@@ -202,9 +202,22 @@ def test_show_peers_lists_the_reference_peers_nearest_first(loaded):
     first = expected_peers[leaid][0][0]
     assert "20 peers (national scope" in " ".join(text.stdout.split())
     assert first in text.stdout
-    lonely = next(l for l in sorted(inputs) if l not in expected_peers)
-    none = ex.cli(url, "show", lonely, "--peers")
-    assert none.exit_code == 0 and "No peer group" in none.stdout
+    # not eligible: the message names what the district lacks (the fixture's two made so)
+    assert ref.NO_SAIPE not in expected_peers and ref.NO_LOCALE not in expected_peers
+    for lonely, lacks in ((ref.NO_SAIPE, "a children's poverty percentage (SAIPE)"),
+                          (ref.NO_LOCALE, "a known urban-centric locale (11–13, 21–23, 31–33, 41–43)")):
+        none = ex.cli(url, "show", lonely, "--peers")
+        assert none.exit_code == 0, none.output
+        assert f"lacks what one needs, on the districts table: {lacks}." in " ".join(none.stdout.split())
+        data = json.loads(ex.cli(url, "show", lonely, "--peers", "--json").stdout)
+        assert (data["peer_group"], data["peers"], data["missing_for_a_peer_group"]) == (None, [], [lacks])
+    # eligible, but no compute since its values arrived: says to run compute
+    eligible = min(expected_peers)
+    with engine.begin() as c:
+        c.execute(tables.peers.delete().where(tables.peers.c.leaid == eligible))
+        c.execute(tables.peer_groups.delete().where(tables.peer_groups.c.leaid == eligible))
+    waiting = ex.cli(url, "show", eligible, "--peers")
+    assert waiting.exit_code == 0 and "No peer group yet" in waiting.stdout and "districtbench compute" in waiting.stdout
 
 
 def test_status_shows_peer_coverage(loaded):

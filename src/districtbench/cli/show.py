@@ -164,19 +164,27 @@ def print_view(view: DistrictView, out=None) -> None:
 LOCALE_GROUPS = {1: "City", 2: "Suburb", 3: "Town", 4: "Rural"}
 
 
-def print_peers(view: DistrictView, own: dict | None, peers: list, as_json: bool) -> None:
-    """`show LEAID --peers`: who the peers are and why (distance on the four z-scored features)."""
+def print_peers(view: DistrictView, own: dict | None, peers: list, as_json: bool, missing: list[str]) -> None:
+    """`show LEAID --peers`: who the peers are and why (distance on the four z-scored features);
+    without a peer group, what the district lacks for one (`missing`)."""
     if as_json:
         from dataclasses import asdict
 
         rows = [{**asdict(p), "distance": p.distance} for p in peers]
-        typer.echo(json.dumps({"leaid": view.leaid, "peer_group": own, "peers": rows}, indent=2, default=str))
+        document = {"leaid": view.leaid, "peer_group": own, "peers": rows}
+        if own is None:
+            document["missing_for_a_peer_group"] = missing
+        typer.echo(json.dumps(document, indent=2, default=str))
         return
     show = console.print_out
     show(*header_lines(view), "")
+    if own is None and missing:
+        show(f"No peer group: {console.one_line(view.name or view.leaid)} lacks what one needs, on the districts "
+             f"table: {'; '.join(missing)}.")
+        return
     if own is None:
-        show("No peer group: a district needs enrollment, a known locale, poverty, English-learner and "
-                  "special-education figures, and `compute` (family peers) must have run.")
+        show("No peer group yet: the district has every feature the peers need; run `districtbench compute` "
+             "(the peers family writes the groups).")
         return
     group = LOCALE_GROUPS.get(own["locale_group"], str(own["locale_group"]))
     show(
@@ -211,7 +219,7 @@ def register(app: typer.Typer) -> None:
 
         Example: districtbench show 4823640
         """
-        from districtbench.reporting.show import district_peers, district_view, find_district
+        from districtbench.reporting.show import district_peers, district_view, find_district, peer_requirements_missing
 
         state = get_state(ctx)
         engine = state.existing_engine()
@@ -219,9 +227,10 @@ def register(app: typer.Typer) -> None:
             found = find_district(connection, leaid)
             if peers:
                 own, peer_list = district_peers(connection, found)
+                missing = peer_requirements_missing(connection, found) if own is None else []
             view = district_view(connection, found, state.measures)
         if peers:
-            print_peers(view, own, peer_list, as_json)
+            print_peers(view, own, peer_list, as_json, missing)
         elif as_json:
             typer.echo(json.dumps(view.to_json(), indent=2))
         else:

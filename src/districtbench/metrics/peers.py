@@ -83,17 +83,33 @@ class Eligible:
     swd: list
 
 
+_LOCALE_SET = frozenset(LOCALES)
+# What `ineligible` checks, in its order: the `districts` columns and what each must hold
+REQUIREMENTS = (
+    ("enrollment", "an enrollment of at least 1"),
+    ("urban_centric_locale", "a known urban-centric locale (11–13, 21–23, 31–33, 41–43)"),
+    ("children_poverty_percent", "a children's poverty percentage (SAIPE)"),
+    ("ell_pct", "an English-learner percentage"),
+    ("swd_pct", "a special-education percentage"),
+)
+
+
+def ineligible(enrollment, locale, poverty, ell, swd) -> list[str]:
+    """What a district lacks to be eligible for peers (`REQUIREMENTS`' texts; none: eligible),
+    from its values on `districts`."""
+    return [text for (_, text), ok in zip(REQUIREMENTS, (
+        enrollment is not None and enrollment >= 1, locale is not None and int(locale) in _LOCALE_SET,
+        poverty is not None, ell is not None, swd is not None)) if not ok]
+
+
 def eligible(columns: dict) -> Eligible:
-    """The eligible districts among those read (enrollment ≥ 1, a locale of `LOCALES`, the
-    three percentages known), with their values as stored."""
+    """The eligible districts among those read (`ineligible`: nothing lacking), with their
+    values as stored."""
     import numpy as np
 
-    locales = set(LOCALES)
     rows = [
-        i for i, (locale, enrollment, poverty, ell, swd) in enumerate(zip(*(columns[f"stored_{name}"] for name in (
-            "urban_centric_locale", "enrollment", "children_poverty_percent", "ell_pct", "swd_pct"))))
-        if enrollment is not None and enrollment >= 1 and locale is not None and int(locale) in locales
-        and poverty is not None and ell is not None and swd is not None
+        i for i, values in enumerate(zip(*(columns[f"stored_{name}"] for name, _ in REQUIREMENTS)))
+        if not ineligible(*values)
     ]
     index = np.array(rows, dtype=np.int64)
 

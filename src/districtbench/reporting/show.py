@@ -271,6 +271,16 @@ def district_peers(connection: Connection, leaid: str) -> tuple[dict | None, lis
     return dict(own), [PeerView(*row) for row in rows]
 
 
+def peer_requirements_missing(connection: Connection, leaid: str) -> list[str]:
+    """What the district lacks, on `districts` now, to be in a peer group (`peers.ineligible`;
+    none: it is eligible, and `compute` has not written its group yet)."""
+    from districtbench.metrics.peers import REQUIREMENTS, ineligible
+
+    d = layout.of(connection).districts
+    values = connection.execute(sa.select(*(d.c[name] for name, _ in REQUIREMENTS)).where(d.c.leaid == leaid)).one()
+    return ineligible(*values)
+
+
 def district_view(connection: Connection, leaid: str, measures: Measures | None = None) -> DistrictView:
     """`measures`: which sources provide which measures (the registered sources'
     declarations; None: the built-in sources') — the history chart's years."""
