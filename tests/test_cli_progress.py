@@ -76,9 +76,12 @@ def test_run_summary_is_short_and_every_next_command_is_complete(database_factor
     # The largest district loaded: Anchorage (the real page's enrollment, 2018).
     largest = max(((d["enrollment"] or 0, k) for s in (5, 2) for k, d in ex.sample_districts(s).items()))[1]
     prefix = f"districtbench --database-url {url}"
+    # Anchorage has every peer feature (the real page's locale, ELL and SWD, SAIPE poverty), so
+    # it is also the district suggested for --peers
     assert commands == [
         f"{prefix} status",
         f"{prefix} show {largest}",
+        f"{prefix} show {largest} --peers",
         f"{prefix} report {largest} -o report-{largest}.html",
         f"{prefix} export -o benchmarks.csv",
     ]
@@ -86,7 +89,10 @@ def test_run_summary_is_short_and_every_next_command_is_complete(database_factor
     for command in commands:  # each one works as printed
         words = command.split()[1:]
         if words[2] in ("status", "show"):
-            assert CliRunner().invoke(build_app(), words).exit_code == 0, command
+            ran = CliRunner().invoke(build_app(), words)
+            assert ran.exit_code == 0, command
+            if "--peers" in words:
+                assert "peers (national scope" in " ".join(ran.stdout.split()) and "No peer group" not in ran.stdout
 
 
 def test_next_commands_are_never_wrapped_on_a_narrow_terminal(monkeypatch):

@@ -512,3 +512,20 @@ def test_compute_says_when_the_inputs_are_unchanged_and_recompute_computes_anywa
     assert _fingerprint(engine)[1] != datetime(2001, 1, 1)
     _check(engine, inputs, "national")
     assert "--recompute" in ex.cli(url, "compute", "--help").stdout
+
+
+def test_the_district_suggested_for_show_peers_has_a_peer_group(loaded):
+    """`run`'s "Next:" suggests `show LEAID --peers` for the example district when it has a
+    peer group, else for the largest district of the run's states that has one."""
+    from districtbench.reporting.show import example_peer_district
+
+    engine, inputs = loaded
+    _compute(engine)
+    grouped = ref.peer_lists(inputs, "national")
+    arkansas = [leaid for leaid in grouped if inputs[leaid]["state"] == "05"]
+    largest = min(arkansas, key=lambda leaid: (-inputs[leaid]["enrollment"], leaid))
+    with engine.connect() as c:
+        assert example_peer_district(c, ["05"], arkansas[0]) == arkansas[0]
+        assert example_peer_district(c, ["05"], ref.NO_LOCALE) == largest
+        assert example_peer_district(c, ["05"], None) == largest
+        assert example_peer_district(c, ["72"], None) is None  # no district of that state loaded

@@ -79,14 +79,15 @@ def execute_run(
         )
     if level == "verbose" and report.compute is not None:
         print_compute_summary(report.compute)
-    from districtbench.reporting.show import example_district
+    from districtbench.reporting.show import example_district, example_peer_district
 
     with engine.connect() as connection:
         example_leaid = example_district(connection, states, example_leaid)
+        peer_leaid = example_peer_district(connection, states, example_leaid)
     if level == "quiet":
         print_one_line(report, state.settings.masked_database_url)
     else:
-        print_run_summary(report, state.settings.masked_database_url, example_leaid, command_prefix)
+        print_run_summary(report, state.settings.masked_database_url, example_leaid, command_prefix, peer_leaid)
     return report.exit_code
 
 
@@ -116,10 +117,12 @@ def print_one_line(report: PipelineReport, database: str) -> None:
 
 
 def print_run_summary(
-    report: PipelineReport, database: str, example_leaid: str | None, command_prefix: str = "districtbench"
+    report: PipelineReport, database: str, example_leaid: str | None, command_prefix: str = "districtbench",
+    peer_leaid: str | None = None,
 ) -> None:
     """What was fetched (a line per source), what failed, what was computed, the database,
-    and the commands to run next, each on a line of its own that is never wrapped."""
+    and the commands to run next, each on a line of its own that is never wrapped
+    (`show … --peers` for `peer_leaid`, a district with a peer group, when there is one)."""
     for line in report.migrated:
         console.note(line)
     table = console.table(
@@ -170,6 +173,7 @@ def print_run_summary(
     commands = [
         ("what is loaded and computed", f"{command_prefix} status"),
         ("one district against its state and the US", f"{command_prefix} show {leaid}"),
+        *([("the 20 districts most like it", f"{command_prefix} show {peer_leaid} --peers")] if peer_leaid else []),
         ("its report, a page with charts", f"{command_prefix} report {leaid} -o report-{leaid}.html"),
         ("every district's benchmark columns", f"{command_prefix} export -o benchmarks.csv"),
     ]

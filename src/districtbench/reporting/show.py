@@ -180,6 +180,22 @@ def example_district(connection: Connection, state_fips, preferred: str | None =
     ).scalar()
 
 
+def example_peer_district(connection: Connection, state_fips, preferred: str | None) -> str | None:
+    """A district to suggest `show LEAID --peers` for: `preferred` when it has a peer group,
+    else the one with the largest enrollment among those of `state_fips` that have one."""
+    g = tables.peer_groups
+    districts = layout.of(connection).districts
+    if preferred and connection.execute(sa.select(g.c.leaid).where(g.c.leaid == preferred)).first():
+        return preferred
+    return connection.execute(
+        sa.select(g.c.leaid)
+        .select_from(g.join(districts, districts.c.leaid == g.c.leaid))
+        .where(districts.c.state_fips.in_(list(state_fips)))
+        .order_by(g.c.enrollment.desc(), g.c.leaid)
+        .limit(1)
+    ).scalar()
+
+
 def _name_matches(connection: Connection, words: str) -> list[str]:
     """Leaids (at most 2) of the districts named `words` (case-insensitive), else of those
     whose name contains it: one leaid means the query names a single district."""
