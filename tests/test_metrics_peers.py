@@ -246,6 +246,22 @@ def test_status_shows_peer_coverage(loaded):
     assert data["by_locale_group"] == by_group
     text = " ".join(ex.cli(url, "status").stdout.split())
     assert f"Peer groups (national scope): {len(expected_peers):,} districts" in text
+    # the others, and what each lacks (the reference's own reading of the rule)
+    out = [v for leaid, v in inputs.items() if leaid not in expected_peers]
+    lacking = {
+        "enrollment": sum(1 for v in out if v["enrollment"] is None or v["enrollment"] < 1),
+        "urban_centric_locale": sum(1 for v in out if v["locale"] not in ref.LOCALES),
+        "children_poverty_percent": sum(1 for v in out if v["poverty"] is None),
+        "ell_pct": sum(1 for v in out if v["ell_pct"] is None),
+        "swd_pct": sum(1 for v in out if v["swd_pct"] is None),
+    }
+    assert lacking["urban_centric_locale"] >= 1 and lacking["children_poverty_percent"] >= 1  # NO_LOCALE, NO_SAIPE
+    assert data["not_eligible"] == len(out) == len(inputs) - len(ref.eligible(inputs))
+    assert data["not_eligible_lacking"] == {name: n for name, n in lacking.items() if n}
+    labels = {"enrollment": "enrollment ≥ 1", "urban_centric_locale": "a locale",
+              "children_poverty_percent": "poverty %", "ell_pct": "ELL %", "swd_pct": "SWD %"}
+    without = ", ".join(f"{labels[name]}: {n:,}" for name, n in lacking.items() if n)
+    assert f"Not eligible for a peer group: {len(out):,} districts — without {without} (some lack several)." in text
 
 
 def test_the_report_shows_the_peer_average_beside_state_and_us(loaded, browser, tmp_path):

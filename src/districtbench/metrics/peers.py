@@ -94,22 +94,28 @@ REQUIREMENTS = (
 )
 
 
-def ineligible(enrollment, locale, poverty, ell, swd) -> list[str]:
-    """What a district lacks to be eligible for peers (`REQUIREMENTS`' texts; none: eligible),
-    from its values on `districts`."""
-    return [text for (_, text), ok in zip(REQUIREMENTS, (
+def lacking(enrollment, locale, poverty, ell, swd) -> list[str]:
+    """The `REQUIREMENTS` columns whose value keeps a district out of the peer groups (none:
+    eligible), from its values on `districts`."""
+    return [name for (name, _), ok in zip(REQUIREMENTS, (
         enrollment is not None and enrollment >= 1, locale is not None and int(locale) in _LOCALE_SET,
         poverty is not None, ell is not None, swd is not None)) if not ok]
 
 
+def ineligible(enrollment, locale, poverty, ell, swd) -> list[str]:
+    """What a district lacks to be eligible for peers, in words (`REQUIREMENTS`' texts)."""
+    texts = dict(REQUIREMENTS)
+    return [texts[name] for name in lacking(enrollment, locale, poverty, ell, swd)]
+
+
 def eligible(columns: dict) -> Eligible:
-    """The eligible districts among those read (`ineligible`: nothing lacking), with their
-    values as stored."""
+    """The eligible districts among those read (`lacking`: nothing), with their values as
+    stored."""
     import numpy as np
 
     rows = [
         i for i, values in enumerate(zip(*(columns[f"stored_{name}"] for name, _ in REQUIREMENTS)))
-        if not ineligible(*values)
+        if not lacking(*values)
     ]
     index = np.array(rows, dtype=np.int64)
 

@@ -169,7 +169,26 @@ def peer_coverage(connection: Connection) -> dict:
         "full_groups": sum(int(full or 0) for *_, full in rows),
         "by_locale_group": {LOCALE_GROUP_NAMES.get(group, str(group)): int(n) for _, group, n, _ in rows},
         "peer_averages": int(benchmarks),
+        **not_eligible(connection),
     }
+
+
+def not_eligible(connection: Connection) -> dict:
+    """The districts that cannot have a peer group, by the family's own rule (`peers.lacking`
+    over their values on `districts` now), and per required column how many of them lack it
+    (one district may lack several)."""
+    from collections import Counter
+
+    from districtbench.metrics.peers import REQUIREMENTS, lacking
+
+    d = layout.of(connection).districts
+    counts: Counter = Counter()
+    total = 0
+    for row in connection.execute(sa.select(*(d.c[name] for name, _ in REQUIREMENTS))):
+        missing = lacking(*row)
+        total += bool(missing)
+        counts.update(missing)
+    return {"not_eligible": total, "not_eligible_lacking": {name: counts[name] for name, _ in REQUIREMENTS if counts[name]}}
 
 
 def column_coverage(connection: Connection, columns: Iterable[str]) -> dict[str, int]:
