@@ -49,17 +49,23 @@ def slow_plugin(tmp_path) -> dict[str, str]:
         "time.sleep(60)\n"))
 
 
-@pytest.mark.parametrize("how", list(COMMANDS))
-def test_ctrl_c_while_a_plugin_imports(tmp_path, slow_plugin, how):
-    process = subprocess.Popen([*COMMANDS[how], "sources"], cwd=tmp_path, env=slow_plugin,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def _interrupt_at_marker(command: list[str], cwd: Path, env: dict[str, str], marker: str) -> tuple[int, str, str]:
+    """Run `command`, send SIGINT once its first stderr line is `marker`: (exit code, stdout, the
+    rest of stderr)."""
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert process.stderr.readline().strip() == SLOW_PLUGIN_MARKER
+        assert process.stderr.readline().strip() == marker
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=30)
     finally:
         process.kill()
-    assert process.returncode == 130, err
+    return process.returncode, out, err
+
+
+@pytest.mark.parametrize("how", list(COMMANDS))
+def test_ctrl_c_while_a_plugin_imports(tmp_path, slow_plugin, how):
+    code, out, err = _interrupt_at_marker([*COMMANDS[how], "sources"], tmp_path, slow_plugin, SLOW_PLUGIN_MARKER)
+    assert code == 130, err
     assert err == ONE_LINE and out == ""
 
 
@@ -83,15 +89,8 @@ def test_an_error_the_interrupt_caused_is_the_interrupt(tmp_path, error):
         "        time.sleep(60)\n"
         "    except KeyboardInterrupt:\n"
         f"        raise {error} from None\n"))
-    process = subprocess.Popen([CONSOLE_SCRIPT, "metrics"], cwd=tmp_path, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert process.stderr.readline().strip() == MANGLING_PLUGIN_MARKER
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=30)
-    finally:
-        process.kill()
-    assert (process.returncode, err, out) == (130, INTERRUPTED_RUNNING, "")
+    code, out, err = _interrupt_at_marker([CONSOLE_SCRIPT, "metrics"], tmp_path, env, MANGLING_PLUGIN_MARKER)
+    assert (code, err, out) == (130, INTERRUPTED_RUNNING, "")
 
 
 def test_an_error_without_an_interrupt_is_still_unexpected(tmp_path):

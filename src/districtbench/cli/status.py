@@ -148,17 +148,14 @@ def print_status(report: StatusReport) -> None:
             f"{peers['full_groups']:,} with all 20 peers; {peers['peer_averages']:,} peer averages."
         )
         if peers["not_eligible"]:
-            lacking = ", ".join(f"{PEER_REQUIREMENT_LABELS[name]}: {count:,}"
-                                for name, count in peers["not_eligible_lacking"].items())
+            from districtbench.metrics.peers import REQUIREMENTS
+
+            labels = {r.column: r.label for r in REQUIREMENTS}
+            lacking = ", ".join(f"{labels[name]}: {count:,}" for name, count in peers["not_eligible_lacking"].items())
             show(f"Not eligible for a peer group: {peers['not_eligible']:,} districts — without {lacking} "
                  "(some lack several).")
     else:
         show("Peer groups: none yet — `districtbench compute` (family peers) builds them.")
-
-
-# `peers.REQUIREMENTS`' columns, as the status line names them
-PEER_REQUIREMENT_LABELS = {"enrollment": "enrollment ≥ 1", "urban_centric_locale": "a locale",
-                           "children_poverty_percent": "poverty %", "ell_pct": "ELL %", "swd_pct": "SWD %"}
 
 
 def register(app: typer.Typer) -> None:

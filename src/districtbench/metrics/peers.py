@@ -84,28 +84,28 @@ class Eligible:
 
 
 _LOCALE_SET = frozenset(LOCALES)
-# What `ineligible` checks, in its order: the `districts` columns and what each must hold
+@dataclass(frozen=True)
+class Requirement:
+    column: str  # on `districts`
+    label: str  # short, in counts ("a locale: 1,266")
+    text: str  # what a district must have, in a sentence
+
+
+# What `lacking` checks, in its order
 REQUIREMENTS = (
-    ("enrollment", "an enrollment of at least 1"),
-    ("urban_centric_locale", "a known urban-centric locale (11–13, 21–23, 31–33, 41–43)"),
-    ("children_poverty_percent", "a children's poverty percentage (SAIPE)"),
-    ("ell_pct", "an English-learner percentage"),
-    ("swd_pct", "a special-education percentage"),
+    Requirement("enrollment", "enrollment ≥ 1", "an enrollment of at least 1"),
+    Requirement("urban_centric_locale", "a locale", "a known urban-centric locale (11–13, 21–23, 31–33, 41–43)"),
+    Requirement("children_poverty_percent", "poverty %", "a children's poverty percentage (SAIPE)"),
+    Requirement("ell_pct", "ELL %", "an English-learner percentage"),
+    Requirement("swd_pct", "SWD %", "a special-education percentage"),
 )
 
 
-def lacking(enrollment, locale, poverty, ell, swd) -> list[str]:
-    """The `REQUIREMENTS` columns whose value keeps a district out of the peer groups (none:
-    eligible), from its values on `districts`."""
-    return [name for (name, _), ok in zip(REQUIREMENTS, (
+def lacking(enrollment, locale, poverty, ell, swd) -> list[Requirement]:
+    """The `REQUIREMENTS` a district's values on `districts` miss (none: it is eligible)."""
+    return [requirement for requirement, ok in zip(REQUIREMENTS, (
         enrollment is not None and enrollment >= 1, locale is not None and int(locale) in _LOCALE_SET,
         poverty is not None, ell is not None, swd is not None)) if not ok]
-
-
-def ineligible(enrollment, locale, poverty, ell, swd) -> list[str]:
-    """What a district lacks to be eligible for peers, in words (`REQUIREMENTS`' texts)."""
-    texts = dict(REQUIREMENTS)
-    return [texts[name] for name in lacking(enrollment, locale, poverty, ell, swd)]
 
 
 def eligible(columns: dict) -> Eligible:
@@ -114,7 +114,7 @@ def eligible(columns: dict) -> Eligible:
     import numpy as np
 
     rows = [
-        i for i, values in enumerate(zip(*(columns[f"stored_{name}"] for name, _ in REQUIREMENTS)))
+        i for i, values in enumerate(zip(*(columns[f"stored_{r.column}"] for r in REQUIREMENTS)))
         if not lacking(*values)
     ]
     index = np.array(rows, dtype=np.int64)

@@ -288,13 +288,13 @@ def district_peers(connection: Connection, leaid: str) -> tuple[dict | None, lis
 
 
 def peer_requirements_missing(connection: Connection, leaid: str) -> list[str]:
-    """What the district lacks, on `districts` now, to be in a peer group (`peers.ineligible`;
-    none: it is eligible, and `compute` has not written its group yet)."""
-    from districtbench.metrics.peers import REQUIREMENTS, ineligible
+    """What the district lacks, on `districts` now, to be in a peer group, in words
+    (`peers.lacking`; none: it is eligible, and `compute` has not written its group yet)."""
+    from districtbench.metrics.peers import REQUIREMENTS, lacking
 
     d = layout.of(connection).districts
-    values = connection.execute(sa.select(*(d.c[name] for name, _ in REQUIREMENTS)).where(d.c.leaid == leaid)).one()
-    return ineligible(*values)
+    values = connection.execute(sa.select(*(d.c[r.column] for r in REQUIREMENTS)).where(d.c.leaid == leaid)).one()
+    return [requirement.text for requirement in lacking(*values)]
 
 
 def district_view(connection: Connection, leaid: str, measures: Measures | None = None) -> DistrictView:

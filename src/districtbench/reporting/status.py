@@ -184,11 +184,12 @@ def not_eligible(connection: Connection) -> dict:
     d = layout.of(connection).districts
     counts: Counter = Counter()
     total = 0
-    for row in connection.execute(sa.select(*(d.c[name] for name, _ in REQUIREMENTS))):
+    for row in connection.execute(sa.select(*(d.c[r.column] for r in REQUIREMENTS))):
         missing = lacking(*row)
         total += bool(missing)
-        counts.update(missing)
-    return {"not_eligible": total, "not_eligible_lacking": {name: counts[name] for name, _ in REQUIREMENTS if counts[name]}}
+        counts.update(r.column for r in missing)
+    return {"not_eligible": total,
+            "not_eligible_lacking": {r.column: counts[r.column] for r in REQUIREMENTS if counts[r.column]}}
 
 
 def column_coverage(connection: Connection, columns: Iterable[str]) -> dict[str, int]:
