@@ -106,6 +106,24 @@ def test_next_commands_are_never_wrapped_on_a_narrow_terminal(monkeypatch):
     assert lines == ["Next:", f"  {command}"]
 
 
+def test_next_commands_have_their_purposes_beside_them_all_or_none(monkeypatch):
+    from districtbench.cli.run import print_next
+
+    commands = [("what is loaded and computed", "districtbench status"),
+                ("one district against its state and the US", "districtbench show 4823640")]
+    # 2 + 26 (longest command) + 4 + 41 (longest purpose) = 73 columns
+    for width, beside in ((73, True), (72, False)):
+        terminal = Console(file=io.StringIO(), width=width, color_system=None)
+        monkeypatch.setattr(console, "err_console", terminal)
+        print_next(commands)
+        lines = terminal.file.getvalue().splitlines()
+        if beside:
+            assert lines == ["Next:", "  districtbench status        # what is loaded and computed",
+                             "  districtbench show 4823640  # one district against its state and the US"]
+        else:  # the second purpose does not fit: neither is shown, the commands stay aligned as typed
+            assert lines == ["Next:", "  districtbench status", "  districtbench show 4823640"]
+
+
 def test_the_overall_line_sits_above_the_bars_on_a_terminal(monkeypatch, database_factory, fake_api):
     from districtbench.backfill import run_backfill
     from districtbench.console_progress import LiveProgress

@@ -184,15 +184,14 @@ def print_run_summary(
 
 def print_next(commands: list[tuple[str, str]]) -> None:
     """`Next:` and the commands; each command is printed whole on one line (never wrapped by
-    us, so it copies as one), its purpose beside it when that fits the terminal."""
+    us, so it copies as one), with its purpose beside it when every purpose fits the terminal
+    (all or none, so they line up)."""
     console.info("Next:")
     width = console.err_width()
     longest = max(len(command) for _, command in commands)
+    beside = all(2 + longest + 4 + len(purpose) <= width for purpose, _ in commands)
     for purpose, command in commands:
-        if 2 + longest + 4 + len(purpose) <= width:
-            console.info_line(f"  {command.ljust(longest)}  # {purpose}")
-        else:
-            console.info_line(f"  {command}")
+        console.info_line(f"  {command.ljust(longest)}  # {purpose}" if beside else f"  {command}")
 
 
 def register(app: typer.Typer) -> None:
